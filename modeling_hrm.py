@@ -326,9 +326,9 @@ class HrmActPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
-    # A float32 model loaded with `dtype=torch.bfloat16` must not round the recurrent initial states, nor the puzzle
-    # table that SignSGD updates in place.
-    _keep_in_fp32_modules_strict = ["H_init", "L_init", "puzzle_emb"]
+    # Parameters and buffers stay float32 whatever `dtype=` asks (compute follows `config.forward_dtype`), so loading
+    # with `dtype=torch.bfloat16` neither rounds `H_init`/`L_init` and the puzzle table nor changes a single output.
+    _keep_in_fp32_modules_strict = ["*"]
 
     def _check_and_adjust_attn_implementation(
         self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
@@ -598,6 +598,73 @@ class HrmActModel(HrmActPreTrainedModel):
                     "pass `labels` on every call of a rollout or on none."
                 )
 
+    def fresh_state(self, batch_size: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`z_H`, `z_L` of `batch_size` rows starting a puzzle: `H_init`/`L_init` broadcast over every position."""
+        shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        z_H = self.H_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
+        z_L = self.L_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
+        return z_H, z_L
+
+    @staticmethod
+    def check_halting(halting: str) -> None:
+        if halting not in ("fixed", "adaptive"):
+            raise ValueError(f"`halting` must be 'fixed' or 'adaptive', got {halting!r}.")
+
+    def halt_rows(
+        self, q_halt: torch.Tensor, q_continue: torch.Tensor, steps: torch.Tensor, halting: str, max_steps: int
+    ) -> torch.Tensor:
+        """The inference halting rule: a row stops after `max_steps` segments or, with `halting="adaptive"`, as soon
+        as its Q head prefers halting (`q_halt > q_continue`). `"fixed"` is the release's evaluation."""
+        self.check_halting(halting)
+        halted = steps >= max_steps
+        return halted | (q_halt > q_continue) if halting == "adaptive" else halted
+
+    @torch.no_grad()
+    def solve(
+        self,
+        input_ids: torch.Tensor,
+        puzzle_identifiers: torch.Tensor | None = None,
+        halting: str = "adaptive",
+        max_steps: int | None = None,
+    ) -> "HrmActSolveOutput":
+        """Solve a batch of puzzles: run segments until each row halts, then take its argmax tokens.
+
+        Rows that have halted leave the batch, so later segments only compute the rows still thinking.
+
+        Args:
+            input_ids: `[batch, seq_len]` token ids.
+            puzzle_identifiers: `[batch]` ids; defaults to the blank puzzle.
+            halting: `"adaptive"` (stop a row when `q_halt > q_continue`) or `"fixed"` (every row runs `max_steps`).
+            max_steps: most segments per row; defaults to `config.halt_max_steps`.
+        """
+        max_steps = self.config.halt_max_steps if max_steps is None else max_steps
+        if max_steps < 1:
+            raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
+        if puzzle_identifiers is None:
+            puzzle_identifiers = torch.full(
+                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+            )
+        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        self.check_inputs(data, None)
+        self.check_halting(halting)
+        batch_size = input_ids.shape[0]
+        predictions = torch.zeros_like(input_ids)
+        steps = torch.zeros(batch_size, dtype=torch.int32, device=input_ids.device)
+        halt_confidence = torch.zeros(batch_size, dtype=torch.float32, device=input_ids.device)
+        active = torch.arange(batch_size, device=input_ids.device)
+        z_H, z_L = self.fresh_state(batch_size, input_ids.device)
+        for step in range(1, max_steps + 1):
+            z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, {k: v[active] for k, v in data.items()})
+            halted = self.halt_rows(q_halt, q_continue, torch.full_like(steps[active], step), halting, max_steps)
+            done = active[halted]
+            predictions[done] = logits[halted].argmax(-1).to(predictions.dtype)
+            steps[done] = step
+            halt_confidence[done] = torch.sigmoid(q_halt[halted])
+            active, z_H, z_L = active[~halted], z_H[~halted], z_L[~halted]
+            if not active.numel():
+                break
+        return HrmActSolveOutput(predictions=predictions, steps=steps, halt_confidence=halt_confidence)
+
 
 def _check_ids(name: str, ids: torch.Tensor, upper: int, extra: str = "") -> None:
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
@@ -607,7 +674,21 @@ def _check_ids(name: str, ids: torch.Tensor, upper: int, extra: str = "") -> Non
         raise ValueError(f"`{name}` must lie in [0, {upper}){extra}, got {bad}.")
 
 
+@dataclass
+class HrmActSolveOutput(ModelOutput):
+    """Output of [`HrmActModel.solve`].
+
+    predictions: `[batch, seq_len]` argmax tokens of each row's last segment.
+    steps: `[batch]` int32 segments each row used.
+    halt_confidence: `[batch]` float32 `sigmoid(q_halt)` at the row's last segment.
+    """
+
+    predictions: torch.Tensor | None = None
+    steps: torch.Tensor | None = None
+    halt_confidence: torch.Tensor | None = None
+
+
 # `save_pretrained` then writes `auto_map` and copies this file and configuration_hrm.py beside the weights.
 HrmActModel.register_for_auto_class("AutoModel")
 
-__all__ = ["HrmActModel", "HrmActPreTrainedModel", "HrmActCarry", "HrmActOutput"]
+__all__ = ["HrmActModel", "HrmActPreTrainedModel", "HrmActCarry", "HrmActOutput", "HrmActSolveOutput"]
