@@ -1,0 +1,83 @@
+"""The converter of the authors' checkpoints: file layouts, key prefixes, where the data sizes come from, errors."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from scripts.convert_official_checkpoint import convert_checkpoint, main
+from tests.official import FIXTURES
+
+
+def release_folder(tmp_path, case: str, keep_dataset_json: bool, file_name: str = "step_100", strip_prefix: bool = False):
+    source = FIXTURES / case / "official_checkpoint"
+    folder = tmp_path / case
+    folder.mkdir()
+    shutil.copy(source / "all_config.yaml", folder)
+    if keep_dataset_json:
+        shutil.copy(source / "dataset.json", folder)
+    state = torch.load(source / "step_100", weights_only=True)
+    if strip_prefix:
+        state = {key.removeprefix("_orig_mod.model."): value for key, value in state.items()}
+    torch.save(state, folder / file_name)
+    return folder
+
+
+def reference_state(case: str) -> dict[str, torch.Tensor]:
+    return convert_checkpoint(FIXTURES / case / "official_checkpoint").state_dict()
+
+
+@pytest.mark.parametrize("file_name, strip_prefix", [("checkpoint", False), ("checkpoint", True), ("step_7", True)])
+def test_hub_layout_without_dataset_json_uses_shapes_and_task(tmp_path, file_name, strip_prefix):
+    folder = release_folder(tmp_path, "rope_puzzle", keep_dataset_json=False, file_name=file_name, strip_prefix=strip_prefix)
+    model = convert_checkpoint(folder, overrides={"seq_len": 16})
+    assert (model.config.vocab_size, model.config.num_puzzle_identifiers, model.config.seq_len) == (11, 5, 16)
+    for key, tensor in reference_state("rope_puzzle").items():
+        assert torch.equal(model.state_dict()[key], tensor), key
+
+
+def test_learned_positions_give_seq_len_from_their_shape(tmp_path):
+    folder = release_folder(tmp_path, "learned_pad", keep_dataset_json=False)
+    model = convert_checkpoint(folder)
+    dataset = json.loads((FIXTURES / "learned_pad" / "official_checkpoint" / "dataset.json").read_text())
+    assert model.config.seq_len == dataset["seq_len"] and model.config.puzzle_emb_len == 2
+
+
+def test_task_flag_gives_rope_seq_len(tmp_path):
+    folder = release_folder(tmp_path, "no_puzzle", keep_dataset_json=False)
+    with pytest.raises(ValueError, match=r"seq_len.*--seq-len.*--task"):
+        convert_checkpoint(folder)
+    assert convert_checkpoint(folder, task="sudoku").config.seq_len == 81
+
+
+def test_bf16_initial_states_keep_their_dtype_and_values(tmp_path):
+    model = convert_checkpoint(FIXTURES / "bf16_default" / "official_checkpoint")
+    state = torch.load(FIXTURES / "bf16_default" / "official_checkpoint" / "step_100", weights_only=True)
+    assert model.H_init.dtype == torch.bfloat16
+    assert torch.equal(model.H_init, state["_orig_mod.model.inner.H_init"])
+
+
+def test_missing_files_and_mismatched_config_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No checkpoint"):
+        convert_checkpoint(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="neither a `checkpoint` nor a `step_N`"):
+        convert_checkpoint(empty)
+    folder = release_folder(tmp_path, "rope_puzzle", keep_dataset_json=True)
+    (folder / "all_config.yaml").unlink()
+    with pytest.raises(FileNotFoundError, match="all_config.yaml"):
+        convert_checkpoint(folder)
+    (tmp_path / "again").mkdir()
+    folder = release_folder(tmp_path / "again", "rope_puzzle", keep_dataset_json=True)
+    config = (folder / "all_config.yaml").read_text().replace("H_layers: 2", "H_layers: 3")
+    (folder / "all_config.yaml").write_text(config)
+    with pytest.raises(ValueError, match="missing .*H_module.layers.2"):
+        convert_checkpoint(folder)
+
+
+def test_command_line_writes_a_hub_ready_folder(tmp_path):
+    out = tmp_path / "out"
+    main([str(FIXTURES / "rope_puzzle" / "official_checkpoint"), "--output-dir", str(out)])
+    assert {"config.json", "model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {p.name for p in out.iterdir()}
