@@ -87,7 +87,9 @@ class HrmActConfig(PreTrainedConfig):
             if getattr(self, name) <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}.")
         if self.puzzle_emb_ndim < 0:
-            raise ValueError(f"`puzzle_emb_ndim` must be >= 0 (0 disables puzzle embeddings), got {self.puzzle_emb_ndim!r}.")
+            raise ValueError(
+                f"`puzzle_emb_ndim` must be >= 0 (0 disables puzzle embeddings), got {self.puzzle_emb_ndim!r}."
+            )
         if self.expansion <= 0:
             raise ValueError(f"`expansion` must be positive, got {self.expansion!r}.")
         if self.hidden_size % self.num_heads != 0:
@@ -95,7 +97,9 @@ class HrmActConfig(PreTrainedConfig):
                 f"`hidden_size` ({self.hidden_size}) must be divisible by `num_heads` ({self.num_heads})."
             )
         if (self.hidden_size // self.num_heads) % 2 != 0 and self.pos_encodings == "rope":
-            raise ValueError(f"RoPE needs an even head_dim; `hidden_size / num_heads` is {self.hidden_size // self.num_heads}.")
+            raise ValueError(
+                f"RoPE needs an even head_dim; `hidden_size / num_heads` is {self.hidden_size // self.num_heads}."
+            )
         for name, allowed in (
             ("pos_encodings", POS_ENCODINGS),
             ("forward_dtype", FORWARD_DTYPES),

@@ -52,7 +52,9 @@ def fa4_attention_forward(
     """
     if attention_mask is not None or dropout:
         raise ValueError(f"`{FA4_ATTENTION}` supports neither attention masks nor dropout.")
-    out = fa4_func(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), softmax_scale=scaling, causal=False)
+    out = fa4_func(
+        query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), softmax_scale=scaling, causal=False
+    )
     out = out[0] if isinstance(out, tuple) else out
     return out.contiguous(), None
 
@@ -142,7 +144,10 @@ def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch
 def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-token softmax cross-entropy in float32 (0 where ignored)."""
     losses = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), labels.long().reshape(-1), ignore_index=IGNORE_LABEL_ID, reduction="none"
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.long().reshape(-1),
+        ignore_index=IGNORE_LABEL_ID,
+        reduction="none",
     )
     return losses.view(labels.shape)
 
@@ -337,7 +342,8 @@ class HrmActPreTrainedModel(PreTrainedModel):
             reason = fa4_unavailable_reason(getattr(torch, self.config.forward_dtype))
             attn_implementation = FA4_ATTENTION if reason is None else "sdpa"
             logger.warning_once(
-                f"HRM attention: {attn_implementation}" + (f" (FlashAttention 4 not used: {reason})." if reason else ".")
+                f"HRM attention: {attn_implementation}"
+                + (f" (FlashAttention 4 not used: {reason})." if reason else ".")
             )
         return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
 
@@ -585,7 +591,9 @@ class HrmActModel(HrmActPreTrainedModel):
         labels = batch.get("labels")
         if labels is not None:
             if labels.shape != input_ids.shape:
-                raise ValueError(f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}.")
+                raise ValueError(
+                    f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}."
+                )
             _check_ids("labels", labels[labels != IGNORE_LABEL_ID], config.vocab_size, extra=f" or {IGNORE_LABEL_ID}")
         if carry is not None:
             if carry.halted.shape[0] != batch_size:

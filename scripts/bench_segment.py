@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seq-len", type=int, default=81, help="Tokens per puzzle.")
     parser.add_argument("--vocab-size", type=int, default=11, help="Vocabulary size.")
     parser.add_argument("--batch-size", type=int, default=32, help="Rows per segment.")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward_dtype.")
+    parser.add_argument(
+        "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="forward_dtype."
+    )
     parser.add_argument("--attn", default=None, help="attn_implementation (default: the model's choice).")
     parser.add_argument("--device", default="cpu", help="Device to run on.")
     parser.add_argument("--compile", action="store_true", help="Time a torch.compile'd model.")

@@ -43,7 +43,9 @@ def find_checkpoint_file(path: Path) -> Path:
         raise FileNotFoundError(f"No checkpoint at {path}.")
     if (path / "checkpoint").is_file():
         return path / "checkpoint"
-    steps = sorted(path.glob("step_*"), key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else -1)
+    steps = sorted(
+        path.glob("step_*"), key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else -1
+    )
     if not steps:
         raise FileNotFoundError(f"{path} holds neither a `checkpoint` nor a `step_N` file.")
     return steps[-1]
@@ -114,9 +116,7 @@ def build_config(
     return HrmActConfig(**arch, **data)
 
 
-def convert_checkpoint(
-    checkpoint: str | Path, overrides: dict | None = None, task: str | None = None
-) -> HrmActModel:
+def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, task: str | None = None) -> HrmActModel:
     """Load an authors' checkpoint (file or folder) into an [`HrmActModel`], checking every tensor is used."""
     checkpoint_file = find_checkpoint_file(Path(checkpoint))
     state = convert_state_dict(torch.load(checkpoint_file, map_location="cpu", weights_only=True))
@@ -139,7 +139,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--task", choices=sorted(TASK_SEQ_LEN), help="Puzzle type, to know seq_len for RoPE models.")
     parser.add_argument("--seq-len", type=int, help="Tokens per puzzle (overrides dataset.json).")
     parser.add_argument("--vocab-size", type=int, help="Vocabulary size (overrides dataset.json).")
-    parser.add_argument("--num-puzzle-identifiers", type=int, help="Rows of the puzzle table (overrides dataset.json).")
+    parser.add_argument(
+        "--num-puzzle-identifiers", type=int, help="Rows of the puzzle table (overrides dataset.json)."
+    )
     parser.add_argument("--push-to-hub", metavar="REPO", help="Also push the folder to this Hub repo id.")
     parser.add_argument("--private", action="store_true", help="Create the Hub repo as private.")
     return parser.parse_args(argv)

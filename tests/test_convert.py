@@ -10,7 +10,9 @@ from scripts.convert_official_checkpoint import convert_checkpoint, main
 from tests.official import FIXTURES
 
 
-def release_folder(tmp_path, case: str, keep_dataset_json: bool, file_name: str = "step_100", strip_prefix: bool = False):
+def release_folder(
+    tmp_path, case: str, keep_dataset_json: bool, file_name: str = "step_100", strip_prefix: bool = False
+):
     source = FIXTURES / case / "official_checkpoint"
     folder = tmp_path / case
     folder.mkdir()
@@ -30,7 +32,9 @@ def reference_state(case: str) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("file_name, strip_prefix", [("checkpoint", False), ("checkpoint", True), ("step_7", True)])
 def test_hub_layout_without_dataset_json_uses_shapes_and_task(tmp_path, file_name, strip_prefix):
-    folder = release_folder(tmp_path, "rope_puzzle", keep_dataset_json=False, file_name=file_name, strip_prefix=strip_prefix)
+    folder = release_folder(
+        tmp_path, "rope_puzzle", keep_dataset_json=False, file_name=file_name, strip_prefix=strip_prefix
+    )
     model = convert_checkpoint(folder, overrides={"seq_len": 16})
     assert (model.config.vocab_size, model.config.num_puzzle_identifiers, model.config.seq_len) == (11, 5, 16)
     for key, tensor in reference_state("rope_puzzle").items():
@@ -80,4 +84,6 @@ def test_missing_files_and_mismatched_config_are_clear_errors(tmp_path):
 def test_command_line_writes_a_hub_ready_folder(tmp_path):
     out = tmp_path / "out"
     main([str(FIXTURES / "rope_puzzle" / "official_checkpoint"), "--output-dir", str(out)])
-    assert {"config.json", "model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {
+        p.name for p in out.iterdir()
+    }

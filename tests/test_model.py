@@ -227,7 +227,15 @@ def test_modeling_files_import_only_torch_transformers_and_each_other():
         for line in (root / name).read_text().splitlines():
             if line.startswith(("import ", "from ")):
                 module = line.split()[1]
-                assert module.split(".")[0] in {"torch", "transformers", "math", "collections", "dataclasses", "huggingface_hub", ""}, line
+                assert module.split(".")[0] in {
+                    "torch",
+                    "transformers",
+                    "math",
+                    "collections",
+                    "dataclasses",
+                    "huggingface_hub",
+                    "",
+                }, line
 
 
 # --- save / load ---------------------------------------------------------------------------------------------------
@@ -265,7 +273,10 @@ def test_save_and_load_in_a_clean_process(tmp_path, forward_dtype, load_dtype, p
     folder = tmp_path / "model"
     model.save_pretrained(folder)
     saved = json.loads((folder / "config.json").read_text())
-    assert saved["auto_map"] == {"AutoConfig": "configuration_hrm.HrmActConfig", "AutoModel": "modeling_hrm.HrmActModel"}
+    assert saved["auto_map"] == {
+        "AutoConfig": "configuration_hrm.HrmActConfig",
+        "AutoModel": "modeling_hrm.HrmActModel",
+    }
     assert {"model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {p.name for p in folder.iterdir()}
 
     batch = random_batch(config)

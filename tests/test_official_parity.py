@@ -26,7 +26,9 @@ def load(folder, **kwargs):
 
 def assert_logits_close(stats: dict, bf16: bool):
     if bf16:
-        assert stats["mean"] <= BF16_MEAN and stats["max"] <= BF16_MAX and stats["argmax_agreement"] >= BF16_ARGMAX, stats
+        assert stats["mean"] <= BF16_MEAN and stats["max"] <= BF16_MAX and stats["argmax_agreement"] >= BF16_ARGMAX, (
+            stats
+        )
     else:
         assert stats["max"] <= FP32_ABS, stats
 
