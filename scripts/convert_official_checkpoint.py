@@ -12,11 +12,14 @@ tensor shapes (`--task` then gives the RoPE `seq_len`).
 import argparse
 import json
 import re
+import shlex
+import sys
 from pathlib import Path
 
 import torch
 import yaml
 
+from evaluation.card import write_model_card
 from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import HrmActModel
 
@@ -152,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(args.checkpoint, overrides, args.task)
     model.save_pretrained(args.output_dir)
+    command = shlex.join(["python", "-m", "scripts.convert_official_checkpoint", *(sys.argv[1:] if argv is None else argv)])
+    write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:
         model.push_to_hub(args.push_to_hub, private=args.private)

@@ -1,0 +1,74 @@
+"""The model card: rendered from `model_card.md`, YAML metadata parsed back, earlier values kept on update."""
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from evaluation.card import template_path, write_model_card
+from tests.eval_utils import tiny_model
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    folder = tmp_path / "hrm-tiny"
+    tiny_model(seq_len=16, vocab_size=6).save_pretrained(folder)
+    return folder
+
+
+def front_matter(path) -> dict:
+    return yaml.safe_load(path.read_text().split("---")[1])
+
+
+def test_card_metadata_and_body(model_dir, tmp_path):
+    picture = tmp_path / "example_0.png"
+    picture.write_bytes(b"png")
+    path = write_model_card(
+        model_dir, metrics={"exact_accuracy": 0.875}, dataset="user/sudoku-4x4", training_config={"lr": 1e-4},
+        command="python -m scripts.train --preset cpu-demo", examples=[picture], repo_id="user/hrm-tiny",
+    )  # fmt: skip
+    assert path == model_dir / "README.md"
+    meta = front_matter(path)
+    assert meta["library_name"] == "transformers"
+    assert meta["datasets"] == ["user/sudoku-4x4"]
+    assert "sudoku" in meta["tags"]
+    (result,) = meta["model-index"][0]["results"]
+    assert result["metrics"] == [{"type": "exact_accuracy", "value": 0.875, "name": "exact_accuracy"}]
+    text = path.read_text()
+    assert 'AutoModel.from_pretrained("user/hrm-tiny", trust_remote_code=True)' in text
+    assert "python -m scripts.train --preset cpu-demo" in text and "lr: 0.0001" in text
+    assert "![examples/example_0.png](examples/example_0.png)" in text
+    assert (model_dir / "examples" / "example_0.png").read_bytes() == b"png"
+    assert ModelCard.load(path).data.eval_results[0].metric_value == 0.875
+
+
+def test_update_keeps_what_it_is_not_given(model_dir):
+    write_model_card(model_dir, metrics={"exact_accuracy": 0.5}, dataset="user/d", command="train it")
+    path = write_model_card(model_dir, metrics={"exact_accuracy": 0.75, "mean_steps": 3.5})
+    meta = front_matter(path)
+    assert meta["datasets"] == ["user/d"]
+    assert [m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]] == [0.75, 3.5]
+    assert "train it" in path.read_text()
+
+
+def test_card_without_metrics_says_how_to_get_them(model_dir):
+    meta = front_matter(write_model_card(model_dir))
+    assert "model-index" not in meta
+    assert "scripts.evaluate" in (model_dir / "README.md").read_text()
+
+
+def test_errors_name_the_field(tmp_path, model_dir):
+    with pytest.raises(FileNotFoundError, match="output_dir: no config.json"):
+        write_model_card(tmp_path)
+    with pytest.raises(FileNotFoundError, match="examples: no picture at"):
+        write_model_card(model_dir, examples=[tmp_path / "missing.png"])
+
+
+def test_template_is_found_from_the_checkout():
+    assert template_path().name == "model_card.md" and template_path().is_file()
+
+
+def test_local_dataset_paths_stay_out_of_the_hub_metadata(model_dir, tmp_path):
+    path = write_model_card(model_dir, dataset=str(tmp_path), model_name="hrm-demo")
+    meta = front_matter(path)
+    assert "datasets" not in meta and meta["hrm"]["dataset"] == str(tmp_path)
+    assert f"Trained on `{tmp_path}`." in path.read_text() and path.read_text().count("# hrm-demo") == 1

@@ -1,0 +1,49 @@
+"""Pictures: a PNG of input, truth and prediction per puzzle type, with the expected size and wrong cells marked."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from evaluation.puzzles import encode_puzzle
+from evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from tests.test_solve import MAZE, SUDOKU
+
+
+SOLVED = "483921657967345821251876493548132976729564138136798245372689514814253769695417382"
+
+
+def sudoku_case():
+    inputs, labels = encode_puzzle("sudoku", SUDOKU, 81), encode_puzzle("sudoku", SOLVED, 81)
+    prediction = labels.copy()
+    prediction[0] = 2 if labels[0] != 2 else 3  # one wrong cell, top left
+    return inputs, labels, prediction
+
+
+@pytest.mark.parametrize(
+    ("task", "case", "size"),
+    [
+        ("sudoku", sudoku_case(), (3 * 9 * CELL + 4 * GAP, 9 * CELL + TITLE + 2 * GAP)),
+        ("maze", (encode_puzzle("maze", MAZE, 900),) * 3, (3 * 30 * CELL + 4 * GAP, 30 * CELL + TITLE + 2 * GAP)),
+        (
+            "arc",
+            tuple(encode_puzzle("arc", grid, 900) for grid in ([[1, 2, 3]], [[1], [2], [3], [4], [5]], [[1, 1]])),
+            (3 * MIN_PANEL + 4 * GAP, 5 * CELL + TITLE + 2 * GAP),  # every grid narrower than a panel
+        ),
+    ],
+)
+def test_png_has_the_expected_size(tmp_path, task, case, size):
+    path = render_example(task, *case, tmp_path / "pics" / f"{task}.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.size == size
+
+
+def test_wrong_cells_are_outlined_only_in_the_prediction(tmp_path):
+    path = render_example("sudoku", *sudoku_case(), tmp_path / "s.png")
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    red = np.all(pixels == WRONG, axis=-1)
+    prediction_left = GAP + 2 * (9 * CELL + GAP)
+    top = GAP + TITLE
+    assert red[top : top + CELL, prediction_left : prediction_left + CELL].any()
+    assert not red[:, :prediction_left].any()
+    assert not red[top + CELL :, prediction_left + CELL :].any()

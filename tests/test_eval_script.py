@@ -1,0 +1,156 @@
+"""`scripts/evaluate.py` end to end on small datasets: metrics, halting modes, ARC voting, ranks, examples, card."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from data.arc import ArcTask, build_arc_dataset
+from data.storage import load_puzzle_dataset
+from data.sudoku import build_sudoku_dataset
+from data.sudoku_generator import generate_puzzles
+from evaluation.scoring import dataset_arrays
+from scripts import evaluate as evaluate_script
+from tests.eval_utils import tiny_model
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def sudoku(tmp_path_factory):
+    """A 4x4 Sudoku dataset folder (12 test puzzles) and a model folder for it."""
+    root = tmp_path_factory.mktemp("sudoku")
+    rows = generate_puzzles(14, seed=0, size=4, clues=(8, 10), progress=False)
+    build_sudoku_dataset(rows[:2], rows[2:], size=4, output_dir=root / "data")
+    tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1).save_pretrained(root / "model")
+    return root
+
+
+def run(*flags: str) -> dict:
+    return evaluate_script.main(list(flags))
+
+
+def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path):
+    report = run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path),
+                 "--batch-size", "5")  # fmt: skip
+    assert json.loads((tmp_path / "metrics.json").read_text()) == report
+    fixed, adaptive = report["results"]["fixed"], report["results"]["adaptive"]
+    assert fixed["count"] == adaptive["count"] == 12
+    assert fixed["mean_steps"] == 4 and fixed["total_steps"] == 48 and fixed["steps_histogram"] == {"4": 12}
+    assert sum(adaptive["steps_histogram"].values()) == 12
+    assert adaptive["total_steps"] == sum(int(k) * v for k, v in adaptive["steps_histogram"].items()) < 48
+
+    # The same numbers by hand from `model.solve` on the whole split.
+    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
+    split, metadata = load_puzzle_dataset(sudoku / "data", split="test")
+    arrays = dataset_arrays(split, metadata)
+    labels = torch.as_tensor(arrays["labels"])
+    for mode, metrics in report["results"].items():
+        out = model.solve(torch.as_tensor(arrays["input_ids"]), halting=mode)
+        right = (out.predictions == labels) | (labels == -100)
+        assert metrics["exact_accuracy"] == pytest.approx(right.all(-1).float().mean().item())
+        token_accuracy = ((out.predictions == labels).sum(-1) / (labels != -100).sum(-1)).mean().item()
+        assert metrics["token_accuracy"] == pytest.approx(token_accuracy)
+        assert metrics["mean_steps"] == pytest.approx(out.steps.float().mean().item())
+
+
+def test_examples_and_card(sudoku, tmp_path):
+    run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path),
+        "--halting", "adaptive", "--limit", "4", "--save-examples", "2", "--update-card")  # fmt: skip
+    pictures = sorted((tmp_path / "examples").glob("*.png"))
+    assert [p.name for p in pictures] == ["example_0.png", "example_1.png"]
+    assert Image.open(pictures[0]).size[1] > 4 * 16
+    card = (sudoku / "model" / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    names = [m["name"] for m in meta["model-index"][0]["results"][0]["metrics"]]
+    assert names == ["exact_accuracy_adaptive", "token_accuracy_adaptive", "q_halt_accuracy_adaptive", "mean_steps_adaptive"]
+    assert "](examples/example_0.png)" in card and (sudoku / "model" / "examples" / "example_0.png").is_file()
+
+
+def test_ranks_split_the_rows_without_duplicates(sudoku, monkeypatch):
+    """Each rank solves every world_size-th row; gathered, every row appears once with the single-process result."""
+    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
+    split, metadata = load_puzzle_dataset(sudoku / "data", split="test")
+    arrays = dataset_arrays(split, metadata, limit=11)  # uneven: 6 rows on rank 0, 5 on rank 1
+    args = SimpleNamespace(batch_size=4, max_steps=None)
+    per_rank = []
+    monkeypatch.setattr(evaluate_script, "gather_object", lambda rows: per_rank.append(rows) or rows)
+    for rank in (0, 1):
+        evaluate_script.solve_split(model, arrays, SimpleNamespace(process_index=rank, num_processes=2), args, "adaptive")
+    gathered = sorted(per_rank[0] + per_rank[1], key=lambda row: row.index)
+    assert [row.index for row in gathered] == list(range(11))
+    expected = model.solve(torch.as_tensor(arrays["input_ids"]), halting="adaptive")
+    assert torch.equal(torch.stack([row.predictions for row in gathered]), expected.predictions)
+
+
+def arc_task(name: str, subset: str, seed: int) -> ArcTask:
+    rng = np.random.default_rng(seed)
+    pairs = [(rng.integers(0, 10, (2, 3)).astype(np.uint8), rng.integers(0, 10, (3, 2)).astype(np.uint8)) for _ in range(3)]
+    return ArcTask(name, subset, train=pairs[:2], test=pairs[2:])
+
+
+class OracleSegments:
+    """Stands in for `run_segment`: logits that put all mass on the dataset's label of each input."""
+
+    def __init__(self, model, arrays):
+        self.model, self.run_segment = model, model.run_segment
+        labels = np.where(arrays["labels"] == -100, 0, arrays["labels"])
+        self.answers = {inputs.tobytes(): label for inputs, label in zip(arrays["input_ids"], labels, strict=True)}
+
+    def __call__(self, z_H, z_L, data):
+        z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, data)
+        answers = [self.answers[row.numpy().astype(np.int64).tobytes()] for row in data["input_ids"].cpu()]
+        logits = torch.nn.functional.one_hot(torch.as_tensor(np.stack(answers)), self.model.config.vocab_size).float()
+        return z_H, z_L, logits, q_halt, q_continue
+
+
+@pytest.mark.slow
+def test_arc_voting_pass_at_k_and_submission(tmp_path, monkeypatch):
+    tasks = [arc_task("aaa", "evaluation", 0), arc_task("bbb", "evaluation", 1), arc_task("ccc", "training", 2)]
+    _, metadata = build_arc_dataset(tasks, "evaluation", num_aug=2, output_dir=tmp_path / "data")
+    model = tiny_model(seq_len=900, vocab_size=12, num_puzzle_identifiers=metadata["test"].num_puzzle_identifiers,
+                       halt_max_steps=1)  # fmt: skip
+    split, test_metadata = load_puzzle_dataset(tmp_path / "data", split="test")
+    monkeypatch.setattr(model, "run_segment", OracleSegments(model, dataset_arrays(split, test_metadata)))
+    monkeypatch.setattr(evaluate_script.AutoModel, "from_pretrained", lambda *args, **kwargs: model)
+    report = run("--model", "oracle", "--dataset", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"),
+                 "--halting", "fixed")  # fmt: skip
+    metrics = report["results"]["fixed"]
+    assert metrics["exact_accuracy"] == 1.0 and metrics["count"] == len(split) == 6
+    assert {k: metrics[k] for k in ("pass@1", "pass@2", "pass@1000", "puzzles", "test_inputs")} == {
+        "pass@1": 1.0, "pass@2": 1.0, "pass@1000": 1.0, "puzzles": 2, "test_inputs": 2,
+    }  # fmt: skip
+    kaggle = json.loads((tmp_path / "out" / "submission.json").read_text())
+    assert sorted(kaggle) == ["aaa", "bbb"]
+    for task in tasks[:2]:
+        (attempts,) = kaggle[task.name]
+        assert attempts["attempt_1"] == attempts["attempt_2"] == task.test[0][1].tolist()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--batch-size", "0"], "--batch-size must be at least 1, got 0"), (["--update-card"], "--update-card needs a local model folder")],
+)
+def test_bad_options_are_named(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        evaluate_script.parse_args(["--model", "user/not-a-folder", "--dataset", "d", *flags])
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_accelerate_launch_on_two_processes_matches_one(sudoku, tmp_path):
+    flags = ["--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--limit", "11", "--batch-size", "3"]
+    single = run(*flags, "--output-dir", str(tmp_path / "one"))
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "-m", "scripts.evaluate"]
+    result = subprocess.run([*launcher, *flags, "--output-dir", str(tmp_path / "two")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text())["results"] == single["results"]

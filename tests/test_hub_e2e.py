@@ -1,0 +1,67 @@
+"""Sharing end to end against the local Hub on 127.0.0.1: push a converted model (with its card) and a dataset, pull
+both by repo id, score them with `scripts/evaluate.py`, then again offline from the cache."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from datasets import load_dataset
+from huggingface_hub import HfApi, ModelCard
+from transformers import AutoModel
+
+from data.storage import push_puzzle_dataset
+from data.sudoku import build_sudoku_dataset
+from data.sudoku_generator import generate_puzzles
+from evaluation.card import write_model_card
+from scripts import evaluate as evaluate_script
+from scripts.convert_official_checkpoint import convert_checkpoint
+
+
+# The rope_puzzle release fixture has seq_len 16 and vocab 11: it reads 4x4 Sudoku tokens (vocab 6) as they are.
+CHECKPOINT = Path(__file__).parent / "fixtures" / "official" / "rope_puzzle" / "official_checkpoint"
+MODEL_REPO, DATASET_REPO = "tester/hrm-rope-puzzle", "tester/sudoku-4x4"
+
+
+@pytest.mark.slow
+def test_push_pull_and_evaluate_by_repo_id(local_hub, tmp_path, capsys):
+    model = convert_checkpoint(CHECKPOINT)
+    model.save_pretrained(tmp_path / "model")
+    write_model_card(tmp_path / "model", metrics={"exact_accuracy": 0.25}, dataset=DATASET_REPO,
+                     command="python -m scripts.convert_official_checkpoint step_100", repo_id=MODEL_REPO)  # fmt: skip
+    api = HfApi()
+    api.create_repo(MODEL_REPO)
+    api.upload_folder(folder_path=tmp_path / "model", repo_id=MODEL_REPO)
+    rows = generate_puzzles(10, seed=0, size=4, clues=(8, 10), progress=False)
+    build_sudoku_dataset(rows[:4], rows[4:], size=4, output_dir=tmp_path / "data")
+    push_puzzle_dataset(tmp_path / "data", DATASET_REPO)
+
+    pulled = AutoModel.from_pretrained(MODEL_REPO, trust_remote_code=True).eval()
+    assert type(pulled).__name__ == "HrmActModel" and type(pulled) is not type(model)  # the repo's own code
+    inputs = torch.randint(1, 6, (3, 16))
+    torch.testing.assert_close(pulled.solve(inputs).predictions, model.solve(inputs).predictions)
+    assert load_dataset(DATASET_REPO)["test"].num_rows == 6
+
+    meta = ModelCard.load(MODEL_REPO).data.to_dict()
+    assert meta["library_name"] == "transformers" and meta["datasets"] == [DATASET_REPO]
+    assert meta["model-index"][0]["results"][0]["metrics"][0]["value"] == 0.25
+
+    report = evaluate_script.main(["--model", MODEL_REPO, "--dataset", DATASET_REPO, "--output-dir", str(tmp_path / "eval")])
+    assert report["results"]["fixed"]["count"] == 6 and report["task"] == "sudoku"
+    assert "dummy" not in capsys.readouterr().out  # the token from the environment is never printed
+    assert not (tmp_path / "hf_home" / "token").exists()  # ... nor saved
+
+    # Offline, from the cache filled above: the same scores and not a single request to the Hub.
+    requests = len(local_hub.hub.requests)
+    code = (
+        "import json; from scripts.evaluate import main; "
+        f"print(json.dumps(main(['--model', {MODEL_REPO!r}, '--dataset', {DATASET_REPO!r}, '--halting', 'fixed', "
+        f"'--output-dir', {str(tmp_path / 'offline')!r}])['results']))"
+    )
+    local_hub.env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    result = local_hub.run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["fixed"] == report["results"]["fixed"]
+    assert len(local_hub.hub.requests) == requests
+    assert yaml.safe_load((tmp_path / "model" / "README.md").read_text().split("---")[1])["hrm"]["command"]

@@ -1,0 +1,105 @@
+"""Puzzle helpers (string/grid <-> tokens), `model.solve` through them, and `scripts.solve`."""
+
+import numpy as np
+import pytest
+import torch
+
+from evaluation.puzzles import (
+    PuzzleInputError,
+    decode_puzzle,
+    encode_puzzle,
+    format_sudoku,
+    infer_task,
+    solve_puzzle,
+)
+from scripts import solve as solve_script
+from tests.eval_utils import tiny_model
+
+
+SUDOKU = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
+MAZE = "\n".join(["#" * 30] + ["#S" + " " * 26 + "o#"] + ["#" + " " * 28 + "#"] * 26 + ["#" + "o" * 27 + "G#", "#" * 30])
+
+
+@pytest.mark.parametrize(
+    ("task", "puzzle", "seq_len", "decoded"),
+    [
+        ("sudoku", SUDOKU, 81, SUDOKU),
+        ("sudoku", SUDOKU.replace(".", "0"), 81, SUDOKU),
+        ("sudoku", "1.3.\n.2..\n..4.\n3...", 16, "1.3..2....4.3..."),
+        ("maze", MAZE, 900, MAZE),
+    ],
+)
+def test_text_puzzles_round_trip(task, puzzle, seq_len, decoded):
+    tokens = encode_puzzle(task, puzzle, seq_len)
+    assert tokens.shape == (seq_len,) and tokens.min() >= 1
+    assert decode_puzzle(task, tokens) == decoded
+
+
+def test_sudoku_tokens_are_digit_plus_one():
+    assert encode_puzzle("sudoku", "1.3..2...4..3...", 16)[:4].tolist() == [2, 1, 4, 1]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (30, 30), (30, 2)])
+def test_arc_grids_round_trip(shape):
+    grid = np.random.default_rng(0).integers(0, 10, shape)
+    tokens = encode_puzzle("arc", grid.tolist(), 900)
+    assert tokens.shape == (900,)
+    assert decode_puzzle("arc", tokens).tolist() == grid.tolist()
+
+
+@pytest.mark.parametrize(
+    ("task", "puzzle", "seq_len", "message"),
+    [
+        ("sudoku", SUDOKU[:-1], 81, "sudoku must have 81 cells, got 80"),
+        ("sudoku", SUDOKU[:-1] + "x", 81, "sudoku may hold only '.0123456789', got 'x'"),
+        ("sudoku", "1.3..2...4..3..5", 16, "sudoku may hold only '.01234', got '5'"),
+        ("maze", MAZE[:-1], 900, r"maze must be 30 lines of 30 characters, got 30 lines of \[29, 30\]"),
+        ("maze", MAZE.replace("S", "X"), 900, "maze may hold only '# SGo', got 'X'"),
+        ("arc", [[1, 2], [3]], 900, "ARC grid must be 2-D"),
+        ("arc", [[1, 10]], 900, "ARC grid colours must be integers in 0..9"),
+        ("arc", [[0] * 31], 900, r"ARC grid must be 2-D with sides 1..30, got shape \[1, 31\]"),
+        ("chess", "e4", 64, "task must be one of"),
+    ],
+)
+def test_invalid_puzzles_are_named(task, puzzle, seq_len, message):
+    with pytest.raises(PuzzleInputError, match=message):
+        encode_puzzle(task, puzzle, seq_len)
+
+
+def test_infer_task():
+    assert [infer_task(81, 11), infer_task(16, 6), infer_task(900, 6), infer_task(900, 12), infer_task(50, 11)] == [
+        "sudoku", "sudoku", "maze", "arc", None,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("task", "puzzle", "seq_len", "vocab_size"),
+    [("sudoku", "1.3..2...4..3...", 16, 6), ("arc", [[1, 2, 3], [4, 5, 6]], 900, 12)],
+)
+def test_solve_puzzle_matches_model_solve(task, puzzle, seq_len, vocab_size):
+    model = tiny_model(seq_len=seq_len, vocab_size=vocab_size)
+    prediction, steps, confidence = solve_puzzle(model, task, puzzle, puzzle_identifier=1, halting="fixed")
+    out = model.solve(torch.as_tensor(encode_puzzle(task, puzzle, seq_len))[None], torch.tensor([1]), halting="fixed")
+    expected = decode_puzzle(task, out.predictions[0].numpy())
+    assert np.array_equal(np.asarray(prediction), np.asarray(expected))
+    assert (steps, confidence) == (4, pytest.approx(float(out.halt_confidence[0])))
+
+
+def test_solve_script_prints_the_grid(tmp_path, capsys):
+    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
+    model.save_pretrained(tmp_path)
+    solve_script.main(["--model", str(tmp_path), "--sudoku", "1.3..2...4..3...", "--halting", "fixed"])
+    expected, steps, _ = solve_puzzle(model, "sudoku", "1.3..2...4..3...", halting="fixed")
+    out = capsys.readouterr().out
+    assert out.startswith(format_sudoku(expected))
+    assert f"segments: {steps}," in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--sudoku", "1.3..2...4..3.."], "sudoku must have 16 cells, got 15"), (["--arc", "[[1]]"], "--arc given, but the model")],
+)
+def test_solve_script_errors_are_clear(tmp_path, flags, message):
+    tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1).save_pretrained(tmp_path)
+    with pytest.raises(SystemExit, match=message):
+        solve_script.main(["--model", str(tmp_path), *flags])
