@@ -22,6 +22,7 @@ import yaml
 from evaluation.card import write_model_card
 from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import HrmActModel
+from training.output import push_folder
 
 
 TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
@@ -145,8 +146,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--num-puzzle-identifiers", type=int, help="Rows of the puzzle table (overrides dataset.json)."
     )
-    parser.add_argument("--push-to-hub", metavar="REPO", help="Also push the folder to this Hub repo id.")
-    parser.add_argument("--private", action="store_true", help="Create the Hub repo as private.")
+    parser.add_argument(
+        "--push-to-hub", metavar="REPO", help="Also push the folder (weights, code, card) to this Hub repo id."
+    )
     return parser.parse_args(argv)
 
 
@@ -155,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(args.checkpoint, overrides, args.task)
     model.save_pretrained(args.output_dir)
-    command = shlex.join(["python", "-m", "scripts.convert_official_checkpoint", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(
+        ["python", "-m", "scripts.convert_official_checkpoint", *(sys.argv[1:] if argv is None else argv)]
+    )
     write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:
-        model.push_to_hub(args.push_to_hub, private=args.private)
-        print(f"Pushed to {args.push_to_hub}")
+        print(f"Pushed to {push_folder(Path(args.output_dir), args.push_to_hub)}")
 
 
 if __name__ == "__main__":

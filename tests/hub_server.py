@@ -63,9 +63,9 @@ class Repo:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, **extra):
         super().__init__(message)
-        self.status, self.code = status, code
+        self.status, self.code, self.extra = status, code, extra
 
 
 def _git_blob_sha1(data: bytes) -> str:
@@ -135,12 +135,17 @@ class LocalHub:
     def create_repo(self, repo_type: str, repo_id: str, private: bool) -> None:
         with self.lock:
             if (repo_type, repo_id) in self.repos:
-                raise HubError(409, "", "You already created this repo")
+                # The real Hub's 409 carries the repo URL, which `create_repo(exist_ok=True)` returns.
+                raise HubError(409, "", "You already created this repo", url=self.repo_url(repo_type, repo_id))
             repo = Repo(repo_type, repo_id, private)
             repo.commits.append(
                 Commit(hashlib.sha1(f"{repo_type}/{repo_id}".encode()).hexdigest(), "initial commit", {})
             )
             self.repos[(repo_type, repo_id)] = repo
+
+    def repo_url(self, repo_type: str, repo_id: str) -> str:
+        prefix = "" if repo_type == "model" else f"{repo_type}s/"
+        return f"{self.endpoint}/{prefix}{repo_id}"
 
     def commit(self, repo: Repo, lines: list[dict]) -> Commit:
         header = lines[0]["value"]
@@ -284,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"X-Error-Message": str(error)}
             if error.code:
                 headers["X-Error-Code"] = error.code
-            self._send(error.status, json.dumps({"error": str(error)}).encode(), headers)
+            self._send(error.status, json.dumps({"error": str(error), **error.extra}).encode(), headers)
 
     do_GET = do_HEAD = do_POST = do_PUT = _dispatch
 
@@ -301,8 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.hub.create_repo(
             repo_type, repo_id, payload.get("visibility") == "private" or bool(payload.get("private"))
         )
-        prefix = "" if repo_type == "model" else f"{repo_type}s/"
-        self._json({"url": f"{self.hub.endpoint}/{prefix}{repo_id}", "name": repo_id})
+        self._json({"url": self.hub.repo_url(repo_type, repo_id), "name": repo_id})
 
     def validate_yaml(self) -> None:
         content = json.loads(self._body())["content"]

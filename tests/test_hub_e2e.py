@@ -17,6 +17,8 @@ from data.sudoku_generator import generate_puzzles
 from evaluation.card import write_model_card
 from scripts import evaluate as evaluate_script
 from scripts.convert_official_checkpoint import convert_checkpoint
+from scripts.convert_official_checkpoint import main as convert_main
+from training.output import push_folder
 
 
 # The rope_puzzle release fixture has seq_len 16 and vocab 11: it reads 4x4 Sudoku tokens (vocab 6) as they are.
@@ -26,13 +28,11 @@ MODEL_REPO, DATASET_REPO = "tester/hrm-rope-puzzle", "tester/sudoku-4x4"
 
 @pytest.mark.slow
 def test_push_pull_and_evaluate_by_repo_id(local_hub, tmp_path, capsys):
+    convert_main([str(CHECKPOINT), "--output-dir", str(tmp_path / "model"), "--push-to-hub", MODEL_REPO])
+    assert "README.md" in HfApi().list_repo_files(MODEL_REPO)  # the converter pushes its card with the weights
     model = convert_checkpoint(CHECKPOINT)
-    model.save_pretrained(tmp_path / "model")
-    write_model_card(tmp_path / "model", metrics={"exact_accuracy": 0.25}, dataset=DATASET_REPO,
-                     command="python -m scripts.convert_official_checkpoint step_100", repo_id=MODEL_REPO)  # fmt: skip
-    api = HfApi()
-    api.create_repo(MODEL_REPO)
-    api.upload_folder(folder_path=tmp_path / "model", repo_id=MODEL_REPO)
+    write_model_card(tmp_path / "model", metrics={"exact_accuracy": 0.25}, dataset=DATASET_REPO, repo_id=MODEL_REPO)
+    push_folder(tmp_path / "model", MODEL_REPO)
     rows = generate_puzzles(10, seed=0, size=4, clues=(8, 10), progress=False)
     build_sudoku_dataset(rows[:4], rows[4:], size=4, output_dir=tmp_path / "data")
     push_puzzle_dataset(tmp_path / "data", DATASET_REPO)
