@@ -1,0 +1,153 @@
+"""The training loop on a tiny 4x4 Sudoku dataset: the loss falls, resumption is exact, two CPU ranks equal one,
+and misuse fails with clear errors."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from data.sudoku import build_sudoku_dataset
+from data.sudoku_generator import generate_puzzles
+from training.checkpoint import list_checkpoints
+from training.config import TrainConfig
+from training.loop import train
+
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = dict(
+    hidden_size=32, num_heads=2, expansion=2.0, H_layers=1, L_layers=1, H_cycles=1, L_cycles=2, halt_max_steps=2,
+    forward_dtype="float32", global_batch_size=16, epochs=1000, eval_interval=1000, lr=1e-3, lr_warmup_steps=2,
+    lr_min_ratio=0.1, puzzle_emb_lr=1e-2, log_every=5, num_threads=1,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A saved 4x4 Sudoku dataset: 64 training and 16 held-out puzzles."""
+    folder = tmp_path_factory.mktemp("data") / "sudoku4"
+    rows = generate_puzzles(80, seed=1, size=4, clues=(10, 10), progress=False)
+    build_sudoku_dataset(rows[:64], rows[64:], size=4, output_dir=folder)
+    return folder
+
+
+def tiny_config(data: Path, output_dir: Path, **overrides) -> TrainConfig:
+    return TrainConfig.from_dict({**TINY, "data_path": str(data), "output_dir": str(output_dir), **overrides})
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(model_dir / "model.safetensors")
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=atol, msg=key)
+
+
+def test_tiny_run_loss_falls_and_saves_a_loadable_model(tiny_data, tmp_path):
+    from transformers import AutoModel
+
+    config = tiny_config(tiny_data, tmp_path, max_steps=60, lr=3e-3, halt_exploration_prob=0.0)
+    from training.loop import Trainer
+
+    trainer = Trainer(config)
+    batch = next(iter(trainer.sampler))
+    losses = []
+    for _ in range(60):
+        trainer.carry = None  # every step on the same fresh batch: the loss must fall
+        trainer.train_step(batch)
+        with torch.no_grad():
+            losses.append(trainer.model(**batch).loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+    result = train(tiny_config(tiny_data, tmp_path / "run", max_steps=8))
+    assert result.step == 8 and 0.0 <= result.metrics["exact_accuracy"] <= 1.0 and result.metrics["count"] == 16
+    assert (result.model_dir / "README.md").is_file() and (result.model_dir / "train_config.yaml").is_file()
+    model = AutoModel.from_pretrained(result.model_dir, trust_remote_code=True)
+    assert model.config.hidden_size == 32
+
+
+def test_resume_ends_with_the_same_weights(tiny_data, tmp_path, capsys):
+    common = dict(max_steps=12, checkpoint_every=5, keep_last=0, ema=True, ema_rate=0.9, halt_exploration_prob=0.5)
+    full = train(tiny_config(tiny_data, tmp_path / "full", **common))
+    checkpoints = list_checkpoints(tmp_path / "full")
+    assert [p.name for p in checkpoints] == ["step-5", "step-10", "step-12"]
+    # A run "killed" after step 5: its output folder holds only that checkpoint (and a half-written one).
+    (tmp_path / "resumed" / "checkpoints").mkdir(parents=True)
+    shutil.copytree(checkpoints[0], tmp_path / "resumed" / "checkpoints" / "step-5")
+    (tmp_path / "resumed" / "checkpoints" / ".tmp-step-10").mkdir()
+    resumed = train(tiny_config(tiny_data, tmp_path / "resumed", resume_from_checkpoint="latest", **common))
+    assert resumed.step == 12
+    assert "at step 5." in capsys.readouterr().out
+    assert_same_weights(weights(full.model_dir), weights(resumed.model_dir), atol=0)
+
+
+def test_keep_last_rotation(tiny_data, tmp_path):
+    train(tiny_config(tiny_data, tmp_path, max_steps=9, checkpoint_every=2, keep_last=2))
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-8", "step-9"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_script(args: list[str], cwd: Path = REPO) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_two_cpu_ranks_equal_one(tiny_data, tmp_path):
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    flags += ["--preset", "cpu-demo", "--data-path", str(tiny_data), "--max-steps", "4", "--halt-exploration-prob", "0",
+              "--puzzle-emb-ndim", "32"]  # fmt: skip
+    run_script([sys.executable, "-m", "scripts.train", *flags, "--output-dir", str(tmp_path / "one")])
+    run_script([
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+        "-m", "scripts.train", *flags, "--output-dir", str(tmp_path / "two"),
+    ])  # fmt: skip
+    one, two = weights(tmp_path / "one" / "model"), weights(tmp_path / "two" / "model")
+    assert "puzzle_emb.weight" in one and one["puzzle_emb.weight"].abs().sum() > 0
+    assert_same_weights(one, two, atol=1e-6)
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="`data_path`: no dataset folder at"):
+        train(tiny_config(tmp_path / "nowhere", tmp_path))
+
+
+def test_checkpoint_from_another_config_is_refused(tiny_data, tmp_path):
+    train(tiny_config(tiny_data, tmp_path, max_steps=2))
+    with pytest.raises(ValueError, match="hidden_size: 32 -> 64"):
+        train(tiny_config(tiny_data, tmp_path, max_steps=2, hidden_size=64, resume_from_checkpoint="latest"))
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tiny_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint under"):
+        train(tiny_config(tiny_data, tmp_path, max_steps=2, resume_from_checkpoint="latest"))
+
+
+def test_nonfinite_losses_skip_steps_then_stop(tiny_data, tmp_path):
+    from training.loop import Trainer
+
+    trainer = Trainer(tiny_config(tiny_data, tmp_path, max_steps=4, max_nonfinite_steps=2))
+    before = {k: v.clone() for k, v in trainer.unwrapped.state_dict().items()}
+    with torch.no_grad():
+        trainer.unwrapped.lm_head.weight.fill_(float("nan"))
+    before["lm_head.weight"] = trainer.unwrapped.lm_head.weight.clone()
+    batch = next(iter(trainer.sampler))
+    assert trainer.train_step(batch) == {}
+    assert trainer.nonfinite_total == 1
+    for key, value in trainer.unwrapped.state_dict().items():
+        torch.testing.assert_close(value, before[key], equal_nan=True)
+    with pytest.raises(RuntimeError, match="2 non-finite losses in a row"):
+        trainer.train_step(batch)
