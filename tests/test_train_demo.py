@@ -6,6 +6,7 @@ from scripts import demo
 
 
 @pytest.mark.slow
+@pytest.mark.goal
 def test_cpu_demo_reaches_90_percent_on_held_out_puzzles(tmp_path, capsys):
     demo.main(["--output-dir", str(tmp_path / "demo")])
     out = capsys.readouterr().out
