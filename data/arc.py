@@ -65,13 +65,17 @@ def parse_grid(raw: object, where: str) -> Grid:
     return grid.astype(np.uint8)
 
 
-def parse_task(name: str, subset: str, raw: dict, test_outputs: list | None, where: str) -> ArcTask:
+def parse_task(name: str, subset: str, raw: object, test_outputs: list | None, where: str) -> ArcTask:
     """Build an `ArcTask` from its JSON dict; `test_outputs` (Kaggle solutions) overrides the test outputs."""
+    if not isinstance(raw, dict):
+        raise PuzzleFormatError(f"{where}: task {name}: must be an object with 'train' and 'test' lists")
     task = ArcTask(name, subset)
     for kind in ("train", "test"):
         examples = raw.get(kind)
-        if not isinstance(examples, list) or not examples:
-            raise PuzzleFormatError(f"{where}: task {name}: '{kind}' must be a non-empty list of examples")
+        if not isinstance(examples, list) or not examples or not all(isinstance(e, dict) for e in examples):
+            raise PuzzleFormatError(
+                f"{where}: task {name}: '{kind}' must be a non-empty list of examples ({{'input': ..., 'output': ...}})"
+            )
         if kind == "test" and test_outputs is not None and len(test_outputs) != len(examples):
             raise PuzzleFormatError(
                 f"{where}: task {name}: {len(examples)} test inputs but {len(test_outputs)} solutions"
@@ -86,11 +90,18 @@ def parse_task(name: str, subset: str, raw: dict, test_outputs: list | None, whe
     return task
 
 
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise PuzzleFormatError(f"{path}:{error.lineno}: invalid JSON: {error.msg} (column {error.colno})") from None
+
+
 def load_kaggle_subset(kaggle_dir: str | Path, subset: str) -> list[ArcTask]:
     """Tasks of `arc-agi_<subset>_challenges.json` with outputs from `arc-agi_<subset>_solutions.json`."""
     challenges_path = Path(kaggle_dir) / f"arc-agi_{subset}_challenges.json"
     solutions_path = Path(kaggle_dir) / f"arc-agi_{subset}_solutions.json"
-    challenges, solutions = json.loads(challenges_path.read_text()), json.loads(solutions_path.read_text())
+    challenges, solutions = _read_json(challenges_path), _read_json(solutions_path)
     missing = sorted(set(challenges) - set(solutions))
     if missing:
         raise PuzzleFormatError(f"{solutions_path}: no solutions for tasks {missing[:5]}")
@@ -105,7 +116,7 @@ def load_folder_subset(tasks_dir: str | Path, subset: str) -> list[ArcTask]:
     files = sorted((Path(tasks_dir) / subset).rglob("*.json"))
     if not files:
         raise FileNotFoundError(f"No task files (*.json) under {Path(tasks_dir) / subset}")
-    return [parse_task(path.stem, subset, json.loads(path.read_text()), None, str(path)) for path in files]
+    return [parse_task(path.stem, subset, _read_json(path), None, str(path)) for path in files]
 
 
 def load_tasks(source_dir: str | Path, subsets: Sequence[str], kaggle: bool = True) -> list[ArcTask]:

@@ -23,6 +23,7 @@ from .metadata import PuzzleDatasetMetadata
 from .storage import write_metadata_files
 
 
+MAX_VOCAB_SIZE = 128  # tokens are stored as int8
 SHARD_BYTES = 500 * 2**20
 FLUSH_BYTES = 64 * 2**20  # rows are buffered up to this size, then written as one Arrow record batch
 
@@ -249,6 +250,8 @@ def build_puzzle_dataset(
     `identifier_names` (ARC) may be filled while `groups` is consumed; without names the dataset has the one
     identifier 0. With `output_dir` the rows stream there and the metadata files and card are written beside them.
     """
+    if not 0 < vocab_size <= MAX_VOCAB_SIZE:
+        raise ValueError(f"vocab_size {vocab_size} does not fit the int8 token columns (1..{MAX_VOCAB_SIZE})")
     output_dir = Path(output_dir) if output_dir is not None else None
     dataset, stats = write_splits(groups, seq_len, output_dir=output_dir)
     metadata = split_metadata(

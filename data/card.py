@@ -96,9 +96,12 @@ and `identifiers.json` the puzzle identifier names where there are several.
 ## Columns
 {COLUMNS}
 ## Loading
+With the `data` package of hrm-hf (rows and metadata):
 ```python
 from data import load_puzzle_dataset
 dataset, metadata = load_puzzle_dataset("<this repo or folder>")
 ```
+With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`
+and the metadata from `puzzle_metadata.json` beside them.
 """
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")

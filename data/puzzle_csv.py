@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from tqdm import tqdm
 
 
 HEADER = ["source", "question", "answer", "rating"]
@@ -38,12 +39,12 @@ def read_puzzle_csv(path: str | Path, validate: RowValidator, skip_invalid: bool
     dropped and counted in one warning instead.
     """
     rows, skipped, first_error = [], 0, ""
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the header
         reader = csv.reader(f)
         header = next(reader, None)
         if header != HEADER:
             raise PuzzleFormatError(f"{path}:1: header must be {','.join(HEADER)}, got {header}")
-        for record in reader:
+        for record in tqdm(reader, desc=f"Reading {Path(path).name}", unit=" rows"):
             reason = _row_problem(record, validate)
             if reason is None:
                 source, question, answer, rating = record
@@ -62,7 +63,9 @@ def _row_problem(record: list[str], validate: RowValidator) -> str | None:
     if len(record) != len(HEADER):
         return f"expected {len(HEADER)} fields ({','.join(HEADER)}), got {len(record)}"
     _, question, answer, rating = record
-    if rating and not rating.lstrip("-").isdigit():
+    try:
+        int(rating or 0)
+    except ValueError:
         return f"field 'rating' must be an integer, got {rating!r}"
     return validate(question, answer)
 

@@ -53,8 +53,6 @@ def build_from_release(
     """Convert a release folder into the `DatasetDict` of this project (same rows, groups and identifiers)."""
     folder = Path(folder)
     first = read_release_metadata(folder, SPLITS[0])
-    if first.vocab_size > 128:
-        raise ValueError(f"{folder}: vocab_size {first.vocab_size} does not fit the int8 token columns")
     names = None
     if first.num_puzzle_identifiers > 1:
         names = json.loads((folder / "identifiers.json").read_text())

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import threading
@@ -46,10 +45,20 @@ def _tree_rss_bytes(pid: int) -> int:
     return total
 
 
+# The kernel's peak RSS of a child counts the memory of the process that spawned it (the address space it replaced
+# at exec), and this one holds torch: builds are spawned from this small interpreter, which prints the peak RSS (KiB)
+# of the build's largest process (its reaped workers included).
+_MEASURE_PEAK_RSS = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "_, status, usage = os.wait4(p.pid, 0); print(usage.ru_maxrss); sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
 def timed_build(args: list[str]) -> dict[str, float]:
     """Run the build CLI; wall seconds, peak RSS of the largest single process, peak RSS summed over the tree."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "scripts.build_dataset", *args], stdout=subprocess.DEVNULL)
+    command = [sys.executable, "-c", _MEASURE_PEAK_RSS, sys.executable, "-m", "scripts.build_dataset", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak_tree, done = 0, threading.Event()
 
     def sample() -> None:
@@ -60,14 +69,14 @@ def timed_build(args: list[str]) -> dict[str, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kib, _ = process.communicate()
     done.set()
     sampler.join()
-    if status != 0:
-        raise RuntimeError(f"build failed ({status}): {args}")
+    if process.returncode != 0:
+        raise RuntimeError(f"build failed ({process.returncode}): {args}")
     return {
         "seconds": time.perf_counter() - start,
-        "peak_rss_gb": usage.ru_maxrss / 2**20,
+        "peak_rss_gb": int(peak_kib) / 2**20,
         "peak_tree_rss_gb": peak_tree / 2**30,
     }
 

@@ -28,6 +28,10 @@ from data.storage import push_puzzle_dataset
 from data.sudoku_generator import generate_puzzles
 
 
+CSV_SOURCES = (
+    "the authors' CSV files (--csv with --test-csv), generated offline (--generate) or a release folder "
+    "(--from-release-dir): give exactly one."
+)
 ARC_LICENSED_SUBSETS = {"training", "evaluation", "training2", "evaluation2"}  # ARC-AGI-1/2: Apache-2.0
 
 
@@ -76,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="task", required=True)
     common = _common_options()
 
-    s = commands.add_parser("sudoku", parents=[common], help="Sudoku (9x9, or 4x4 with --size 4)")
+    s = commands.add_parser(
+        "sudoku",
+        parents=[common],
+        help="Sudoku (9x9, or 4x4 with --size 4)",
+        description="Sudoku from " + CSV_SOURCES,
+    )
     _csv_options(s, "Sudoku puzzles", "Rating of generated puzzles: dead ends of a backtracking solver.")
     s.add_argument("--num-aug", type=int, default=0, help="augmented copies of each training puzzle (default: 0)")
     s.add_argument("--size", type=int, choices=(4, 9), default=9, help="grid size (default: 9)")
@@ -88,7 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--max-clues", type=int, help="see --min-clues (default: --min-clues)")
 
-    m = commands.add_parser("maze", parents=[common], help="Maze (30x30)")
+    m = commands.add_parser(
+        "maze",
+        parents=[common],
+        help="Maze (30x30)",
+        description="Mazes from " + CSV_SOURCES,
+    )
     _csv_options(m, "mazes", "Rating of generated mazes: shortest path length.")
     m.add_argument("--dihedral-aug", action="store_true", help="add the 8 dihedral transforms of each training maze")
     m.add_argument("--size", type=int, default=30, help="maze side (default: 30)")
@@ -99,9 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--loop-fraction", type=float, default=0.1, help="share of inner walls opened to make loops (default: 0.1)"
     )
 
-    a = commands.add_parser("arc", parents=[common], help="ARC-AGI")
+    a = commands.add_parser(
+        "arc",
+        parents=[common],
+        help="ARC-AGI",
+        description="ARC-AGI tasks in the Kaggle layout (--kaggle-dir), one JSON file per task (--tasks-dir) or "
+        "imported from a release folder (--from-release-dir): give exactly one. "
+        "ARC-1: --subsets training evaluation concept --test-set evaluation (the defaults); "
+        "ARC-2: --subsets training2 evaluation2 concept --test-set evaluation2.",
+    )
     a.add_argument("--kaggle-dir", type=Path, help="folder with arc-agi_<subset>_challenges.json and _solutions.json")
-    a.add_argument("--tasks-dir", type=Path, help="folder with one sub-folder of per-task JSON files per subset")
+    a.add_argument(
+        "--tasks-dir",
+        type=Path,
+        help="folder with one sub-folder of per-task JSON files per subset, searched recursively "
+        "(e.g. ARC-AGI/data, holding training/ and evaluation/; add ConceptARC's corpus/ as concept/)",
+    )
     a.add_argument(
         "--subsets",
         nargs="+",
@@ -109,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="subsets to include (default: training evaluation concept = ARC-1; ARC-2: training2 evaluation2 concept)",
     )
     a.add_argument(
-        "--test-set", default="evaluation", help="subset whose test pairs form the test split (default: evaluation)"
+        "--test-set",
+        default="evaluation",
+        help="subset whose test pairs form the test split; its demonstrations go to train (default: evaluation)",
     )
     a.add_argument("--num-aug", type=int, default=1000, help="augmentations per task (default: 1000)")
     a.add_argument(
@@ -249,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         else:
             dataset, _ = BUILDERS[args.task](args, command)
-    except PuzzleFormatError as error:
+    except (PuzzleFormatError, FileNotFoundError) as error:
         shutil.rmtree(args.output_dir, ignore_errors=True)
         sys.exit(f"error: {error}")
     except BaseException:

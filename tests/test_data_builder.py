@@ -8,6 +8,7 @@ import pytest
 from datasets import List, Value
 
 from data import PuzzleDatasetMetadata, arc, load_puzzle_dataset, save_puzzle_dataset
+from data.builder import build_puzzle_dataset
 from data.card import dataset_card
 from data.maze import build_maze_dataset
 from data.maze_generator import generate_mazes
@@ -191,6 +192,12 @@ def test_empty_test_split(sudoku_rows):
     dataset, metadata = build_sudoku_dataset(sudoku_rows[:3], [], size=4)
     assert dataset["test"].num_rows == 0 and metadata["test"].total_groups == 0
     assert dataset["test"].features == dataset["train"].features
+
+
+def test_vocab_too_large_for_int8_tokens_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="vocab_size 200 does not fit the int8 token columns"):
+        build_puzzle_dataset([], task="sudoku", vocab_size=200, seq_len=4, output_dir=tmp_path / "d")
+    assert not (tmp_path / "d").exists()
 
 
 def test_output_folder_must_be_empty(tmp_path, sudoku_rows):

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from data import load_puzzle_dataset
 from data.puzzle_csv import read_puzzle_csv, write_puzzle_csv
 from data.sudoku import validate_row
 from scripts.build_dataset import build_parser, main
+from tests.test_data_sources import write_task_folders
 
 
 ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
@@ -21,6 +23,7 @@ def test_every_option_is_documented():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, sub in subparsers.choices.items():
+        assert "give exactly one" in sub.description, name
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings} has no help"
     assert set(subparsers.choices) == {"sudoku", "maze", "arc"}
@@ -152,6 +155,16 @@ def test_maze_and_arc_builds(tmp_path):
     dataset, metadata = load_puzzle_dataset(tmp_path / "a")
     assert metadata["test"].total_groups == 2 and metadata["train"].num_puzzle_identifiers == 1 + 4 * 3
     assert "license: apache-2.0" in (tmp_path / "a" / "README.md").read_text()
+    # the same tasks as one JSON file per task build the same rows
+    write_task_folders(tmp_path / "tasks", ["training", "evaluation"])
+    folders = ["arc", "--tasks-dir", str(tmp_path / "tasks"), "--subsets", "training", "evaluation", "--num-aug", "2"]
+    main([*folders, "--workers", "1", "--output-dir", str(tmp_path / "t")])
+    from_folders, _ = load_puzzle_dataset(tmp_path / "t")
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(
+            from_folders[split].with_format("numpy")[:]["input_ids"],
+            dataset[split].with_format("numpy")[:]["input_ids"],
+        )
 
 
 def test_malformed_input_exits_with_the_reason_and_leaves_nothing(tmp_path):
@@ -198,6 +211,10 @@ def test_malformed_input_exits_with_the_reason_and_leaves_nothing(tmp_path):
             ["arc", "--kaggle-dir", str(ARC_FIXTURES), "--subsets", "training", "--test-set", "evaluation"],
             "--test-set evaluation is not among --subsets",
         ),
+        (
+            ["maze", "--csv", "missing.csv", "--test-csv", "x.csv"],
+            "error: [Errno 2] No such file or directory: 'missing.csv'",
+        ),
     ],
 )
 def test_bad_command_lines(tmp_path, capsys, args, message):
@@ -229,6 +246,6 @@ def test_release_import_flag(tmp_path):
     )
     assert imported_metadata["train"].to_release_dict() == metadata["train"].to_release_dict()
     shutil.rmtree(release / "test")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(SystemExit, match=re.escape(f"No such file or directory: '{release / 'test'}")):
         main(["sudoku", "--from-release-dir", str(release), "--output-dir", str(tmp_path / "again")])
     assert not (tmp_path / "again").exists()

@@ -50,6 +50,7 @@ SUDOKU_CASES = [
     (f"s,{QUESTION.replace('5', '4', 1)},{SOLUTION},0", "disagrees with clue 4 at cell 0"),
     (f"s,{QUESTION},{SOLUTION}", "expected 4 fields"),
     (f"s,{QUESTION},{SOLUTION},hard", "field 'rating' must be an integer, got 'hard'"),
+    (f"s,{QUESTION},{SOLUTION},--5", "field 'rating' must be an integer, got '--5'"),
 ]
 
 
@@ -67,6 +68,12 @@ def test_bad_sudoku_box_is_reported():
     assert (
         sudoku.validate_row("." * 81, "".join(rows)) == "field 'answer' is not a valid solution: box 1 repeats a digit"
     )
+
+
+def test_byte_order_mark_is_not_part_of_the_header(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text(f"{','.join(HEADER)}\ns,{QUESTION},{SOLUTION},1\n", encoding="utf-8-sig")
+    assert [r.rating for r in read_puzzle_csv(path, sudoku.validate_row)] == [1]
 
 
 def test_wrong_header_is_an_error(tmp_path):
@@ -131,16 +138,21 @@ def test_kaggle_tasks_load_with_solutions():
     assert [out.tolist() for _, out in tasks[3].test] == solutions["6ea4a07e"]
 
 
-def test_folder_layout_gives_the_same_tasks(tmp_path):
-    for subset in ("training", "evaluation"):
+def write_task_folders(folder: Path, subsets: list[str]) -> None:
+    """The fixture tasks in the ARC-AGI GitHub layout: `folder/<subset>/<task>.json`, test outputs included."""
+    for subset in subsets:
         challenges = json.loads((ARC_FIXTURES / f"arc-agi_{subset}_challenges.json").read_text())
         solutions = json.loads((ARC_FIXTURES / f"arc-agi_{subset}_solutions.json").read_text())
+        (folder / subset).mkdir(parents=True)
         for name, task in challenges.items():
             task["test"] = [
                 {"input": t["input"], "output": o} for t, o in zip(task["test"], solutions[name], strict=True)
             ]
-            (tmp_path / subset).mkdir(exist_ok=True)
-            (tmp_path / subset / f"{name}.json").write_text(json.dumps(task))
+            (folder / subset / f"{name}.json").write_text(json.dumps(task))
+
+
+def test_folder_layout_gives_the_same_tasks(tmp_path):
+    write_task_folders(tmp_path, ["training", "evaluation"])
     from_folder = arc.load_tasks(tmp_path, ["training", "evaluation"], kaggle=False)
     from_kaggle = arc.load_tasks(ARC_FIXTURES, ["training", "evaluation"])
     assert [t.name for t in from_folder] == [t.name for t in from_kaggle]
@@ -194,3 +206,17 @@ def test_arc_solution_count_mismatch_and_duplicates(tmp_path):
         shutil.copy(ARC_FIXTURES / f"arc-agi_training_{suffix}.json", folder / f"arc-agi_again_{suffix}.json")
     with pytest.raises(PuzzleFormatError, match="Task 6150a2bd is in both subsets training and again"):
         arc.load_tasks(folder, ["training", "again"])
+
+
+def test_unreadable_arc_files_name_the_file_or_task(tmp_path):
+    (tmp_path / "training").mkdir()
+    broken = tmp_path / "training" / "broken.json"
+    broken.write_text('{"train": [\n  {"input": [[1]]\n')
+    with pytest.raises(PuzzleFormatError, match=re.escape(f"{broken}:3: invalid JSON")):
+        arc.load_tasks(tmp_path, ["training"], kaggle=False)
+    broken.write_text("[[1, 2]]")
+    with pytest.raises(PuzzleFormatError, match="task broken: must be an object with 'train' and 'test'"):
+        arc.load_tasks(tmp_path, ["training"], kaggle=False)
+    broken.write_text(json.dumps({"train": [[[1]], [[2]]], "test": []}))
+    with pytest.raises(PuzzleFormatError, match="task broken: 'train' must be a non-empty list of examples"):
+        arc.load_tasks(tmp_path, ["training"], kaggle=False)
