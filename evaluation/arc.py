@@ -66,7 +66,11 @@ def vote(candidates: Iterable[ArcCandidate]) -> dict[tuple[str, int], RankedTest
 
 
 def candidates_from_rows(
-    identifiers: Iterable[int], predictions: Iterable[np.ndarray], confidences: Iterable[float], identifier_names: list[str], blank_id: int
+    identifiers: Iterable[int],
+    predictions: Iterable[np.ndarray],
+    confidences: Iterable[float],
+    identifier_names: list[str],
+    blank_id: int,
 ) -> list[ArcCandidate]:
     """Cropped candidates of evaluation rows in dataset order; a row's test index counts earlier rows of its puzzle.
 
@@ -87,7 +91,7 @@ def submission(ranked: dict[tuple[str, int], RankedTestInput]) -> dict[str, list
     the best one again when there is only one)."""
     puzzles: dict[str, dict[int, dict]] = defaultdict(dict)
     for (puzzle, test_index), entry in ranked.items():
-        grids = entry.grids[:SUBMISSION_ATTEMPTS] or [np.zeros((1, 1), dtype=np.int64)]
+        grids = entry.grids[:SUBMISSION_ATTEMPTS]
         grids += [grids[0]] * (SUBMISSION_ATTEMPTS - len(grids))
         puzzles[puzzle][test_index] = {f"attempt_{i + 1}": grid.tolist() for i, grid in enumerate(grids)}
     return {puzzle: [tests[i] for i in sorted(tests)] for puzzle, tests in sorted(puzzles.items())}

@@ -32,15 +32,40 @@ TASK_DESCRIPTIONS = {
     "arc": "ARC-AGI abstract reasoning puzzles (produce the output grid from the demonstration pairs)",
     None: "grid puzzles",
 }
+# Usage snippets need only torch and the model's own code, so they run on a model pulled from the Hub.
 USAGE_EXAMPLES = {
     "sudoku": (
-        'from evaluation.puzzles import encode_sudoku, decode_sudoku  # from the hrm-hf checkout\n'
-        "import torch\n"
-        'puzzle = torch.tensor(encode_sudoku(sudoku))[None]  # sudoku: 81 characters, "." for blanks\n'
-        "print(decode_sudoku(model.solve(puzzle).predictions[0].numpy()))"
+        "import torch\n\n"
+        'sudoku = "{sudoku}"  # the cells row by row, "." for blanks\n'
+        'input_ids = torch.tensor([[1 if cell == "." else int(cell) + 1 for cell in sudoku]])  # token = digit + 1\n'
+        "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
+        'print("".join(str(token - 1) if token > 1 else "." for token in out.predictions[0].tolist()), out.steps[0].item())'
     ),
-    None: "out = model.solve(input_ids)  # [batch, seq_len] token ids\nprint(out.predictions, out.steps, out.halt_confidence)",
+    "maze": (
+        "import torch\n\n"
+        'chars = "?# SGo"  # by token id: (PAD), wall, open, start, goal, path\n'
+        'maze = open("maze.txt").read().splitlines()  # 30 lines of 30 characters\n'
+        "input_ids = torch.tensor([[chars.index(c) for line in maze for c in line]])\n"
+        "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
+        "cells = [chars[token] for token in out.predictions[0].tolist()]\n"
+        'print("\\n".join("".join(cells[row * 30 : row * 30 + 30]) for row in range(30)), out.steps[0].item())'
+    ),
+    None: (
+        "out = model.solve(input_ids, puzzle_identifiers)  # [batch, seq_len] token ids, [batch] puzzle ids\n"
+        "print(out.predictions, out.steps, out.halt_confidence)"
+    ),
 }
+# Example Sudoku of the usage snippet by number of cells; other sizes show an empty grid.
+EXAMPLE_SUDOKU = {
+    81: "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3..",
+    16: ".12.2.1.13..42..",
+}
+
+
+def usage_example(task: str | None, seq_len: int) -> str:
+    """The Python lines after loading the model in the card's usage section (ARC and unknown tasks: generic)."""
+    example = USAGE_EXAMPLES.get(task, USAGE_EXAMPLES[None])
+    return example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len))
 
 
 def template_path() -> Path:
@@ -74,14 +99,17 @@ def read_previous(card_path: Path) -> dict:
     return previous
 
 
-def eval_results(metrics: dict[str, float], dataset: str | None, task: str | None) -> list[EvalResult]:
-    """One `model-index` entry per metric."""
+def eval_results(
+    metrics: dict[str, float], dataset: str | None, split: str | None, task: str | None
+) -> list[EvalResult]:
+    """One `model-index` entry per metric, measured on `dataset` (its `split` when known)."""
     return [
         EvalResult(
             task_type="puzzle-solving",
             task_name=TASK_DESCRIPTIONS[task].split(" (")[0],
             dataset_type=dataset or "unknown",
             dataset_name=dataset or "unknown",
+            dataset_split=split,
             metric_type=name,
             metric_name=name,
             metric_value=float(value),
@@ -118,19 +146,23 @@ def write_model_card(
     examples: list | None = None,
     repo_id: str | None = None,
     model_name: str | None = None,
+    eval_dataset: str | None = None,
+    eval_split: str | None = None,
 ) -> Path:
     """Render `model_card.md` into `output_dir/README.md` and return its path.
 
     Args:
         output_dir: the model folder; its `config.json` gives the architecture shown in the card.
         metrics: measured metrics by name (go into `model-index` and the results table); replace earlier ones.
-        dataset: the dataset's Hub id (or folder name).
+        dataset: the training dataset's Hub id (or folder name).
         training_config: the training configuration, shown as YAML.
         command: the command that produced the model.
         examples: picture paths to embed (copied into `output_dir/examples/` unless already inside the folder).
         repo_id: the Hub id shown in the usage snippet; defaults to the folder's name.
         model_name: the card's title and `model-index` name; defaults to the last part of `repo_id`, else the
             folder's name.
+        eval_dataset: the dataset `metrics` were measured on; defaults to `dataset`.
+        eval_split: the split of `eval_dataset` they were measured on.
     """
     output_dir = Path(output_dir)
     config_path = output_dir / "config.json"
@@ -139,22 +171,33 @@ def write_model_card(
     config = json.loads(config_path.read_text())
     card_path = output_dir / CARD_NAME
     previous = read_previous(card_path)
-    metrics = metrics if metrics is not None else previous.get("metrics") or {}
     dataset = dataset or previous.get("dataset")
+    if metrics is None:  # the earlier metrics stay, with where they were measured
+        metrics = previous.get("metrics") or {}
+        eval_dataset, eval_split = previous.get("eval_dataset"), previous.get("eval_split")
+    eval_dataset = eval_dataset or dataset
     command = command or previous.get("command")
     training_config = training_config if training_config is not None else previous.get("training_config")
     examples = copy_examples(examples, output_dir) if examples else previous.get("examples") or []
     task = infer_task(config["seq_len"], config["vocab_size"])
     model_name = model_name or (repo_id or output_dir.resolve().name).split("/")[-1]
     hub_dataset = dataset if dataset and is_hub_id(dataset) else None
-    provenance = {"metrics": metrics, "dataset": dataset, "command": command, "training_config": training_config, "examples": examples}
+    provenance = {
+        "metrics": metrics,
+        "dataset": dataset,
+        "eval_dataset": eval_dataset,
+        "eval_split": eval_split,
+        "command": command,
+        "training_config": training_config,
+        "examples": examples,
+    }
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
         tags=["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle", *([task] if task else [])],
         datasets=[hub_dataset] if hub_dataset else None,
         model_name=model_name,
-        eval_results=eval_results(metrics, dataset, task) if metrics else None,
+        eval_results=eval_results(metrics, eval_dataset, eval_split, task) if metrics else None,
         **{PROVENANCE_KEY: {key: value for key, value in provenance.items() if value}},
     )
     card = ModelCard.from_template(
@@ -163,15 +206,29 @@ def write_model_card(
         model_name=model_name,
         repo_id=repo_id or model_name,
         task_description=TASK_DESCRIPTIONS[task],
-        usage_example=USAGE_EXAMPLES.get(task, USAGE_EXAMPLES[None]),
+        usage_example=usage_example(task, config["seq_len"]),
         num_parameters=f"{count_parameters(output_dir):,}",
         dataset=dataset,
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
         metrics=metrics,
+        eval_dataset=eval_dataset,
+        eval_split=eval_split,
         command=command,
         training_config=yaml.safe_dump(training_config, sort_keys=False).strip() if training_config else None,
         examples=examples,
-        **{key: config.get(key) for key in ("H_layers", "L_layers", "hidden_size", "H_cycles", "L_cycles", "halt_max_steps", "seq_len", "vocab_size")},
+        **{
+            key: config.get(key)
+            for key in (
+                "H_layers",
+                "L_layers",
+                "hidden_size",
+                "H_cycles",
+                "L_cycles",
+                "halt_max_steps",
+                "seq_len",
+                "vocab_size",
+            )
+        },
     )
     card.save(card_path)
     return card_path

@@ -54,6 +54,8 @@ def solve_stream(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     model.check_halting(halting)
     max_steps = model.config.halt_max_steps if max_steps is None else max_steps
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}.")
     device = next(model.parameters()).device
     queue = enumerate(rows)
     data = {key: torch.empty(0, dtype=torch.long, device=device) for key in INPUT_KEYS}
@@ -85,10 +87,3 @@ def solve_stream(
         keep = ~halted
         z_H, z_L, index, steps = z_H[keep], z_L[keep], index[keep], steps[keep]
         data = {key: value[keep] for key, value in data.items()}
-
-
-def solve_in_order(
-    model, rows: Iterable[dict[str, torch.Tensor]], batch_size: int, halting: str = "adaptive", max_steps: int | None = None
-) -> list[SolvedRow]:
-    """`solve_stream` collected and sorted back into input order."""
-    return sorted(solve_stream(model, rows, batch_size, halting, max_steps), key=lambda row: row.index)

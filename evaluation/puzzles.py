@@ -82,7 +82,9 @@ def encode_maze(text: str) -> np.ndarray:
     lines = text.strip("\n").split("\n")
     if len(lines) != MAZE_SIDE or any(len(line) != MAZE_SIDE for line in lines):
         lengths = sorted({len(line) for line in lines})
-        raise PuzzleInputError(f"maze must be {MAZE_SIDE} lines of {MAZE_SIDE} characters, got {len(lines)} lines of {lengths}.")
+        raise PuzzleInputError(
+            f"maze must be {MAZE_SIDE} lines of {MAZE_SIDE} characters, got {len(lines)} lines of {lengths}."
+        )
     flat = "".join(lines)
     bad = sorted(set(flat) - set(MAZE_CHARS))
     if bad:
@@ -134,7 +136,11 @@ def decode_puzzle(task: str, tokens: np.ndarray) -> str | np.ndarray:
 
 
 def solve_puzzle(
-    model, task: str, puzzle: str | list | np.ndarray, puzzle_identifier: int | None = None, halting: str = "adaptive",
+    model,
+    task: str,
+    puzzle: str | list | np.ndarray,
+    puzzle_identifier: int | None = None,
+    halting: str = "adaptive",
     max_steps: int | None = None,
 ) -> tuple[str | np.ndarray, int, float]:
     """Solve one human-readable puzzle with `model.solve`: (decoded prediction, segments used, halting confidence)."""

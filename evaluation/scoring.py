@@ -71,7 +71,11 @@ def arc_scores(
     identifiers = arrays["puzzle_identifiers"].tolist()
     ranked = vote(
         candidates_from_rows(
-            identifiers, [row.predictions.numpy() for row in solved], [row.halt_confidence for row in solved], names, blank
+            identifiers,
+            [row.predictions.numpy() for row in solved],
+            [row.halt_confidence for row in solved],
+            names,
+            blank,
         )
     )
     truth_tokens = np.where(arrays["labels"] == IGNORE_LABEL_ID, 0, arrays["labels"])

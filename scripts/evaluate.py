@@ -18,11 +18,14 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
-from transformers import AutoModel
+from datasets import Dataset
+from tqdm import tqdm
+from transformers import AutoModel, PretrainedConfig
 
+from data.metadata import PuzzleDatasetMetadata
 from data.storage import load_puzzle_dataset
 from evaluation.card import write_model_card
-from evaluation.halting import SolvedRow, solve_in_order
+from evaluation.halting import SolvedRow, solve_stream
 from evaluation.puzzles import infer_task
 from evaluation.render import render_example
 from evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
@@ -36,7 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
     parser.add_argument("--dataset", required=True, help="Puzzle dataset folder or Hub id.")
-    parser.add_argument("--split", default="test", help="Dataset split to score (default: test).")
+    parser.add_argument(
+        "--split", default="test", help="Dataset split to score (default: test; for ARC it holds the test inputs)."
+    )
     parser.add_argument(
         "--halting", nargs="+", choices=("fixed", "adaptive"), default=["fixed", "adaptive"],
         help="Halting modes to score, each on the same rows: fixed (every row runs max steps, the release) and/or "
@@ -45,11 +50,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, help="Most segments per row (default: the model's halt_max_steps).")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows in flight per process (default: 64).")
     parser.add_argument("--limit", type=int, help="Score only the first LIMIT rows of the split.")
-    parser.add_argument("--output-dir", default="eval", help="Folder for metrics.json, submission.json and examples.")
-    parser.add_argument("--save-examples", type=int, default=0, metavar="N", help="Write pictures of the first N rows.")
     parser.add_argument(
-        "--update-card", action="store_true", help="Write the metrics (and examples) into the model folder's README.md."
+        "--output-dir", default="eval", help="Folder for metrics.json, submission.json and examples/ (default: eval)."
     )
+    parser.add_argument(
+        "--save-examples", type=int, default=0, metavar="N",
+        help="Write PNG pictures of the first N rows (input, truth, prediction of the last halting mode, wrong cells "
+        "marked) to OUTPUT_DIR/examples/ (default: 0).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--update-card", action="store_true",
+        help="Write the metrics (adaptive ones suffixed _adaptive) and up to 3 examples into the card (README.md) of "
+        "the local model folder; push the folder to share it.",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     for name in ("max_steps", "batch_size", "limit"):
         value = getattr(args, name)
@@ -60,14 +73,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def solve_split(model, arrays: dict, accelerator: Accelerator, args: argparse.Namespace, halting: str) -> list[SolvedRow]:
+def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
+    """The split to score and its metadata; an unknown split exits naming the splits there are."""
+    splits, metadata = load_puzzle_dataset(dataset)
+    if split not in splits:
+        sys.exit(f"error: --split {split!r} is not in --dataset {dataset}, which has {sorted(splits)}.")
+    return splits[split], metadata[split]
+
+
+def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: argparse.Namespace) -> None:
+    """Exit naming the field when the dataset's rows cannot run on the model: another sequence length, or token ids
+    or puzzle identifiers beyond the model's tables."""
+    for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
+        model_value, data_value = getattr(config, name), getattr(metadata, name)
+        if model_value != data_value if name == "seq_len" else model_value < data_value:
+            sys.exit(
+                f"error: --dataset {args.dataset} has {name}={data_value}, but --model {args.model} has {name}={model_value}."
+            )
+
+
+def solve_split(
+    model, arrays: dict, accelerator: Accelerator, args: argparse.Namespace, halting: str
+) -> list[SolvedRow]:
     """This rank's share of the rows solved, then every rank's results gathered in dataset order."""
     rank, world = accelerator.process_index, accelerator.num_processes
-    rows = (
-        {key: torch.as_tensor(arrays[key][i]) for key in ("input_ids", "puzzle_identifiers")}
-        for i in range(rank, len(arrays["input_ids"]), world)
-    )
-    solved = solve_in_order(model, rows, args.batch_size, halting, args.max_steps)
+    indices = range(rank, len(arrays["input_ids"]), world)
+    rows = ({key: torch.as_tensor(arrays[key][i]) for key in ("input_ids", "puzzle_identifiers")} for i in indices)
+    stream = solve_stream(model, rows, args.batch_size, halting, args.max_steps)
+    progress = tqdm(stream, total=len(indices), desc=f"{halting} halting", unit="puzzle", disable=rank != 0)
+    solved = list(progress)
     for row in solved:
         row.index = row.index * world + rank
     return sorted(gather_object(solved), key=lambda row: row.index)
@@ -87,7 +121,10 @@ def print_table(results: dict[str, dict]) -> None:
     columns = list(TABLE_COLUMNS) + sorted({k for m in results.values() for k in m if k.startswith("pass@")})
     print("halting".ljust(10) + "".join(c.rjust(17) for c in columns))
     for mode, metrics in results.items():
-        print(mode.ljust(10) + "".join(f"{metrics[c]:17.4f}" if isinstance(metrics[c], float) else f"{metrics[c]:17d}" for c in columns))
+        print(
+            mode.ljust(10)
+            + "".join(f"{metrics[c]:17.4f}" if isinstance(metrics[c], float) else f"{metrics[c]:17d}" for c in columns)
+        )
     for mode, metrics in results.items():
         print(f"{mode} segments histogram: {metrics['steps_histogram']}")
 
@@ -96,9 +133,12 @@ def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, 
     """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
     return [
         render_example(
-            task, arrays["input_ids"][i], arrays["labels"][i].clip(0), solved[i].predictions.numpy(),
+            task,
+            arrays["input_ids"][i],
+            arrays["labels"][i].clip(0),
+            solved[i].predictions.numpy(),
             output_dir / "examples" / f"example_{i}.png",
-        )  # fmt: skip
+        )
         for i in range(min(count, len(solved)))
     ]
 
@@ -107,7 +147,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     accelerator = Accelerator()
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(accelerator.device)
-    split, metadata = load_puzzle_dataset(args.dataset, split=args.split)
+    split, metadata = load_split(args.dataset, args.split)
+    check_fits(model.config, metadata, args)
     arrays = dataset_arrays(split, metadata, args.limit)
     task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
     output_dir = Path(args.output_dir)
@@ -134,7 +175,13 @@ def main(argv: list[str] | None = None) -> dict:
             for name, value in metrics.items()
             if name in CARD_METRICS or name.startswith("pass@")
         }
-        write_model_card(args.model, metrics=card_metrics, dataset=args.dataset, examples=pictures[:3] or None)
+        write_model_card(
+            args.model,
+            metrics=card_metrics,
+            eval_dataset=args.dataset,
+            eval_split=args.split,
+            examples=pictures[:3] or None,
+        )
         print(f"Updated {Path(args.model) / 'README.md'}")
     print(f"Wrote {output_dir / 'metrics.json'}")
     return report

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import AutoModel
 
-from evaluation.puzzles import PuzzleInputError, format_sudoku, infer_task, solve_puzzle
+from evaluation.puzzles import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task, solve_puzzle
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,12 +23,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
     puzzle = parser.add_mutually_exclusive_group(required=True)
     puzzle.add_argument("--sudoku", help="The Sudoku's cells row by row, '.' or '0' for blanks.")
-    puzzle.add_argument("--maze", help="A file holding the maze, or its 30 lines of '# SGo'.")
+    puzzle.add_argument(
+        "--maze", help="A file holding the maze, or its 30 lines of '# SGo' (wall, open, start, goal)."
+    )
     puzzle.add_argument("--arc", help="A JSON file holding the ARC input grid, or the JSON text itself.")
-    parser.add_argument("--puzzle-identifier", type=int, help="Puzzle-embedding id (ARC); default: the blank puzzle.")
-    parser.add_argument("--halting", choices=("fixed", "adaptive"), default="adaptive", help="Halting mode (default: adaptive).")
+    parser.add_argument(
+        "--puzzle-identifier", type=int,
+        help="Row of the puzzle-embedding table (ARC: the puzzle's index in the training data's identifiers.json); "
+        "default: the blank puzzle.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--halting", choices=("fixed", "adaptive"), default="adaptive", help="Halting mode (default: adaptive)."
+    )
     parser.add_argument("--max-steps", type=int, help="Most segments (default: the model's halt_max_steps).")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_steps is not None and args.max_steps < 1:
+        parser.error(f"--max-steps must be at least 1, got {args.max_steps}")
+    return args
 
 
 def read_puzzle(args: argparse.Namespace) -> tuple[str, str | list]:
@@ -39,25 +50,40 @@ def read_puzzle(args: argparse.Namespace) -> tuple[str, str | list]:
     if "\n" not in text and Path(text).is_file():
         text = Path(text).read_text()
     if args.maze is not None:
+        if "\n" not in text:  # one line is no maze: most likely a mistyped file name
+            raise PuzzleInputError(f"maze must be a file or {MAZE_SIDE} lines of text, got no file {text!r}.")
         return "maze", text
     try:
         return "arc", json.loads(text)
     except json.JSONDecodeError as error:
-        raise PuzzleInputError(f"arc must be a JSON grid such as [[0, 1], [1, 0]], got {text[:40]!r}: {error}") from None
+        raise PuzzleInputError(
+            f"arc must be a JSON file or grid such as [[0, 1], [1, 0]], got {text[:40]!r}: {error}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    task, puzzle = read_puzzle(args)
+    try:
+        task, puzzle = read_puzzle(args)
+    except PuzzleInputError as error:
+        sys.exit(f"error: {error}")
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
     model_task = infer_task(model.config.seq_len, model.config.vocab_size)
     if model_task != task:
         sys.exit(f"error: --{task} given, but the model {args.model} is for {model_task or 'an unknown puzzle type'}.")
     try:
-        prediction, steps, confidence = solve_puzzle(model, task, puzzle, args.puzzle_identifier, args.halting, args.max_steps)
-    except PuzzleInputError as error:
+        prediction, steps, confidence = solve_puzzle(
+            model, task, puzzle, args.puzzle_identifier, args.halting, args.max_steps
+        )
+    except ValueError as error:  # a bad puzzle (PuzzleInputError) or one the model rejects (--puzzle-identifier)
         sys.exit(f"error: {error}")
-    print(format_sudoku(prediction) if task == "sudoku" else prediction if task == "maze" else json.dumps(prediction.tolist()))
+    print(
+        format_sudoku(prediction)
+        if task == "sudoku"
+        else prediction
+        if task == "maze"
+        else json.dumps(prediction.tolist())
+    )
     print(f"segments: {steps}, halting confidence: {confidence:.3f}")
 
 

@@ -6,8 +6,15 @@ from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import HrmActModel
 
 
-def tiny_model(seq_len: int = 16, vocab_size: int = 6, num_puzzle_identifiers: int = 3, halt_max_steps: int = 4,
-               q_std: float = 0.3, halt_bias: float = -2.5, seed: int = 0) -> HrmActModel:
+def tiny_model(
+    seq_len: int = 16,
+    vocab_size: int = 6,
+    num_puzzle_identifiers: int = 3,
+    halt_max_steps: int = 4,
+    q_std: float = 0.3,
+    halt_bias: float = -2.5,
+    seed: int = 0,
+) -> HrmActModel:
     """A random float32 model whose Q head (weights drawn with `q_std`, halt logit shifted by `halt_bias`) halts some
     rows early and lets others run to `halt_max_steps`."""
     torch.manual_seed(seed)

@@ -1,11 +1,14 @@
 """The model card: rendered from `model_card.md`, YAML metadata parsed back, earlier values kept on update."""
 
 import pytest
+import torch
 import yaml
 from huggingface_hub import ModelCard
 
-from evaluation.card import template_path, write_model_card
+from evaluation.card import EXAMPLE_SUDOKU, template_path, write_model_card
+from evaluation.puzzles import decode_puzzle, encode_puzzle
 from tests.eval_utils import tiny_model
+from tests.test_solve import MAZE
 
 
 @pytest.fixture
@@ -37,6 +40,7 @@ def test_card_metadata_and_body(model_dir, tmp_path):
     assert 'AutoModel.from_pretrained("user/hrm-tiny", trust_remote_code=True)' in text
     assert "python -m scripts.train --preset cpu-demo" in text and "lr: 0.0001" in text
     assert "![examples/example_0.png](examples/example_0.png)" in text
+    assert "## Limitations" in text and "does not generalise" in text
     assert (model_dir / "examples" / "example_0.png").read_bytes() == b"png"
     assert ModelCard.load(path).data.eval_results[0].metric_value == 0.875
 
@@ -48,6 +52,10 @@ def test_update_keeps_what_it_is_not_given(model_dir):
     assert meta["datasets"] == ["user/d"]
     assert [m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]] == [0.75, 3.5]
     assert "train it" in path.read_text()
+    write_model_card(model_dir, metrics={"pass@2": 0.5}, eval_dataset="user/e", eval_split="evaluation")
+    (result,) = front_matter(write_model_card(model_dir, command="train it again"))["model-index"][0]["results"]
+    assert result["dataset"] == {"type": "user/e", "name": "user/e", "split": "evaluation"}
+    assert front_matter(path)["datasets"] == ["user/d"]
 
 
 def test_card_without_metrics_says_how_to_get_them(model_dir):
@@ -72,3 +80,18 @@ def test_local_dataset_paths_stay_out_of_the_hub_metadata(model_dir, tmp_path):
     meta = front_matter(path)
     assert "datasets" not in meta and meta["hrm"]["dataset"] == str(tmp_path)
     assert f"Trained on `{tmp_path}`." in path.read_text() and path.read_text().count("# hrm-demo") == 1
+
+
+@pytest.mark.parametrize(("task", "seq_len", "puzzle"), [("sudoku", 16, EXAMPLE_SUDOKU[16]), ("maze", 900, MAZE)])
+def test_usage_snippet_runs_on_the_saved_model(tmp_path, monkeypatch, capsys, task, seq_len, puzzle):
+    """The card's Python snippet, run as written, loads the folder and prints the decoded prediction and segments."""
+    folder = tmp_path / "model"
+    model = tiny_model(seq_len=seq_len, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=2)
+    model.save_pretrained(folder)
+    snippet = write_model_card(folder, repo_id=str(folder)).read_text().split("```python\n")[1].split("```")[0]
+    assert "trust_remote_code=True" in snippet
+    (tmp_path / "maze.txt").write_text(MAZE + "\n")
+    monkeypatch.chdir(tmp_path)
+    exec(snippet, {})
+    out = model.solve(torch.as_tensor(encode_puzzle(task, puzzle, seq_len))[None])
+    assert capsys.readouterr().out == f"{decode_puzzle(task, out.predictions[0].numpy())} {int(out.steps[0])}\n"

@@ -84,7 +84,13 @@ def test_pass_at_k_by_hand():
         ks=[1, 2, 5],
     )
     # p1: test inputs solved at rank 2 and 1 -> pass@1 = 1/2, pass@2 = 1; p2 and p3 never solved.
-    assert scores == {"pass@1": pytest.approx(0.5 / 3), "pass@2": pytest.approx(1 / 3), "pass@5": pytest.approx(1 / 3), "puzzles": 3, "test_inputs": 4}
+    assert scores == {
+        "pass@1": pytest.approx(0.5 / 3),
+        "pass@2": pytest.approx(1 / 3),
+        "pass@5": pytest.approx(1 / 3),
+        "puzzles": 3,
+        "test_inputs": 4,
+    }
 
 
 def test_pass_at_k_rejects_bad_k():

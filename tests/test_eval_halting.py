@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from evaluation.halting import iter_rows, solve_in_order, solve_stream
+from evaluation.halting import iter_rows, solve_stream
 from tests.eval_utils import tiny_model
 
 
@@ -48,7 +48,7 @@ def test_scheduler_matches_solve_with_any_slot_count(model, batch, halting):
     expected = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting=halting)
     batches = [{k: v[:10] for k, v in batch.items()}, {k: v[10:] for k, v in batch.items()}]
     for slots in (1, 5, 64):
-        rows = solve_in_order(model, iter_rows(batches), slots, halting)
+        rows = sorted(solve_stream(model, iter_rows(batches), slots, halting), key=lambda row: row.index)
         assert [row.index for row in rows] == list(range(24))
         assert [row.steps for row in rows] == expected.steps.tolist()
         assert torch.equal(torch.stack([row.predictions for row in rows]), expected.predictions)
@@ -77,13 +77,23 @@ def test_max_steps_caps_segments(model, batch):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"halting": "sometimes"}, "`halting` must be 'fixed' or 'adaptive', got 'sometimes'"), ({"max_steps": 0}, "`max_steps` must be at least 1, got 0")],
+    [
+        ({"halting": "sometimes"}, "`halting` must be 'fixed' or 'adaptive', got 'sometimes'"),
+        ({"max_steps": 0}, "`max_steps` must be at least 1, got 0"),
+    ],
 )
 def test_bad_solve_arguments_are_named(model, batch, kwargs, message):
     with pytest.raises(ValueError, match=message):
         model.solve(batch["input_ids"], **kwargs)
 
 
-def test_scheduler_rejects_empty_batches(model, batch):
-    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
-        list(solve_stream(model, iter_rows([batch]), 0))
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+        ({"max_steps": 0}, "max_steps must be at least 1, got 0"),
+    ],
+)
+def test_scheduler_rejects_bad_arguments(model, batch, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        list(solve_stream(model, iter_rows([batch]), **{"batch_size": 5, **kwargs}))

@@ -16,6 +16,7 @@ from data.arc import ArcTask, build_arc_dataset
 from data.storage import load_puzzle_dataset
 from data.sudoku import build_sudoku_dataset
 from data.sudoku_generator import generate_puzzles
+from evaluation.card import write_model_card
 from evaluation.scoring import dataset_arrays
 from scripts import evaluate as evaluate_script
 from tests.eval_utils import tiny_model
@@ -38,10 +39,16 @@ def run(*flags: str) -> dict:
     return evaluate_script.main(list(flags))
 
 
-def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path):
+def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path, capsys):
     report = run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path),
                  "--batch-size", "5")  # fmt: skip
     assert json.loads((tmp_path / "metrics.json").read_text()) == report
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["halting", *evaluate_script.TABLE_COLUMNS]
+    for line, (mode, metrics) in zip(table[1:3], report["results"].items(), strict=True):
+        values = [metrics[column] for column in evaluate_script.TABLE_COLUMNS]
+        assert line.split() == [mode, *(f"{v:.4f}" if isinstance(v, float) else str(v) for v in values)]
+    assert table[3] == "fixed segments histogram: {'4': 12}"
     fixed, adaptive = report["results"]["fixed"], report["results"]["adaptive"]
     assert fixed["count"] == adaptive["count"] == 12
     assert fixed["mean_steps"] == 4 and fixed["total_steps"] == 48 and fixed["steps_histogram"] == {"4": 12}
@@ -59,10 +66,13 @@ def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path):
         assert metrics["exact_accuracy"] == pytest.approx(right.all(-1).float().mean().item())
         token_accuracy = ((out.predictions == labels).sum(-1) / (labels != -100).sum(-1)).mean().item()
         assert metrics["token_accuracy"] == pytest.approx(token_accuracy)
+        q_halt_right = (out.halt_confidence >= 0.5) == right.all(-1)  # sigmoid(q_halt) >= 0.5 <=> q_halt >= 0
+        assert metrics["q_halt_accuracy"] == pytest.approx(q_halt_right.float().mean().item())
         assert metrics["mean_steps"] == pytest.approx(out.steps.float().mean().item())
 
 
 def test_examples_and_card(sudoku, tmp_path):
+    write_model_card(sudoku / "model", dataset="user/sudoku-train", command="python -m scripts.train")
     run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path),
         "--halting", "adaptive", "--limit", "4", "--save-examples", "2", "--update-card")  # fmt: skip
     pictures = sorted((tmp_path / "examples").glob("*.png"))
@@ -70,8 +80,17 @@ def test_examples_and_card(sudoku, tmp_path):
     assert Image.open(pictures[0]).size[1] > 4 * 16
     card = (sudoku / "model" / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
-    names = [m["name"] for m in meta["model-index"][0]["results"][0]["metrics"]]
-    assert names == ["exact_accuracy_adaptive", "token_accuracy_adaptive", "q_halt_accuracy_adaptive", "mean_steps_adaptive"]
+    (result,) = meta["model-index"][0]["results"]
+    assert result["dataset"] == {"type": str(sudoku / "data"), "name": str(sudoku / "data"), "split": "test"}
+    assert meta["datasets"] == ["user/sudoku-train"] and "python -m scripts.train" in card  # training kept
+    assert f"Measured on `{sudoku / 'data'}` (split `test`)." in card
+    names = [m["name"] for m in result["metrics"]]
+    assert names == [
+        "exact_accuracy_adaptive",
+        "token_accuracy_adaptive",
+        "q_halt_accuracy_adaptive",
+        "mean_steps_adaptive",
+    ]
     assert "](examples/example_0.png)" in card and (sudoku / "model" / "examples" / "example_0.png").is_file()
 
 
@@ -84,7 +103,9 @@ def test_ranks_split_the_rows_without_duplicates(sudoku, monkeypatch):
     per_rank = []
     monkeypatch.setattr(evaluate_script, "gather_object", lambda rows: per_rank.append(rows) or rows)
     for rank in (0, 1):
-        evaluate_script.solve_split(model, arrays, SimpleNamespace(process_index=rank, num_processes=2), args, "adaptive")
+        evaluate_script.solve_split(
+            model, arrays, SimpleNamespace(process_index=rank, num_processes=2), args, "adaptive"
+        )
     gathered = sorted(per_rank[0] + per_rank[1], key=lambda row: row.index)
     assert [row.index for row in gathered] == list(range(11))
     expected = model.solve(torch.as_tensor(arrays["input_ids"]), halting="adaptive")
@@ -93,7 +114,9 @@ def test_ranks_split_the_rows_without_duplicates(sudoku, monkeypatch):
 
 def arc_task(name: str, subset: str, seed: int) -> ArcTask:
     rng = np.random.default_rng(seed)
-    pairs = [(rng.integers(0, 10, (2, 3)).astype(np.uint8), rng.integers(0, 10, (3, 2)).astype(np.uint8)) for _ in range(3)]
+    pairs = [
+        (rng.integers(0, 10, (2, 3)).astype(np.uint8), rng.integers(0, 10, (3, 2)).astype(np.uint8)) for _ in range(3)
+    ]
     return ArcTask(name, subset, train=pairs[:2], test=pairs[2:])
 
 
@@ -137,7 +160,10 @@ def test_arc_voting_pass_at_k_and_submission(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(["--batch-size", "0"], "--batch-size must be at least 1, got 0"), (["--update-card"], "--update-card needs a local model folder")],
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--update-card"], "--update-card needs a local model folder"),
+    ],
 )
 def test_bad_options_are_named(flags, message, capsys):
     with pytest.raises(SystemExit):
@@ -145,11 +171,40 @@ def test_bad_options_are_named(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_unknown_split_names_the_splits(sudoku):
+    with pytest.raises(
+        SystemExit, match=r"--split 'validation' is not in --dataset .*, which has \['test', 'train'\]"
+    ):
+        run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--split", "validation")
+
+
+@pytest.mark.parametrize(
+    ("model_kwargs", "message"),
+    [
+        ({"seq_len": 81, "vocab_size": 11}, "has seq_len=16, but --model .* has seq_len=81"),
+        ({"seq_len": 16, "vocab_size": 5}, "has vocab_size=6, but --model .* has vocab_size=5"),
+    ],
+)
+def test_a_dataset_the_model_cannot_read_is_named(sudoku, tmp_path, model_kwargs, message):
+    tiny_model(**model_kwargs).save_pretrained(tmp_path / "model")
+    with pytest.raises(SystemExit, match=message):
+        run("--model", str(tmp_path / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path))
+
+
 @pytest.mark.slow
 def test_accelerate_launch_on_two_processes_matches_one(sudoku, tmp_path):
     flags = ["--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--limit", "11", "--batch-size", "3"]
     single = run(*flags, "--output-dir", str(tmp_path / "one"))
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu", "-m", "scripts.evaluate"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "2",
+        "--cpu",
+        "-m",
+        "scripts.evaluate",
+    ]
     result = subprocess.run([*launcher, *flags, "--output-dir", str(tmp_path / "two")], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -47,10 +47,15 @@ def test_push_pull_and_evaluate_by_repo_id(local_hub, tmp_path, capsys):
     assert meta["library_name"] == "transformers" and meta["datasets"] == [DATASET_REPO]
     assert meta["model-index"][0]["results"][0]["metrics"][0]["value"] == 0.25
 
-    report = evaluate_script.main(["--model", MODEL_REPO, "--dataset", DATASET_REPO, "--output-dir", str(tmp_path / "eval")])
+    report = evaluate_script.main(
+        ["--model", MODEL_REPO, "--dataset", DATASET_REPO, "--output-dir", str(tmp_path / "eval")]
+    )
     assert report["results"]["fixed"]["count"] == 6 and report["task"] == "sudoku"
-    assert "dummy" not in capsys.readouterr().out  # the token from the environment is never printed
-    assert not (tmp_path / "hf_home" / "token").exists()  # ... nor saved
+    printed = capsys.readouterr()
+    assert "dummy" not in printed.out + printed.err  # the token from the environment (HF_TOKEN) is never printed
+    assert not (tmp_path / "hf_home" / "token").exists()  # ... nor saved: not as a login, nor in any file we wrote
+    ours = [path for path in tmp_path.rglob("*") if path.is_file() and "hub_storage" not in path.parts]
+    assert len(ours) > 20 and not [path for path in ours if b"dummy" in path.read_bytes()]
 
     # Offline, from the cache filled above: the same scores and not a single request to the Hub.
     requests = len(local_hub.hub.requests)

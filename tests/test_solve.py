@@ -17,7 +17,9 @@ from tests.eval_utils import tiny_model
 
 
 SUDOKU = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
-MAZE = "\n".join(["#" * 30] + ["#S" + " " * 26 + "o#"] + ["#" + " " * 28 + "#"] * 26 + ["#" + "o" * 27 + "G#", "#" * 30])
+MAZE = "\n".join(
+    ["#" * 30] + ["#S" + " " * 26 + "o#"] + ["#" + " " * 28 + "#"] * 26 + ["#" + "o" * 27 + "G#", "#" * 30]
+)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_infer_task():
 
 @pytest.mark.parametrize(
     ("task", "puzzle", "seq_len", "vocab_size"),
-    [("sudoku", "1.3..2...4..3...", 16, 6), ("arc", [[1, 2, 3], [4, 5, 6]], 900, 12)],
+    [("sudoku", "1.3..2...4..3...", 16, 6), ("maze", MAZE, 900, 6), ("arc", [[1, 2, 3], [4, 5, 6]], 900, 12)],
 )
 def test_solve_puzzle_matches_model_solve(task, puzzle, seq_len, vocab_size):
     model = tiny_model(seq_len=seq_len, vocab_size=vocab_size)
@@ -95,11 +97,35 @@ def test_solve_script_prints_the_grid(tmp_path, capsys):
     assert f"segments: {steps}," in out
 
 
+def test_solve_script_reads_a_maze_file(tmp_path, capsys):
+    model = tiny_model(seq_len=900, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=2)
+    model.save_pretrained(tmp_path / "model")
+    (tmp_path / "maze.txt").write_text(MAZE + "\n")
+    solve_script.main(["--model", str(tmp_path / "model"), "--maze", str(tmp_path / "maze.txt"), "--halting", "fixed"])
+    expected, _, _ = solve_puzzle(model, "maze", MAZE, halting="fixed")
+    assert capsys.readouterr().out.startswith(expected + "\nsegments: 2,")
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(["--sudoku", "1.3..2...4..3.."], "sudoku must have 16 cells, got 15"), (["--arc", "[[1]]"], "--arc given, but the model")],
+    [
+        (["--sudoku", "1.3..2...4..3.."], "sudoku must have 16 cells, got 15"),
+        (["--arc", "[[1]]"], "--arc given, but the model"),
+        (["--arc", "[[1],"], r"arc must be a JSON file or grid such as \[\[0, 1\], \[1, 0\]\], got '\[\[1\],'"),
+        (["--maze", "maze.txt"], "maze must be a file or 30 lines of text, got no file 'maze.txt'"),
+        (
+            ["--sudoku", "1.3..2...4..3...", "--puzzle-identifier", "7"],
+            r"`puzzle_identifiers` must lie in \[0, 1\), got 7",
+        ),
+    ],
 )
 def test_solve_script_errors_are_clear(tmp_path, flags, message):
     tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1).save_pretrained(tmp_path)
     with pytest.raises(SystemExit, match=message):
         solve_script.main(["--model", str(tmp_path), *flags])
+
+
+def test_solve_script_rejects_zero_steps(capsys):
+    with pytest.raises(SystemExit):
+        solve_script.parse_args(["--model", "m", "--sudoku", "1", "--max-steps", "0"])
+    assert "--max-steps must be at least 1, got 0" in capsys.readouterr().err

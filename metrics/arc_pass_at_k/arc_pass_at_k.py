@@ -60,7 +60,9 @@ class ArcPassAtK(evaluate.Metric):
         for puzzle, rank in zip(puzzle_ids, rank_of_truth, strict=True):
             by_puzzle[puzzle].append(rank)
         results = {
-            f"pass@{k}": float(np.mean([np.mean(np.array(ranks) < k) for ranks in by_puzzle.values()])) if by_puzzle else 0.0
+            f"pass@{k}": float(np.mean([np.mean(np.array(ranks) < k) for ranks in by_puzzle.values()]))
+            if by_puzzle
+            else 0.0
             for k in ks
         }
         return {**results, "puzzles": len(by_puzzle), "test_inputs": len(references)}

@@ -3,7 +3,8 @@
 ```python
 metric = evaluate.load("metrics/hrm_puzzle")
 metric.add_batch(predictions=pred_tokens, references=labels)  # any number of times
-metric.compute(q_halt_logits=q_halt, steps=steps)  # optional, one value per puzzle added, in order  # {"exact_accuracy", "accuracy", "q_halt_accuracy", "steps", "count"}
+metric.compute(q_halt_logits=q_halt, steps=steps)  # both optional: one value per puzzle added, in order
+# {"count", "exact_accuracy", "accuracy", "q_halt_accuracy", "steps"}
 ```
 """
 
@@ -30,7 +31,10 @@ Returns:
     count, exact_accuracy, accuracy, and q_halt_accuracy / steps when given.
 """
 
-_TOKENS = {"predictions": datasets.Sequence(datasets.Value("int64")), "references": datasets.Sequence(datasets.Value("int64"))}
+_TOKENS = {
+    "predictions": datasets.Sequence(datasets.Value("int64")),
+    "references": datasets.Sequence(datasets.Value("int64")),
+}
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
