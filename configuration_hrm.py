@@ -1,3 +1,16 @@
+# Copyright 2025 Sapient Inc. and the hrm-hf authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """Configuration of HRM-ACT-v1, the Hierarchical Reasoning Model with Adaptive Computation Time.
 
 This file travels with every saved model (``trust_remote_code``), so it imports only transformers and the
@@ -90,8 +103,9 @@ class HrmActConfig(PreTrainedConfig):
             raise ValueError(
                 f"`puzzle_emb_ndim` must be >= 0 (0 disables puzzle embeddings), got {self.puzzle_emb_ndim!r}."
             )
-        if self.expansion <= 0:
-            raise ValueError(f"`expansion` must be positive, got {self.expansion!r}.")
+        for name in ("expansion", "rope_theta", "rms_norm_eps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be positive, got {getattr(self, name)!r}.")
         if self.hidden_size % self.num_heads != 0:
             raise ValueError(
                 f"`hidden_size` ({self.hidden_size}) must be divisible by `num_heads` ({self.num_heads})."
@@ -109,10 +123,6 @@ class HrmActConfig(PreTrainedConfig):
                 raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             raise ValueError(f"`halt_exploration_prob` must be in [0, 1], got {self.halt_exploration_prob!r}.")
-        if self.rope_theta <= 0 or self.rms_norm_eps <= 0:
-            raise ValueError(
-                f"`rope_theta` and `rms_norm_eps` must be positive, got {self.rope_theta!r} and {self.rms_norm_eps!r}."
-            )
         if not 0 <= self.blank_puzzle_id < self.num_puzzle_identifiers:
             raise ValueError(
                 f"`blank_puzzle_id` must be in [0, num_puzzle_identifiers={self.num_puzzle_identifiers}), "

@@ -1,3 +1,16 @@
+# Copyright 2025 Sapient Inc. and the hrm-hf authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 """HRM-ACT-v1 (Wang et al. 2025) as a transformers `PreTrainedModel`.
 
 One call of [`HrmActModel`] is one ACT segment: rows whose previous segment halted start a fresh puzzle from the
@@ -331,9 +344,18 @@ class HrmActPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
-    # Parameters and buffers stay float32 whatever `dtype=` asks (compute follows `config.forward_dtype`), so loading
-    # with `dtype=torch.bfloat16` neither rounds `H_init`/`L_init` and the puzzle table nor changes a single output.
-    _keep_in_fp32_modules_strict = ["*"]
+    # Weights and the puzzle table stay float32 whatever `dtype=` asks (compute follows `config.forward_dtype`), and
+    # `H_init`/`L_init`, left out here, keep the forward dtype they are built in: loading with `dtype=torch.bfloat16`
+    # neither rounds nor widens a tensor, so not a single output changes.
+    _keep_in_fp32_modules_strict = [
+        "embed_tokens",
+        "embed_positions",
+        "puzzle_emb",
+        "H_module",
+        "L_module",
+        "lm_head",
+        "q_head",
+    ]
 
     def _check_and_adjust_attn_implementation(
         self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
@@ -345,8 +367,14 @@ class HrmActPreTrainedModel(PreTrainedModel):
                 f"HRM attention: {attn_implementation}"
                 + (f" (FlashAttention 4 not used: {reason})." if reason else ".")
             )
+        elif attn_implementation == FA4_ATTENTION and fa4_func is None:
+            raise ImportError(
+                f"`attn_implementation={FA4_ATTENTION!r}` needs FlashAttention 4, but `flash_attn.cute` does not import: "
+                "`pip install flash-attn-4` (Hopper or newer GPU, bfloat16 or float16 `forward_dtype`)."
+            )
         return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
 
+    # trf-ignore: TRF018 -- the release's init (spec section 2) replaces the library's for every module with weights.
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         config = self.config
@@ -383,13 +411,17 @@ class HrmActModel(HrmActPreTrainedModel):
     def __init__(self, config: HrmActConfig):
         super().__init__(config)
         self.forward_dtype = getattr(torch, config.forward_dtype)
-        self.puzzle_emb_len = config.puzzle_emb_len if config.puzzle_emb_ndim > 0 else 0
+        self.puzzle_emb_len = config.puzzle_emb_len
         self.embed_scale = math.sqrt(config.hidden_size)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # CODEPATH: released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
+        # `puzzle_emb_ndim = 0` is the release's option without them (fixture `no_puzzle`).
         if config.puzzle_emb_ndim > 0:
             self.puzzle_emb = HrmActPuzzleEmbedding(config)
             # Every rank applies the same SignSGD update, so DDP must neither all-reduce nor broadcast the table.
             self._ddp_params_and_buffers_to_ignore = ["puzzle_emb.weight"]
+        # CODEPATH: released checkpoints use RoPE; `learned` positions are the release's other option (fixture
+        # `learned_pad`).
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
         else:
@@ -429,6 +461,7 @@ class HrmActModel(HrmActPreTrainedModel):
             prefix = F.pad(prefix, (0, self.puzzle_emb_len * self.config.hidden_size - prefix.shape[-1]))
             prefix = prefix.view(-1, self.puzzle_emb_len, self.config.hidden_size).to(self.forward_dtype)
             embedding = torch.cat((prefix, embedding), dim=-2)
+        # CODEPATH: `learned` positions (fixture `learned_pad`); released checkpoints use RoPE instead.
         if self.config.pos_encodings == "learned":
             embedding = 0.707106781 * (embedding + self.embed_positions.weight.to(self.forward_dtype))
         return self.embed_scale * embedding
@@ -441,15 +474,17 @@ class HrmActModel(HrmActPreTrainedModel):
         Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32.
         """
         config = self.config
+        # CODEPATH: RoPE in released checkpoints; `learned` positions were added to the embedding instead.
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
         with torch.no_grad():
-            for h_step in range(config.H_cycles):
-                for l_step in range(config.L_cycles):
-                    if not (h_step == config.H_cycles - 1 and l_step == config.L_cycles - 1):
-                        z_L = self.L_module(z_L, z_H + injection, position_embeddings)
-                if h_step != config.H_cycles - 1:
-                    z_H = self.H_module(z_H, z_L, position_embeddings)
+            # Every high-level cycle but the last, then the last one's low-level steps but its final one.
+            for _ in range(config.H_cycles - 1):
+                for _ in range(config.L_cycles):
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings)
+                z_H = self.H_module(z_H, z_L, position_embeddings)
+            for _ in range(config.L_cycles - 1):
+                z_L = self.L_module(z_L, z_H + injection, position_embeddings)
         z_L = self.L_module(z_L, z_H + injection, position_embeddings)
         z_H = self.H_module(z_H, z_L, position_embeddings)
         logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
@@ -503,8 +538,7 @@ class HrmActModel(HrmActPreTrainedModel):
         batch = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
         if labels is not None:
             batch["labels"] = labels
-        if not torch.compiler.is_compiling():
-            self.check_inputs(batch, carry)
+        self.check_inputs(batch, carry)
         carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
         z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data)
 
@@ -513,6 +547,8 @@ class HrmActModel(HrmActPreTrainedModel):
             is_last_step = steps >= self.config.halt_max_steps
             halted = is_last_step
             target_q_continue = None
+            # CODEPATH: released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
+            # decision to learn.
             if self.training and self.config.halt_max_steps > 1:
                 halted = halted | (q_halt > q_continue)
                 explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
@@ -594,7 +630,7 @@ class HrmActModel(HrmActPreTrainedModel):
                 raise ValueError(
                     f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}."
                 )
-            _check_ids("labels", labels[labels != IGNORE_LABEL_ID], config.vocab_size, extra=f" or {IGNORE_LABEL_ID}")
+            _check_ids("labels", labels, config.vocab_size, ignored=IGNORE_LABEL_ID)
         if carry is not None:
             if carry.halted.shape[0] != batch_size:
                 raise ValueError(
@@ -674,12 +710,17 @@ class HrmActModel(HrmActPreTrainedModel):
         return HrmActSolveOutput(predictions=predictions, steps=steps, halt_confidence=halt_confidence)
 
 
-def _check_ids(name: str, ids: torch.Tensor, upper: int, extra: str = "") -> None:
+def _check_ids(name: str, ids: torch.Tensor, upper: int, ignored: int | None = None) -> None:
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise ValueError(f"`{name}` must hold integer ids, got dtype {ids.dtype}.")
-    if ids.numel() and (ids.min() < 0 or ids.max() >= upper):
-        bad = ids[(ids < 0) | (ids >= upper)][0].item()
-        raise ValueError(f"`{name}` must lie in [0, {upper}){extra}, got {bad}.")
+    if torch.compiler.is_compiling():
+        return  # reading values back would split the compiled graph; shapes and dtypes are still checked
+    out_of_range = (ids < 0) | (ids >= upper)
+    if ignored is not None:
+        out_of_range &= ids != ignored
+    if out_of_range.any():
+        allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
+        raise ValueError(f"`{name}` must lie in {allowed}, got {ids[out_of_range][0].item()}.")
 
 
 @dataclass

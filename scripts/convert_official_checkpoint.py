@@ -126,13 +126,13 @@ def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, ta
     state = convert_state_dict(torch.load(checkpoint_file, map_location="cpu", weights_only=True))
     config = build_config(checkpoint_file, state, overrides or {}, task)
     model = HrmActModel(config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # missing or unexpected tensors, or shapes that disagree with the data sizes
         raise ValueError(
-            f"{checkpoint_file} does not match the config from all_config.yaml: missing {missing}, unexpected {unexpected}."
-        )
-    # load_state_dict casts into the existing buffers; keep H_init/L_init in the checkpoint's dtype as the release does.
-    model.H_init.data, model.L_init.data = state["H_init"].clone(), state["L_init"].clone()
+            f"{checkpoint_file} does not match the config built from all_config.yaml, dataset.json and the flags: "
+            f"{error}"
+        ) from None
     return model.eval()
 
 

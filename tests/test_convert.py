@@ -77,8 +77,15 @@ def test_missing_files_and_mismatched_config_are_clear_errors(tmp_path):
     folder = release_folder(tmp_path / "again", "rope_puzzle", keep_dataset_json=True)
     config = (folder / "all_config.yaml").read_text().replace("H_layers: 2", "H_layers: 3")
     (folder / "all_config.yaml").write_text(config)
-    with pytest.raises(ValueError, match="missing .*H_module.layers.2"):
+    with pytest.raises(ValueError, match="(?s)does not match the config.*Missing key.*H_module.layers.2"):
         convert_checkpoint(folder)
+
+
+def test_flags_override_dataset_json_and_must_fit_the_tensors(tmp_path):
+    folder = release_folder(tmp_path, "rope_puzzle", keep_dataset_json=True)
+    assert convert_checkpoint(folder, overrides={"seq_len": 20}).config.seq_len == 20
+    with pytest.raises(ValueError, match=r"(?s)does not match the config.*embed_tokens.weight.*\[11, 64\]"):
+        convert_checkpoint(folder, overrides={"vocab_size": 12})
 
 
 def test_command_line_writes_a_hub_ready_folder(tmp_path):

@@ -1,15 +1,22 @@
 """The model as a transformers citizen: config validation, init, bad input, save/load round trips, attention choice."""
 
+import ast
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors import safe_open
 from transformers import AutoConfig, AutoModel
+from transformers.modeling_utils import AttentionInterface
 
+from hrm_hf import modeling_hrm
 from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import FA4_ATTENTION, HrmActModel, jax_trunc_normal_
 
@@ -49,6 +56,11 @@ def seeded_model(config: HrmActConfig) -> HrmActModel:
     "field, value",
     [
         ("hidden_size", 30),
+        ("vocab_size", 0),
+        ("num_puzzle_identifiers", 0),
+        ("expansion", 0),
+        ("rope_theta", 0.0),
+        ("rms_norm_eps", -1e-5),
         ("pos_encodings", "alibi"),
         ("H_cycles", 0),
         ("L_layers", -1),
@@ -116,6 +128,21 @@ def test_puzzle_table_is_a_buffer_outside_parameters():
     assert "puzzle_emb.weight" in model.state_dict()
     assert all("puzzle_emb" not in name for name, _ in model.named_parameters())
     assert model._ddp_params_and_buffers_to_ignore == ["puzzle_emb.weight"]
+
+
+def test_ddp_neither_reduces_nor_broadcasts_the_puzzle_table(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    own_group = not dist.is_initialized()
+    if own_group:
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        ddp = DistributedDataParallel(HrmActModel(tiny_config()))
+        assert "H_init" in ddp.named_module_buffers and "puzzle_emb.weight" not in ddp.named_module_buffers
+    finally:
+        if own_group:
+            dist.destroy_process_group()
 
 
 def test_puzzle_embedding_gradients_any_batch_size():
@@ -189,6 +216,20 @@ def test_loss_is_summed_segment_loss_over_batch_size():
     torch.testing.assert_close(out.loss.detach(), expected)
 
 
+def test_outputs_follow_the_public_api():
+    config = tiny_config(forward_dtype="bfloat16")
+    model = seeded_model(config).train()
+    out = model(**random_batch(config, batch_size=3))
+    assert out.logits.shape == (3, config.seq_len, config.vocab_size) and out.logits.dtype == torch.bfloat16
+    for q in (out.q_halt_logits, out.q_continue_logits, out.target_q_continue):
+        assert q.shape == (3,) and q.dtype == torch.float32
+    assert out.carry.halted.dtype == torch.bool and out.carry.steps.dtype == torch.int32
+    assert set(out.carry.current_data) == {"input_ids", "labels", "puzzle_identifiers"}
+    assert set(out.metrics) == {
+        "count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss"
+    }  # fmt: skip
+
+
 def test_without_labels_no_loss_and_single_step_has_no_target():
     config = tiny_config(halt_max_steps=1)
     model = seeded_model(config).train()
@@ -201,12 +242,66 @@ def test_without_labels_no_loss_and_single_step_has_no_target():
 # --- attention -----------------------------------------------------------------------------------------------------
 
 
-def test_attention_defaults_to_sdpa_without_gpu_and_accepts_explicit_choices():
+def fake_fa4(query, key, value, softmax_scale, causal):
+    """FlashAttention 4's convention (`[batch, seq, heads, head_dim]` in, `(out, lse)` back), computed by SDPA."""
+    out = F.scaled_dot_product_attention(
+        *(t.transpose(1, 2) for t in (query, key, value)), scale=softmax_scale, is_causal=causal
+    )
+    return out.transpose(1, 2), None
+
+
+@pytest.fixture
+def fa4_importable(monkeypatch):
+    """Make `flash_attn.cute` look importable, with SDPA doing its work on the CPU."""
+    monkeypatch.setattr(modeling_hrm, "fa4_func", fake_fa4)
+    # A model loaded with trust_remote_code registers its own copy of the entry; use the one patched here.
+    monkeypatch.setitem(AttentionInterface._global_mapping, FA4_ATTENTION, modeling_hrm.fa4_attention_forward)
+
+
+def attention_log_lines(caplog, make_model) -> list[str]:
+    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings remember earlier tests
+    with caplog.at_level(logging.WARNING):
+        make_model()
+        make_model()
+    return [record.getMessage() for record in caplog.records if "HRM attention" in record.getMessage()]
+
+
+def test_attention_defaults_to_sdpa_with_one_log_line_saying_why(caplog):
+    lines = attention_log_lines(caplog, lambda: HrmActModel(tiny_config()))
+    assert lines == [
+        "HRM attention: sdpa (FlashAttention 4 not used: forward_dtype is torch.float32, "
+        "FlashAttention needs bfloat16 or float16)."
+    ]
+
+
+def test_attention_defaults_to_fa4_where_it_runs(caplog, monkeypatch, fa4_importable):
+    monkeypatch.setattr(modeling_hrm, "fa4_unavailable_reason", lambda forward_dtype: None)
+    lines = attention_log_lines(caplog, lambda: HrmActModel(tiny_config()))
+    assert lines == [f"HRM attention: {FA4_ATTENTION}."]
+    assert HrmActModel(tiny_config()).config._attn_implementation == FA4_ATTENTION
+
+
+def test_explicit_attention_choices(monkeypatch):
     config = tiny_config()
-    assert HrmActModel(config).config._attn_implementation == "sdpa"
-    for implementation in ("eager", "sdpa", FA4_ATTENTION):
+    for implementation in ("eager", "sdpa"):
         model = HrmActModel._from_config(config, attn_implementation=implementation)
         assert model.config._attn_implementation == implementation
+    monkeypatch.setattr(modeling_hrm, "fa4_func", None)
+    with pytest.raises(ImportError, match="pip install flash-attn-4"):
+        HrmActModel._from_config(config, attn_implementation=FA4_ATTENTION)
+
+
+def test_fa4_entry_converts_layouts_both_ways(fa4_importable):
+    reference = seeded_model(tiny_config())
+    # A config of its own: `_from_config` sets the attention choice on the config object it is given.
+    model = HrmActModel._from_config(tiny_config(), attn_implementation=FA4_ATTENTION)
+    model.load_state_dict(reference.state_dict())
+    assert (reference.config._attn_implementation, model.config._attn_implementation) == ("sdpa", FA4_ATTENTION)
+    batch = random_batch(reference.config)
+    with torch.no_grad():
+        expected, actual = reference(**batch), model.eval()(**batch)
+    torch.testing.assert_close(actual.logits, expected.logits)
+    torch.testing.assert_close(actual.q_halt_logits, expected.q_halt_logits)
 
 
 def test_fa4_entry_is_registered_and_not_mistaken_for_a_hub_kernel():
@@ -219,23 +314,26 @@ def test_fa4_entry_is_registered_and_not_mistaken_for_a_hub_kernel():
     assert not is_flash_attention_requested(requested_attention_implementation=FA4_ATTENTION)
 
 
-def test_modeling_files_import_only_torch_transformers_and_each_other():
-    from pathlib import Path
+def imported_modules(tree: ast.AST) -> list[tuple[str, bool]]:
+    """(top-level module, guarded by try) for every import in `tree`; relative imports give ""."""
+    guarded = {id(node) for t in ast.walk(tree) if isinstance(t, ast.Try) for b in t.body for node in ast.walk(b)}
+    modules = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [(alias.name.split(".")[0], id(node) in guarded) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules.append(("" if node.level else node.module.split(".")[0], id(node) in guarded))
+    return modules
 
+
+def test_modeling_files_import_only_torch_transformers_and_each_other():
+    # huggingface_hub is transformers' own dependency; its `strict` is how transformers configs validate.
+    allowed = {"torch", "transformers", "huggingface_hub", "math", "collections", "dataclasses", ""}
     root = Path(__file__).parents[1]
     for name in ("modeling_hrm.py", "configuration_hrm.py"):
-        for line in (root / name).read_text().splitlines():
-            if line.startswith(("import ", "from ")):
-                module = line.split()[1]
-                assert module.split(".")[0] in {
-                    "torch",
-                    "transformers",
-                    "math",
-                    "collections",
-                    "dataclasses",
-                    "huggingface_hub",
-                    "",
-                }, line
+        for module, guarded in imported_modules(ast.parse((root / name).read_text())):
+            assert module in allowed or (module == "flash_attn" and guarded), (name, module)
+    assert ("flash_attn", True) in imported_modules(ast.parse((root / "modeling_hrm.py").read_text()))
 
 
 # --- save / load ---------------------------------------------------------------------------------------------------
@@ -258,7 +356,8 @@ LOAD_IN_CLEAN_PROCESS = textwrap.dedent(
             carry = out.carry
             logits.append(out.logits.float())
     torch.save({"logits": torch.stack(logits), "q": out.q_halt_logits, "H_init": model.H_init,
-                "cos": model.rotary_emb.cos_cached if hasattr(model, "rotary_emb") else torch.zeros(1)}, out_file)
+                "cos": model.rotary_emb.cos_cached if hasattr(model, "rotary_emb") else torch.zeros(1),
+                "dtypes": {name: str(tensor.dtype) for name, tensor in model.state_dict().items()}}, out_file)
     """
 )
 
@@ -278,6 +377,9 @@ def test_save_and_load_in_a_clean_process(tmp_path, forward_dtype, load_dtype, p
         "AutoModel": "modeling_hrm.HrmActModel",
     }
     assert {"model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {p.name for p in folder.iterdir()}
+    with safe_open(folder / "model.safetensors", "pt") as saved_tensors:
+        assert set(saved_tensors.keys()) == set(model.state_dict())  # puzzle table included, RoPE tables rebuilt
+        assert "puzzle_emb.weight" in saved_tensors.keys()
 
     batch = random_batch(config)
     batch.pop("labels")
@@ -299,7 +401,9 @@ def test_save_and_load_in_a_clean_process(tmp_path, forward_dtype, load_dtype, p
         cwd=cwd, env=env, check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     loaded = torch.load(tmp_path / "out.pt")
-    assert torch.equal(loaded["H_init"].float(), model.H_init.float())
+    # float32 weights and puzzle table, H_init/L_init in the forward dtype, whatever `dtype=` asked
+    assert loaded["dtypes"] == {name: str(tensor.dtype) for name, tensor in model.state_dict().items()}
+    assert torch.equal(loaded["H_init"], model.H_init)
     if pos_encodings == "rope":
         assert loaded["cos"].dtype == torch.float32 and torch.equal(loaded["cos"], model.rotary_emb.cos_cached)
     assert torch.equal(loaded["logits"], torch.stack(expected))
@@ -328,3 +432,9 @@ def test_torch_compile_of_a_training_segment_runs():
     reference = eager(**batch)
     torch.testing.assert_close(out.logits, reference.logits, atol=1e-4, rtol=1e-4)
     assert all(p.grad is not None for p in model.parameters())
+    reference.loss.backward()
+    (ids, grads), (_, reference_grads) = model.pop_puzzle_emb_grad(), eager.pop_puzzle_emb_grad()
+    assert torch.equal(ids, batch["puzzle_identifiers"])
+    torch.testing.assert_close(grads, reference_grads, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="`input_ids` must have shape"):  # shape checks survive compilation
+        compiled(**{**batch, "input_ids": batch["input_ids"][:, :-1]})
