@@ -38,16 +38,11 @@ def build_data(folder: Path, seed: int):
 
 
 def show_one(model_dir: Path, dataset) -> None:
-    """Reload the saved folder as a user would and solve the first held-out puzzle."""
+    """Reload the saved folder as a user would and solve the first held-out puzzle with adaptive halting."""
     model = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
     row = dataset["test"][0]
-    input_ids = torch.tensor([row["input_ids"]])
-    carry = None
-    with torch.no_grad():
-        for _ in range(model.config.halt_max_steps):
-            out = model(input_ids=input_ids, carry=carry)
-            carry = out.carry
-    prediction = decode_sudoku(out.logits.argmax(-1)[0].numpy())
+    out = model.solve(torch.tensor([row["input_ids"]]), halting="adaptive")
+    prediction = decode_sudoku(out.predictions[0].numpy())
     truth = decode_sudoku(row["labels"])
     puzzle = format_sudoku(decode_sudoku(row["input_ids"])).splitlines()
     solved = format_sudoku(prediction).splitlines()
@@ -55,18 +50,21 @@ def show_one(model_dir: Path, dataset) -> None:
     print(f"\n{'puzzle':<14}{'model':<14}truth")
     for a, b, c in zip(puzzle, solved, expected, strict=True):
         print(f"{a:<14}{b:<14}{c}")
-    print("solved correctly" if prediction == truth else "NOT solved")
+    verdict = "solved correctly" if prediction == truth else "NOT solved"
+    print(f"{verdict} in {out.steps[0].item()} of {model.config.halt_max_steps} segments (adaptive halting)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", default=None, help="defaults to the preset's (outputs/cpu-demo)")
-    parser.add_argument("--max-steps", type=int, default=None, help="override the preset's step count")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--output-dir", default=None, help="where checkpoints and the model folder go (default: the preset's, outputs/cpu-demo)"
+    )
+    parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the preset's, 3000)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the generated puzzles and the training (default: 0)")
     args = parser.parse_args(argv)
     values = load_preset("cpu-demo") | {"seed": args.seed}
-    if args.output_dir:
-        values["output_dir"] = args.output_dir
+    if args.output_dir:  # the puzzles go inside it too, as in the preset
+        values |= {"output_dir": args.output_dir, "data_path": str(Path(args.output_dir) / "data")}
     if args.max_steps:
         values["max_steps"] = args.max_steps
     config = TrainConfig.from_dict(values)
