@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vocab-size", type=int, default=11)
     parser.add_argument("--num-puzzle-identifiers", type=int, default=1)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    config = parse_config([*rest, "--data-path", "synthetic", "--output-dir", "outputs/bench", "--eval-interval", "1000000"])
+    config = parse_config(
+        [*rest, "--data-path", "synthetic", "--output-dir", "outputs/bench", "--eval-interval", "1000000"]
+    )
     total = args.steps + args.warmup_steps
     rows = config.global_batch_size * (total + 1)
     dataset = synthetic_dataset(rows, args.seq_len, args.vocab_size, args.num_puzzle_identifiers, config.seed)
@@ -75,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - start
     examples = args.steps * config.global_batch_size
     if trainer.accelerator.is_main_process:
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+        name = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+        )
         print(
             f"{name} x{trainer.accelerator.num_processes}: {examples / elapsed:.1f} training examples/s "
             f"({args.steps / elapsed:.2f} steps/s, global batch {config.global_batch_size}, seq_len {args.seq_len}), "

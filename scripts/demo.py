@@ -57,10 +57,14 @@ def show_one(model_dir: Path, dataset) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--output-dir", default=None, help="where checkpoints and the model folder go (default: the preset's, outputs/cpu-demo)"
+        "--output-dir",
+        default=None,
+        help="where checkpoints and the model folder go (default: the preset's, outputs/cpu-demo)",
     )
     parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the preset's, 3000)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the generated puzzles and the training (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seeds the generated puzzles and the training (default: 0)"
+    )
     args = parser.parse_args(argv)
     values = load_preset("cpu-demo") | {"seed": args.seed}
     if args.output_dir:  # the puzzles go inside it too, as in the preset
@@ -71,7 +75,9 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.time()
     dataset, metadata = build_data(Path(config.data_path), config.seed)
-    print(f"Built {len(dataset['train'])} training and {len(dataset['test'])} held-out 4x4 Sudoku in {time.time() - start:.1f}s.")
+    print(
+        f"Built {len(dataset['train'])} training and {len(dataset['test'])} held-out 4x4 Sudoku in {time.time() - start:.1f}s."
+    )
     command = shlex.join(["python", "-m", "scripts.demo", *(sys.argv[1:] if argv is None else argv)])
     result = train(config, dataset=(dataset, metadata), command=command)
     elapsed = time.time() - start

@@ -44,7 +44,9 @@ def resolve_checkpoint(spec: str, output_dir: str | Path) -> Path:
     if spec == "latest":
         found = list_checkpoints(output_dir)
         if not found:
-            raise FileNotFoundError(f"--resume-from-checkpoint latest: no checkpoint under {checkpoints_dir(output_dir)}.")
+            raise FileNotFoundError(
+                f"--resume-from-checkpoint latest: no checkpoint under {checkpoints_dir(output_dir)}."
+            )
         return found[-1]
     path = Path(spec)
     if not (path / TRAINER_STATE).is_file():
@@ -99,4 +101,3 @@ def load_checkpoint(accelerator: Accelerator, config: TrainConfig, folder: Path)
     accelerator.load_state(str(folder))
     carry = torch.load(carry_path, map_location=accelerator.device, weights_only=False)
     return json.loads((folder / TRAINER_STATE).read_text()), carry
-

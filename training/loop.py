@@ -78,7 +78,9 @@ def create_accelerator(config: TrainConfig) -> Accelerator:
 def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
     """The dataset and its per-split metadata, with a clear error when the path does not hold one."""
     path = Path(config.data_path)
-    looks_local = path.is_absolute() or config.data_path.startswith(".") or path.exists() or config.data_path.count("/") != 1
+    looks_local = (
+        path.is_absolute() or config.data_path.startswith(".") or path.exists() or config.data_path.count("/") != 1
+    )
     if looks_local and not path.is_dir():
         raise FileNotFoundError(
             f"Training config field `data_path`: no dataset folder at {config.data_path!r} (build one with the "
@@ -87,10 +89,14 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
     try:
         dataset, metadata = load_puzzle_dataset(config.data_path)
     except Exception as error:
-        raise FileNotFoundError(f"Training config field `data_path`: cannot load a puzzle dataset from {config.data_path!r}: {error}") from error
+        raise FileNotFoundError(
+            f"Training config field `data_path`: cannot load a puzzle dataset from {config.data_path!r}: {error}"
+        ) from error
     for split in ("train", "test"):
         if split not in metadata:
-            raise ValueError(f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)}).")
+            raise ValueError(
+                f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)})."
+            )
     return dataset, metadata
 
 
@@ -110,7 +116,9 @@ def total_steps(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> int:
     """`max_steps`, or the release's estimate `epochs * total_groups * mean_puzzle_examples / global_batch_size`."""
     if config.max_steps is not None:
         return config.max_steps
-    return max(1, int(config.epochs * metadata.total_groups * metadata.mean_puzzle_examples / config.global_batch_size))
+    return max(
+        1, int(config.epochs * metadata.total_groups * metadata.mean_puzzle_examples / config.global_batch_size)
+    )
 
 
 class Trainer:
@@ -128,7 +136,9 @@ class Trainer:
 
         set_seed(config.seed)  # identical initialisation on every rank
         model = build_model(config, train_meta)
-        dense = AdamAtan2(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay)
+        dense = AdamAtan2(
+            model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
+        )
         self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
         self.model, self.dense = accelerator.prepare(model, dense)
         self.unwrapped: HrmActModel = accelerator.unwrap_model(self.model)
@@ -145,7 +155,9 @@ class Trainer:
             self.sparse = SparseSignSGD(
                 self.unwrapped.puzzle_emb.weight, lr=config.puzzle_emb_lr, weight_decay=config.puzzle_emb_weight_decay
             )
-            self.sparse_schedule = make_schedule(self.sparse, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
+            self.sparse_schedule = make_schedule(
+                self.sparse, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio
+            )
             checkpointed += [self.sparse, self.sparse_schedule]
         self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
         if self.ema is not None:
@@ -193,10 +205,14 @@ class Trainer:
             self.unwrapped.pop_puzzle_emb_grad()
             self.nonfinite_in_a_row += 1
             self.nonfinite_total += 1
-            logger.warning(f"Non-finite loss at step {self.step + 1}: step skipped ({self.nonfinite_in_a_row} in a row).")
+            logger.warning(
+                f"Non-finite loss at step {self.step + 1}: step skipped ({self.nonfinite_in_a_row} in a row)."
+            )
             accelerator.log({"train/nonfinite_steps": self.nonfinite_total}, step=self.step)
             if self.nonfinite_in_a_row >= config.max_nonfinite_steps:
-                raise RuntimeError(f"{self.nonfinite_in_a_row} non-finite losses in a row (max_nonfinite_steps); stopping.")
+                raise RuntimeError(
+                    f"{self.nonfinite_in_a_row} non-finite losses in a row (max_nonfinite_steps); stopping."
+                )
             return {}
         self.nonfinite_in_a_row = 0
         accelerator.backward(out.loss)
@@ -226,7 +242,9 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         config, accelerator = self.config, self.accelerator
-        progress = tqdm(total=self.max_steps, initial=self.step, disable=not accelerator.is_local_main_process, desc="train")
+        progress = tqdm(
+            total=self.max_steps, initial=self.step, disable=not accelerator.is_local_main_process, desc="train"
+        )
         sums: dict[str, torch.Tensor] = {}
         logged_steps = 0
         metrics: dict[str, float] = {}
@@ -239,7 +257,9 @@ class Trainer:
                     sums[key] = sums.get(key, 0) + value
                 progress.update(1)
                 if self.step % config.log_every == 0 and sums:
-                    progress.set_postfix({k.split("/")[1]: f"{v:.3g}" for k, v in self.log_train(sums, logged_steps).items()})
+                    progress.set_postfix(
+                        {k.split("/")[1]: f"{v:.3g}" for k, v in self.log_train(sums, logged_steps).items()}
+                    )
                     sums, logged_steps = {}, 0
                 if config.checkpoint_every and self.step % config.checkpoint_every == 0:
                     self.checkpoint()
