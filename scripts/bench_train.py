@@ -4,7 +4,8 @@
     python -m scripts.bench_train --preset sudoku-extreme-1k --steps 20 --global-batch-size 768   # on a GPU
 
 Runs the real training step (one ACT segment, both optimizers) on random puzzles of the given shape, so it needs no
-dataset; any training-config option (`--hidden-size`, `--global-batch-size`, ...) overrides the preset.
+dataset; any training-config option (`--preset`, `--hidden-size`, `--global-batch-size`, `--compile`, ...; see
+`python -m scripts.train --help`) overrides the preset.
 """
 
 import argparse
@@ -49,9 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (compilation, caches)")
-    parser.add_argument("--seq-len", type=int, default=81)
-    parser.add_argument("--vocab-size", type=int, default=11)
-    parser.add_argument("--num-puzzle-identifiers", type=int, default=1)
+    parser.add_argument("--seq-len", type=int, default=81, help="tokens per random puzzle (default: 81, Sudoku)")
+    parser.add_argument("--vocab-size", type=int, default=11, help="token ids of the random puzzles (default: 11)")
+    parser.add_argument(
+        "--num-puzzle-identifiers", type=int, default=1, help="rows of the puzzle-embedding table (default: 1)"
+    )
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     config = parse_config(
         [*rest, "--data-path", "synthetic", "--output-dir", "outputs/bench", "--eval-interval", "1000000"]
