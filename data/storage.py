@@ -67,20 +67,28 @@ def load_puzzle_dataset(
 def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
     """Load a puzzle dataset from a `save_to_disk` folder or a Hub dataset repo.
 
-    Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given;
-    the counts in each metadata (`total_groups`, `mean_puzzle_examples`) are those of its split.
+    Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given (only that
+    split is downloaded from the Hub); the counts in each metadata (`total_groups`, `mean_puzzle_examples`) are those
+    of its split. An unknown `split` raises `ValueError` naming the splits there are.
     """
     folder = Path(path_or_repo_id)
     if folder.is_dir():
-        dataset = load_from_disk(str(folder))
         metadata = _read_metadata(lambda name: folder / name)
     else:
         repo_id = str(path_or_repo_id)
-        dataset = load_dataset(repo_id, revision=revision)
         metadata = _read_metadata(lambda name: hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
-    if split is None:
-        return dataset, metadata
-    return dataset[split], metadata[split]
+    if split is not None and split not in metadata:
+        raise ValueError(
+            f"Split {split!r} is not in the puzzle dataset {path_or_repo_id}, which has {sorted(metadata)}."
+        )
+    if folder.is_dir():
+        dataset = load_from_disk(str(folder))
+        dataset = dataset if split is None else dataset[split]
+    else:
+        # `push_to_hub`'s layout, named so that asking for one split downloads only its shards.
+        data_files = {split: f"data/{split}-*.parquet"} if split is not None else None
+        dataset = load_dataset(repo_id, split=split, data_files=data_files, revision=revision)
+    return (dataset, metadata) if split is None else (dataset, metadata[split])
 
 
 def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:

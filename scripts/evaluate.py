@@ -75,10 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
-    splits, metadata = load_puzzle_dataset(dataset)
-    if split not in splits:
-        sys.exit(f"error: --split {split!r} is not in --dataset {dataset}, which has {sorted(splits)}.")
-    return splits[split], metadata[split]
+    try:
+        return load_puzzle_dataset(dataset, split=split)
+    except ValueError as error:
+        sys.exit(f"error: --split: {error}")
 
 
 def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: argparse.Namespace) -> None:

@@ -173,7 +173,7 @@ def test_bad_options_are_named(flags, message, capsys):
 
 def test_unknown_split_names_the_splits(sudoku):
     with pytest.raises(
-        SystemExit, match=r"--split 'validation' is not in --dataset .*, which has \['test', 'train'\]"
+        SystemExit, match=r"--split: Split 'validation' is not in the puzzle dataset .*, which has \['test', 'train'\]"
     ):
         run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--split", "validation")
 
