@@ -22,6 +22,10 @@ IDENTIFIERS_FILE = "identifiers.json"
 CARD_FILE = "README.md"
 
 
+class UnknownSplitError(ValueError):
+    """The asked split is not among the dataset's."""
+
+
 def write_metadata_files(folder: str | Path, metadata: dict[str, PuzzleDatasetMetadata], card: DatasetCard) -> None:
     """Write `puzzle_metadata.json`, `identifiers.json` (when there are names) and `README.md` into `folder`."""
     folder = Path(folder)
@@ -67,9 +71,9 @@ def load_puzzle_dataset(
 def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
     """Load a puzzle dataset from a `save_to_disk` folder or a Hub dataset repo.
 
-    Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given (only that
-    split is downloaded from the Hub); the counts in each metadata (`total_groups`, `mean_puzzle_examples`) are those
-    of its split. An unknown `split` raises `ValueError` naming the splits there are.
+    Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given; the counts
+    in each metadata (`total_groups`, `mean_puzzle_examples`) are those of its split. An unknown `split` raises
+    `UnknownSplitError` naming the splits there are, before any rows are read or downloaded.
     """
     folder = Path(path_or_repo_id)
     if folder.is_dir():
@@ -78,16 +82,14 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
         repo_id = str(path_or_repo_id)
         metadata = _read_metadata(lambda name: hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
     if split is not None and split not in metadata:
-        raise ValueError(
+        raise UnknownSplitError(
             f"Split {split!r} is not in the puzzle dataset {path_or_repo_id}, which has {sorted(metadata)}."
         )
     if folder.is_dir():
         dataset = load_from_disk(str(folder))
         dataset = dataset if split is None else dataset[split]
     else:
-        # `push_to_hub`'s layout, named so that asking for one split downloads only its shards.
-        data_files = {split: f"data/{split}-*.parquet"} if split is not None else None
-        dataset = load_dataset(repo_id, split=split, data_files=data_files, revision=revision)
+        dataset = load_dataset(repo_id, split=split, revision=revision)
     return (dataset, metadata) if split is None else (dataset, metadata[split])
 
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from transformers import AutoModel, PretrainedConfig
 
 from data.metadata import PuzzleDatasetMetadata
-from data.storage import load_puzzle_dataset
+from data.storage import UnknownSplitError, load_puzzle_dataset
 from evaluation.card import write_model_card
 from evaluation.halting import SolvedRow, solve_stream
 from evaluation.puzzles import infer_task
@@ -77,7 +77,7 @@ def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
     try:
         return load_puzzle_dataset(dataset, split=split)
-    except ValueError as error:
+    except UnknownSplitError as error:
         sys.exit(f"error: --split: {error}")
 
 
