@@ -75,17 +75,17 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
     in each metadata (`total_groups`, `mean_puzzle_examples`) are those of its split. An unknown `split` raises
     `UnknownSplitError` naming the splits there are, before any rows are read or downloaded.
     """
-    folder = Path(path_or_repo_id)
-    if folder.is_dir():
+    folder, repo_id = Path(path_or_repo_id), str(path_or_repo_id)
+    local = folder.is_dir()
+    if local:
         metadata = _read_metadata(lambda name: folder / name)
     else:
-        repo_id = str(path_or_repo_id)
         metadata = _read_metadata(lambda name: hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
     if split is not None and split not in metadata:
         raise UnknownSplitError(
             f"Split {split!r} is not in the puzzle dataset {path_or_repo_id}, which has {sorted(metadata)}."
         )
-    if folder.is_dir():
+    if local:
         dataset = load_from_disk(str(folder))
         dataset = dataset if split is None else dataset[split]
     else:

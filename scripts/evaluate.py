@@ -86,7 +86,8 @@ def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: 
     or puzzle identifiers beyond the model's tables."""
     for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
         model_value, data_value = getattr(config, name), getattr(metadata, name)
-        if model_value != data_value if name == "seq_len" else model_value < data_value:
+        fits = model_value == data_value if name == "seq_len" else model_value >= data_value
+        if not fits:
             sys.exit(
                 f"error: --dataset {args.dataset} has {name}={data_value}, but --model {args.model} has {name}={model_value}."
             )
