@@ -98,7 +98,7 @@ and `identifiers.json` the puzzle identifier names where there are several.
 ## Loading
 With the `data` package of hrm-hf (rows and metadata):
 ```python
-from data import load_puzzle_dataset
+from hrm_hf.data import load_puzzle_dataset
 dataset, metadata = load_puzzle_dataset("<this repo or folder>")
 ```
 With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`

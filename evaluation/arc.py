@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from data.arc import parse_identifier
-
+from ..data.arc import parse_identifier
 from .puzzles import decode_arc
 
 

@@ -1,6 +1,6 @@
 """The model card (`README.md` of a model folder or Hub repo), rendered from the repository's `model_card.md`.
 
-Training, checkpoint conversion and `scripts/evaluate.py --update-card` all call [`write_model_card`]. What a call
+Training, checkpoint conversion and `hrm evaluate --update-card` all call [`write_model_card`]. What a call
 does not give (metrics, dataset, training command and config) is kept from the card already in the folder, so the
 three can update one card in turn. Measured metrics go into the YAML `model-index` as well as into a table.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -69,14 +68,8 @@ def usage_example(task: str | None, seq_len: int) -> str:
 
 
 def template_path() -> Path:
-    """`model_card.md`: beside the package in a checkout, or inside the installed `hrm_hf` package."""
-    checkout = Path(__file__).resolve().parent.parent / TEMPLATE_NAME
-    if checkout.is_file():
-        return checkout
-    installed = Path(str(resources.files("hrm_hf") / TEMPLATE_NAME))
-    if installed.is_file():
-        return installed
-    raise FileNotFoundError(f"The model card template {TEMPLATE_NAME} is neither at {checkout} nor in hrm_hf.")
+    """`model_card.md`, package data of `hrm_hf` (the repository's top level in a checkout)."""
+    return Path(__file__).resolve().parent.parent / TEMPLATE_NAME
 
 
 def is_hub_id(name: str) -> bool:

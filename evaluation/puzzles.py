@@ -11,11 +11,11 @@ from math import isqrt
 import numpy as np
 import torch
 
-from data.arc import MAX_SIDE as ARC_SIDE
-from data.arc import VOCAB_SIZE as ARC_VOCAB_SIZE
-from data.arc import decode_grid, encode_grid
-from data.maze import CHARSET as MAZE_CHARS
-from data.maze import VOCAB_SIZE as MAZE_VOCAB_SIZE
+from ..data.arc import MAX_SIDE as ARC_SIDE
+from ..data.arc import VOCAB_SIZE as ARC_VOCAB_SIZE
+from ..data.arc import decode_grid, encode_grid
+from ..data.maze import CHARSET as MAZE_CHARS
+from ..data.maze import VOCAB_SIZE as MAZE_VOCAB_SIZE
 
 
 TASKS = ("sudoku", "maze", "arc")

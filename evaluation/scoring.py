@@ -10,8 +10,7 @@ import evaluate
 import numpy as np
 from datasets import Dataset
 
-from data.metadata import PuzzleDatasetMetadata
-
+from ..data.metadata import PuzzleDatasetMetadata
 from .arc import RankedTestInput, candidates_from_rows, submission, vote
 from .halting import SolvedRow
 

@@ -1,6 +1,6 @@
 """Benchmarks of the data pipeline; prints figures (not a test).
 
-Builds, each in a child process through `python -m scripts.build_dataset`, with wall time and peak memory:
+Builds, each in a child process through `hrm build-dataset`, with wall time and peak memory:
 ARC-1 (training + evaluation + concept, `--arc-aug` augmentations), Sudoku-Extreme style (generated puzzles written
 as CSV, then `--sudoku-aug` augmentations each) and Maze (generated as CSV, then 8 dihedral copies each); the
 generation is timed separately. Then the read speed
@@ -8,7 +8,7 @@ of training batches (`--batch-size` rows) from the largest 900-token dataset bui
 rows through the `datasets` torch and arrow formats.
 
 Example:
-    python -m scripts.bench_data --work-dir /tmp/bench --arc-kaggle-dir data/raw/arc --workers 2
+    hrm bench-data --work-dir /tmp/bench --arc-kaggle-dir data/raw/arc --workers 2
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data.maze_generator import generate_mazes
-from data.puzzle_csv import write_puzzle_csv
-from data.sampler import TrainBatchSampler
-from data.storage import load_puzzle_dataset
-from data.sudoku_generator import generate_puzzles
+from ..data.maze_generator import generate_mazes
+from ..data.puzzle_csv import write_puzzle_csv
+from ..data.sampler import TrainBatchSampler
+from ..data.storage import load_puzzle_dataset
+from ..data.sudoku_generator import generate_puzzles
 
 
 def _tree_rss_bytes(pid: int) -> int:
@@ -57,7 +57,7 @@ _MEASURE_PEAK_RSS = (
 def timed_build(args: list[str]) -> dict[str, float]:
     """Run the build CLI; wall seconds, peak RSS of the largest single process, peak RSS summed over the tree."""
     start = time.perf_counter()
-    command = [sys.executable, "-c", _MEASURE_PEAK_RSS, sys.executable, "-m", "scripts.build_dataset", *args]
+    command = [sys.executable, "-c", _MEASURE_PEAK_RSS, sys.executable, "-m", "hrm_hf.scripts", "build-dataset", *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak_tree, done = 0, threading.Event()
 
@@ -131,7 +131,7 @@ def bench_batches(folder: Path, batch_size: int, batches: int) -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, required=True, help="scratch folder for sources and built datasets")
     parser.add_argument("--arc-kaggle-dir", type=Path, help="ARC Kaggle JSON folder; without it ARC is skipped")
@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="ARC encoding processes (default: 2)")
     parser.add_argument("--batch-size", type=int, default=768, help="rows per training batch (default: 768)")
     parser.add_argument("--batches", type=int, default=300, help="batches timed (default: 300)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     read_from = None
     if args.sudoku:

@@ -1,11 +1,11 @@
 """Training throughput of a preset on this device: examples per second and peak memory.
 
-    python -m scripts.bench_train --preset cpu-demo --seq-len 16 --vocab-size 6 --steps 50
-    python -m scripts.bench_train --preset sudoku-extreme-1k --steps 20 --global-batch-size 768   # on a GPU
+    hrm bench-train --preset cpu-demo --seq-len 16 --vocab-size 6 --steps 50
+    hrm bench-train --preset sudoku-extreme-1k --steps 20 --global-batch-size 768   # on a GPU
 
 Runs the real training step (one ACT segment, both optimizers) on random puzzles of the given shape, so it needs no
 dataset; any training-config option (`--preset`, `--hidden-size`, `--global-batch-size`, `--compile`, ...; see
-`python -m scripts.train --help`) overrides the preset.
+`hrm train --help`) overrides the preset.
 """
 
 import argparse
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
 
-from data.metadata import PuzzleDatasetMetadata
-from training.config import parse_config
-from training.loop import Trainer
+from ..data.metadata import PuzzleDatasetMetadata
+from ..training.config import parse_config
+from ..training.loop import Trainer
 
 
 def synthetic_dataset(rows: int, seq_len: int, vocab_size: int, identifiers: int, seed: int = 0):

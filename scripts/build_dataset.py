@@ -1,11 +1,11 @@
 """Build the HRM puzzle datasets (Sudoku, Maze, ARC) as a `datasets.DatasetDict` folder, optionally pushed to the Hub.
 
 Examples:
-    python -m scripts.build_dataset sudoku --generate 1000 --seed 0 --output-dir data/sudoku-gen-1k
-    python -m scripts.build_dataset sudoku --csv train.csv --test-csv test.csv --subsample-size 1000 --num-aug 1000 --output-dir data/sudoku-extreme-1k-aug-1000
-    python -m scripts.build_dataset maze --generate 1000 --dihedral-aug --output-dir data/maze-gen-1k
-    python -m scripts.build_dataset arc --kaggle-dir kaggle/ --subsets training evaluation concept --test-set evaluation --output-dir data/arc-1-aug-1000
-    python -m scripts.build_dataset sudoku --from-release-dir data/sudoku-extreme-1k-aug-1000 --output-dir data/sudoku-hf
+    hrm build-dataset sudoku --generate 1000 --seed 0 --output-dir data/sudoku-gen-1k
+    hrm build-dataset sudoku --csv train.csv --test-csv test.csv --subsample-size 1000 --num-aug 1000 --output-dir data/sudoku-extreme-1k-aug-1000
+    hrm build-dataset maze --generate 1000 --dihedral-aug --output-dir data/maze-gen-1k
+    hrm build-dataset arc --kaggle-dir kaggle/ --subsets training evaluation concept --test-set evaluation --output-dir data/arc-1-aug-1000
+    hrm build-dataset sudoku --from-release-dir data/sudoku-extreme-1k-aug-1000 --output-dir data/sudoku-hf
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data import arc, maze, sudoku
-from data.maze_generator import generate_mazes
-from data.puzzle_csv import PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
-from data.release import build_from_release
-from data.storage import push_puzzle_dataset
-from data.sudoku_generator import generate_puzzles
+from ..data import arc, maze, sudoku
+from ..data.maze_generator import generate_mazes
+from ..data.puzzle_csv import PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
+from ..data.release import build_from_release
+from ..data.storage import push_puzzle_dataset
+from ..data.sudoku_generator import generate_puzzles
 
 
 CSV_SOURCES = (
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     _check_sources(parser, args, [*SOURCES[args.task], "--from-release-dir"])
     if args.output_dir.exists() and any(args.output_dir.iterdir()):
         parser.error(f"--output-dir {args.output_dir} is not empty")
-    command = "python -m scripts.build_dataset " + shlex.join(argv)
+    command = "hrm build-dataset " + shlex.join(argv)
     try:
         if args.from_release_dir is not None:
             dataset, _ = build_from_release(

@@ -1,7 +1,7 @@
 """Convert a checkpoint of the authors' HRM release into a Hub-ready transformers model folder.
 
-    python -m scripts.convert_official_checkpoint path/to/checkpoint_or_step_N --output-dir hrm-sudoku
-    python -m scripts.convert_official_checkpoint path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze
+    hrm convert path/to/checkpoint_or_step_N --output-dir hrm-sudoku
+    hrm convert path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze
 
 The release saves `torch.save(state_dict)` under the name `checkpoint` (Hub) or `step_N` (its trainer), with keys
 prefixed `_orig_mod.model.`, next to `all_config.yaml`. The data sizes it needs (`seq_len`, `vocab_size`,
@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from evaluation.card import write_model_card
-from hrm_hf.configuration_hrm import HrmActConfig
-from hrm_hf.modeling_hrm import HrmActModel
-from training.output import push_folder
+from ..configuration_hrm import HrmActConfig
+from ..evaluation.card import write_model_card
+from ..modeling_hrm import HrmActModel
+from ..training.output import push_folder
 
 
 TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
@@ -157,9 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(args.checkpoint, overrides, args.task)
     model.save_pretrained(args.output_dir)
-    command = shlex.join(
-        ["python", "-m", "scripts.convert_official_checkpoint", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
     write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:

@@ -1,7 +1,7 @@
 """The CPU demo: build a small 4x4 Sudoku dataset offline, train the `cpu-demo` preset, evaluate, save a Hub-ready
 folder, reload it through `AutoModel` and show one held-out puzzle solved next to its truth.
 
-    python -m scripts.demo [--output-dir outputs/cpu-demo] [--max-steps N]
+    hrm demo [--output-dir outputs/cpu-demo] [--max-steps N]
 """
 
 import argparse
@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModel
 
-from data.sudoku import build_sudoku_dataset
-from data.sudoku_generator import generate_puzzles
-from evaluation.puzzles import decode_sudoku, format_sudoku
-from training.config import TrainConfig, load_preset
-from training.loop import train
+from ..data.sudoku import build_sudoku_dataset
+from ..data.sudoku_generator import generate_puzzles
+from ..evaluation.puzzles import decode_sudoku, format_sudoku
+from ..training.config import TrainConfig, load_preset
+from ..training.loop import train
 
 
 SIZE = 4
@@ -33,7 +33,7 @@ def build_data(folder: Path, seed: int):
     return build_sudoku_dataset(
         rows[:TRAIN_PUZZLES], rows[TRAIN_PUZZLES:], size=SIZE, seed=seed, output_dir=folder,
         source=f"data.sudoku_generator.generate_puzzles(size={SIZE}, clues={CLUES}, seed={seed})",
-        build_command="python -m scripts.demo",
+        build_command="hrm demo",
     )  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Built {len(dataset['train'])} training and {len(dataset['test'])} held-out 4x4 Sudoku in {time.time() - start:.1f}s."
     )
-    command = shlex.join(["python", "-m", "scripts.demo", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["hrm", "demo", *(sys.argv[1:] if argv is None else argv)])
     result = train(config, dataset=(dataset, metadata), command=command)
     elapsed = time.time() - start
     show_one(result.model_dir, dataset)

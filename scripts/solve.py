@@ -1,8 +1,8 @@
 """Solve one puzzle with an HRM-ACT-v1 model and print the answer.
 
-    python -m scripts.solve --model user/hrm-sudoku --sudoku "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
-    python -m scripts.solve --model user/hrm-maze --maze maze.txt
-    python -m scripts.solve --model user/hrm-arc --arc "[[0, 1], [1, 0]]" --puzzle-identifier 17
+    hrm solve --model user/hrm-sudoku --sudoku "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
+    hrm solve --model user/hrm-maze --maze maze.txt
+    hrm solve --model user/hrm-arc --arc "[[0, 1], [1, 0]]" --puzzle-identifier 17
 
 A Sudoku is its cells row by row (`.` or `0` for blanks); a maze is 30 lines of `# SGo` (a file or the text); an ARC
 input is a JSON grid (a file or the text). The puzzle type must be the model's.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import AutoModel
 
-from evaluation.puzzles import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task, solve_puzzle
+from ..evaluation.puzzles import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task, solve_puzzle
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -5,8 +5,8 @@ import torch
 import yaml
 from huggingface_hub import ModelCard
 
-from evaluation.card import EXAMPLE_SUDOKU, template_path, write_model_card
-from evaluation.puzzles import decode_puzzle, encode_puzzle
+from hrm_hf.evaluation.card import EXAMPLE_SUDOKU, template_path, write_model_card
+from hrm_hf.evaluation.puzzles import decode_puzzle, encode_puzzle
 from tests.eval_utils import tiny_model
 from tests.test_solve import MAZE
 
@@ -27,7 +27,7 @@ def test_card_metadata_and_body(model_dir, tmp_path):
     picture.write_bytes(b"png")
     path = write_model_card(
         model_dir, metrics={"exact_accuracy": 0.875}, dataset="user/sudoku-4x4", training_config={"lr": 1e-4},
-        command="python -m scripts.train --preset cpu-demo", examples=[picture], repo_id="user/hrm-tiny",
+        command="hrm train --preset cpu-demo", examples=[picture], repo_id="user/hrm-tiny",
     )  # fmt: skip
     assert path == model_dir / "README.md"
     meta = front_matter(path)
@@ -38,7 +38,7 @@ def test_card_metadata_and_body(model_dir, tmp_path):
     assert result["metrics"] == [{"type": "exact_accuracy", "value": 0.875, "name": "exact_accuracy"}]
     text = path.read_text()
     assert 'AutoModel.from_pretrained("user/hrm-tiny", trust_remote_code=True)' in text
-    assert "python -m scripts.train --preset cpu-demo" in text and "lr: 0.0001" in text
+    assert "hrm train --preset cpu-demo" in text and "lr: 0.0001" in text
     assert "![examples/example_0.png](examples/example_0.png)" in text
     assert "## Limitations" in text and "does not generalise" in text
     assert (model_dir / "examples" / "example_0.png").read_bytes() == b"png"
@@ -61,7 +61,7 @@ def test_update_keeps_what_it_is_not_given(model_dir):
 def test_card_without_metrics_says_how_to_get_them(model_dir):
     meta = front_matter(write_model_card(model_dir))
     assert "model-index" not in meta
-    assert "scripts.evaluate" in (model_dir / "README.md").read_text()
+    assert "hrm evaluate" in (model_dir / "README.md").read_text()
 
 
 def test_errors_name_the_field(tmp_path, model_dir):

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from scripts.convert_official_checkpoint import convert_checkpoint, main
+from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint, main
 from tests.official import FIXTURES
 
 

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from datasets import List, Value
 
-from data import PuzzleDatasetMetadata, arc, load_puzzle_dataset, save_puzzle_dataset
-from data.builder import build_puzzle_dataset
-from data.card import dataset_card
-from data.maze import build_maze_dataset
-from data.maze_generator import generate_mazes
-from data.release import build_from_release
-from data.sudoku import build_sudoku_dataset
-from data.sudoku_generator import generate_puzzles
+from hrm_hf.data import PuzzleDatasetMetadata, arc, load_puzzle_dataset, save_puzzle_dataset
+from hrm_hf.data.builder import build_puzzle_dataset
+from hrm_hf.data.card import dataset_card
+from hrm_hf.data.maze import build_maze_dataset
+from hrm_hf.data.maze_generator import generate_mazes
+from hrm_hf.data.release import build_from_release
+from hrm_hf.data.sudoku import build_sudoku_dataset
+from hrm_hf.data.sudoku_generator import generate_puzzles
 
 
 ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
@@ -179,12 +179,12 @@ def test_card_states_task_source_command_and_license(tmp_path, sudoku_rows):
         output_dir=tmp_path / "d",
         source="Made by hand.",
         license="apache-2.0",
-        build_command="python -m scripts.build_dataset sudoku --generate 10",
+        build_command="hrm build-dataset sudoku --generate 10",
     )
     card = (tmp_path / "d" / "README.md").read_text()
     header = card.split("---")[1]
     assert "license: apache-2.0" in header and "- n<1K" in header and "- sudoku" in header
-    assert "Made by hand." in card and "python -m scripts.build_dataset sudoku --generate 10" in card
+    assert "Made by hand." in card and "hrm build-dataset sudoku --generate 10" in card
     assert "| train | 10 | 10 | 1 |" in card
 
 

@@ -1,4 +1,4 @@
-"""The `python -m scripts.build_dataset` command line, run in-process through `main`."""
+"""The `hrm build-dataset` command line, run in-process through `main`."""
 
 import argparse
 import json
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data import load_puzzle_dataset
-from data.puzzle_csv import read_puzzle_csv, write_puzzle_csv
-from data.sudoku import validate_row
-from scripts.build_dataset import build_parser, main
+from hrm_hf.data import load_puzzle_dataset
+from hrm_hf.data.puzzle_csv import read_puzzle_csv, write_puzzle_csv
+from hrm_hf.data.sudoku import validate_row
+from hrm_hf.scripts.build_dataset import build_parser, main
 from tests.test_data_sources import write_task_folders
 
 
@@ -55,7 +55,7 @@ def test_generated_sudoku_with_csv_copy(tmp_path):
     )
     dataset, metadata = load_puzzle_dataset(tmp_path / "d")
     assert (dataset["train"].num_rows, dataset["test"].num_rows) == (24, 3)
-    assert metadata["train"].build_command.startswith("python -m scripts.build_dataset sudoku --generate 8")
+    assert metadata["train"].build_command.startswith("hrm build-dataset sudoku --generate 8")
     rows = read_puzzle_csv(tmp_path / "csv" / "train.csv", lambda q, a: validate_row(q, a, 4))
     assert len(rows) == 8 and all(9 <= 16 - r.question.count(".") <= 10 for r in rows)
     # the CSV copy rebuilds the same training rows

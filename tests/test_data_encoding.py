@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from data import arc, maze, sudoku
-from data.dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
-from data.puzzle_csv import PuzzleRow
-from data.sudoku_generator import generate_puzzles
+from hrm_hf.data import arc, maze, sudoku
+from hrm_hf.data.dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
+from hrm_hf.data.puzzle_csv import PuzzleRow
+from hrm_hf.data.sudoku_generator import generate_puzzles
 
 
 ARC_TASK = arc.ArcTask(

@@ -4,10 +4,10 @@ import itertools
 
 import pytest
 
-from data import maze, sudoku
-from data.maze_generator import generate_mazes, shortest_paths
-from data.puzzle_csv import write_puzzle_csv
-from data.sudoku_generator import generate_puzzles, solve
+from hrm_hf.data import maze, sudoku
+from hrm_hf.data.maze_generator import generate_mazes, shortest_paths
+from hrm_hf.data.puzzle_csv import write_puzzle_csv
+from hrm_hf.data.sudoku_generator import generate_puzzles, solve
 
 
 def _count_solutions(grid: list[int], size: int, limit: int = 2) -> int:

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data import arc, load_puzzle_dataset, push_puzzle_dataset
-from data.storage import UnknownSplitError
+from hrm_hf.data import arc, load_puzzle_dataset, push_puzzle_dataset
+from hrm_hf.data.storage import UnknownSplitError
 
 
 ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
@@ -71,7 +71,7 @@ def test_model_repo_upload_and_download(local_hub, tmp_path):
 @pytest.mark.slow
 def test_cli_push_and_load_in_fresh_processes(local_hub, tmp_path):
     result = local_hub.run_python(
-        "from scripts.build_dataset import main; "
+        "from hrm_hf.scripts.build_dataset import main; "
         f"main(['sudoku', '--generate', '6', '--size', '4', '--num-aug', '2', '--output-dir', r'{tmp_path / 'd'}', "
         "'--push-to-hub', 'tester/sudoku-cli'])"
     )

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from data.builder import PuzzleGroup, build_puzzle_dataset
-from data.sampler import TrainBatchSampler, eval_batches
+from hrm_hf.data.builder import PuzzleGroup, build_puzzle_dataset
+from hrm_hf.data.sampler import TrainBatchSampler, eval_batches
 
 
 SEQ_LEN = 6
@@ -188,7 +188,7 @@ def test_eval_batches_cover_every_example_in_order_with_padding(data):
 
 
 def test_many_arrow_chunks_read_the_same_rows(monkeypatch, data):
-    monkeypatch.setattr("data.builder.FLUSH_BYTES", 1)  # one Arrow record batch per group
+    monkeypatch.setattr("hrm_hf.data.builder.FLUSH_BYTES", 1)  # one Arrow record batch per group
     chunked, chunked_metadata = _dataset(GROUPS)
     assert len(chunked.with_format("arrow")[:].to_batches()) == len(GROUPS)
     whole = [b["input_ids"] for b in TrainBatchSampler(*data, 8, seed=2)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from data import arc, maze, sudoku
-from data.puzzle_csv import HEADER, PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
+from hrm_hf.data import arc, maze, sudoku
+from hrm_hf.data.puzzle_csv import HEADER, PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
 
 
 ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"

@@ -6,9 +6,9 @@ import evaluate
 import numpy as np
 import pytest
 
-from data.arc import Augmentation, encode_grid
-from evaluation.arc import candidates_from_rows, submission, vote
-from evaluation.scoring import METRICS_DIR
+from hrm_hf.data.arc import Augmentation, encode_grid
+from hrm_hf.evaluation.arc import candidates_from_rows, submission, vote
+from hrm_hf.evaluation.scoring import METRICS_DIR
 
 
 TRUTH = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from evaluation.halting import iter_rows, solve_stream
+from hrm_hf.evaluation.halting import iter_rows, solve_stream
 from tests.eval_utils import tiny_model
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluation.puzzles import encode_puzzle
-from evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.evaluation.puzzles import encode_puzzle
+from hrm_hf.evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
 from tests.test_solve import MAZE, SUDOKU
 
 

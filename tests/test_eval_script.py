@@ -1,4 +1,4 @@
-"""`scripts/evaluate.py` end to end on small datasets: metrics, halting modes, ARC voting, ranks, examples, card."""
+"""`hrm evaluate` end to end on small datasets: metrics, halting modes, ARC voting, ranks, examples, card."""
 
 import json
 import subprocess
@@ -12,13 +12,13 @@ import torch
 import yaml
 from PIL import Image
 
-from data.arc import ArcTask, build_arc_dataset
-from data.storage import load_puzzle_dataset
-from data.sudoku import build_sudoku_dataset
-from data.sudoku_generator import generate_puzzles
-from evaluation.card import write_model_card
-from evaluation.scoring import dataset_arrays
-from scripts import evaluate as evaluate_script
+from hrm_hf.data.arc import ArcTask, build_arc_dataset
+from hrm_hf.data.storage import load_puzzle_dataset
+from hrm_hf.data.sudoku import build_sudoku_dataset
+from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.evaluation.card import write_model_card
+from hrm_hf.evaluation.scoring import dataset_arrays
+from hrm_hf.scripts import evaluate_model as evaluate_script
 from tests.eval_utils import tiny_model
 
 
@@ -72,7 +72,7 @@ def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path, capsys):
 
 
 def test_examples_and_card(sudoku, tmp_path):
-    write_model_card(sudoku / "model", dataset="user/sudoku-train", command="python -m scripts.train")
+    write_model_card(sudoku / "model", dataset="user/sudoku-train", command="hrm train")
     run("--model", str(sudoku / "model"), "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path),
         "--halting", "adaptive", "--limit", "4", "--save-examples", "2", "--update-card")  # fmt: skip
     pictures = sorted((tmp_path / "examples").glob("*.png"))
@@ -82,7 +82,7 @@ def test_examples_and_card(sudoku, tmp_path):
     meta = yaml.safe_load(card.split("---")[1])
     (result,) = meta["model-index"][0]["results"]
     assert result["dataset"] == {"type": str(sudoku / "data"), "name": str(sudoku / "data"), "split": "test"}
-    assert meta["datasets"] == ["user/sudoku-train"] and "python -m scripts.train" in card  # training kept
+    assert meta["datasets"] == ["user/sudoku-train"] and "hrm train" in card  # training kept
     assert f"Measured on `{sudoku / 'data'}` (split `test`)." in card
     names = [m["name"] for m in result["metrics"]]
     assert names == [
@@ -203,7 +203,8 @@ def test_accelerate_launch_on_two_processes_matches_one(sudoku, tmp_path):
         "2",
         "--cpu",
         "-m",
-        "scripts.evaluate",
+        "hrm_hf.scripts",
+        "evaluate",
     ]
     result = subprocess.run([*launcher, *flags, "--output-dir", str(tmp_path / "two")], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=300)  # fmt: skip

@@ -1,5 +1,5 @@
 """Sharing end to end against the local Hub on 127.0.0.1: push a converted model (with its card) and a dataset, pull
-both by repo id, score them with `scripts/evaluate.py`, then again offline from the cache."""
+both by repo id, score them with `hrm evaluate`, then again offline from the cache."""
 
 import json
 from pathlib import Path
@@ -11,14 +11,14 @@ from datasets import load_dataset
 from huggingface_hub import HfApi, ModelCard
 from transformers import AutoModel
 
-from data.storage import push_puzzle_dataset
-from data.sudoku import build_sudoku_dataset
-from data.sudoku_generator import generate_puzzles
-from evaluation.card import write_model_card
-from scripts import evaluate as evaluate_script
-from scripts.convert_official_checkpoint import convert_checkpoint
-from scripts.convert_official_checkpoint import main as convert_main
-from training.output import push_folder
+from hrm_hf.data.storage import push_puzzle_dataset
+from hrm_hf.data.sudoku import build_sudoku_dataset
+from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.evaluation.card import write_model_card
+from hrm_hf.scripts import evaluate_model as evaluate_script
+from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint
+from hrm_hf.scripts.convert_official_checkpoint import main as convert_main
+from hrm_hf.training.output import push_folder
 
 
 # The rope_puzzle release fixture has seq_len 16 and vocab 11: it reads 4x4 Sudoku tokens (vocab 6) as they are.
@@ -60,7 +60,7 @@ def test_push_pull_and_evaluate_by_repo_id(local_hub, tmp_path, capsys):
     # Offline, from the cache filled above: the same scores and not a single request to the Hub.
     requests = len(local_hub.hub.requests)
     code = (
-        "import json; from scripts.evaluate import main; "
+        "import json; from hrm_hf.scripts.evaluate_model import main; "
         f"print(json.dumps(main(['--model', {MODEL_REPO!r}, '--dataset', {DATASET_REPO!r}, '--halting', 'fixed', "
         f"'--output-dir', {str(tmp_path / 'offline')!r}])['results']))"
     )

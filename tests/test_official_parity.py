@@ -3,7 +3,7 @@
 import pytest
 from transformers import AutoModel
 
-from scripts.convert_official_checkpoint import convert_checkpoint
+from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint
 from tests.official import CASES, Fixture, replay_eval, replay_loss, replay_train
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.optim import AdamAtan2, SparseSignSGD, make_schedule
+from hrm_hf.training.optim import AdamAtan2, SparseSignSGD, make_schedule
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official"

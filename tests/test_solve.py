@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation.puzzles import (
+from hrm_hf.evaluation.puzzles import (
     PuzzleInputError,
     decode_puzzle,
     encode_puzzle,
@@ -12,7 +12,7 @@ from evaluation.puzzles import (
     infer_task,
     solve_puzzle,
 )
-from scripts import solve as solve_script
+from hrm_hf.scripts import solve as solve_script
 from tests.eval_utils import tiny_model
 
 

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from training.config import TrainConfig, available_presets, build_parser, load_preset, parse_config
+from hrm_hf.training.config import TrainConfig, available_presets, build_parser, load_preset, parse_config
 
 
 def test_every_preset_loads():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scripts import demo
+from hrm_hf.scripts import demo
 
 
 @pytest.mark.slow

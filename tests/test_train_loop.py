@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from data.sudoku import build_sudoku_dataset
-from data.sudoku_generator import generate_puzzles
-from training.checkpoint import list_checkpoints
-from training.config import TrainConfig
-from training.loop import train
+from hrm_hf.data.sudoku import build_sudoku_dataset
+from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.training.checkpoint import list_checkpoints
+from hrm_hf.training.config import TrainConfig
+from hrm_hf.training.loop import train
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def test_tiny_run_loss_falls_and_saves_a_loadable_model(tiny_data, tmp_path):
     from transformers import AutoModel
 
     config = tiny_config(tiny_data, tmp_path, max_steps=60, lr=3e-3, halt_exploration_prob=0.0)
-    from training.loop import Trainer
+    from hrm_hf.training.loop import Trainer
 
     trainer = Trainer(config)
     batch = next(iter(trainer.sampler))
@@ -100,7 +100,7 @@ def free_port() -> int:
 
 
 def run_script(args: list[str], cwd: Path = REPO) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -109,11 +109,11 @@ def test_two_cpu_ranks_equal_one(tiny_data, tmp_path):
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     flags += ["--preset", "cpu-demo", "--data-path", str(tiny_data), "--max-steps", "4", "--halt-exploration-prob", "0",
               "--puzzle-emb-ndim", "32"]  # fmt: skip
-    run_script([sys.executable, "-m", "scripts.train", *flags, "--output-dir", str(tmp_path / "one")])
+    run_script([sys.executable, "-m", "hrm_hf.scripts", "train", *flags, "--output-dir", str(tmp_path / "one")])
     run_script([
         sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-        "-m", "scripts.train", *flags, "--output-dir", str(tmp_path / "two"),
+        "-m", "hrm_hf.scripts", "train", *flags, "--output-dir", str(tmp_path / "two"),
     ])  # fmt: skip
     one, two = weights(tmp_path / "one" / "model"), weights(tmp_path / "two" / "model")
     assert "puzzle_emb.weight" in one and one["puzzle_emb.weight"].abs().sum() > 0
@@ -137,7 +137,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tiny_data, tmp_path):
 
 
 def test_nonfinite_losses_skip_steps_then_stop(tiny_data, tmp_path):
-    from training.loop import Trainer
+    from hrm_hf.training.loop import Trainer
 
     trainer = Trainer(tiny_config(tiny_data, tmp_path, max_steps=4, max_nonfinite_steps=2))
     before = {k: v.clone() for k, v in trainer.unwrapped.state_dict().items()}

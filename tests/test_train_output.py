@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.output import push_folder
+from hrm_hf.training.output import push_folder
 
 
 class FlakyApi:

@@ -220,8 +220,8 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     """`--preset` plus one `--field-name VALUE` option per `TrainConfig` field, each documented."""
     parser = argparse.ArgumentParser(
-        description="Train HRM-ACT-v1 with Accelerate. Run as `python -m scripts.train` or "
-        "`accelerate launch -m scripts.train`. Any option overrides the preset's value.",
+        description="Train HRM-ACT-v1 with Accelerate. Run as `hrm train` or "
+        "`accelerate launch -m hrm_hf.scripts train`. Any option overrides the preset's value.",
     )
     parser.add_argument(
         "--preset", default="cpu-demo", help=f"a YAML path or one of {available_presets()} (default: cpu-demo)"

@@ -22,12 +22,11 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, set_seed
 from tqdm.auto import tqdm
 
-from data.metadata import PuzzleDatasetMetadata
-from data.sampler import TrainBatchSampler, eval_batches
-from data.storage import load_puzzle_dataset
-from hrm_hf.configuration_hrm import HrmActConfig
-from hrm_hf.modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
-
+from ..configuration_hrm import HrmActConfig
+from ..data.metadata import PuzzleDatasetMetadata
+from ..data.sampler import TrainBatchSampler, eval_batches
+from ..data.storage import load_puzzle_dataset
+from ..modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .ema import EMA

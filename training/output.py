@@ -14,9 +14,8 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from evaluation.card import write_model_card
-from hrm_hf.modeling_hrm import HrmActModel
-
+from ..evaluation.card import write_model_card
+from ..modeling_hrm import HrmActModel
 from .config import TrainConfig
 
 

@@ -1,8 +1,8 @@
 """Score an HRM-ACT-v1 model on a puzzle dataset: one command instead of the authors' notebook.
 
-    python -m scripts.evaluate --model hrm-sudoku --dataset data/sudoku-extreme --split test
-    python -m scripts.evaluate --model user/hrm-arc --dataset user/arc-aug-1000 --halting fixed adaptive --save-examples 4
-    accelerate launch -m scripts.evaluate --model user/hrm-maze --dataset user/maze-hard --output-dir eval-maze
+    hrm evaluate --model hrm-sudoku --dataset data/sudoku-extreme --split test
+    hrm evaluate --model user/hrm-arc --dataset user/arc-aug-1000 --halting fixed adaptive --save-examples 4
+    accelerate launch -m hrm_hf.scripts evaluate --model user/hrm-maze --dataset user/maze-hard --output-dir eval-maze
 
 Model and dataset are local folders or Hub ids. Prints a table and writes `metrics.json` (exact, token and Q-halt
 accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for ARC, a Kaggle `submission.json` (from
@@ -22,13 +22,13 @@ from datasets import Dataset
 from tqdm import tqdm
 from transformers import AutoModel, PretrainedConfig
 
-from data.metadata import PuzzleDatasetMetadata
-from data.storage import UnknownSplitError, load_puzzle_dataset
-from evaluation.card import write_model_card
-from evaluation.halting import SolvedRow, solve_stream
-from evaluation.puzzles import infer_task
-from evaluation.render import render_example
-from evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
+from ..data.metadata import PuzzleDatasetMetadata
+from ..data.storage import UnknownSplitError, load_puzzle_dataset
+from ..evaluation.card import write_model_card
+from ..evaluation.halting import SolvedRow, solve_stream
+from ..evaluation.puzzles import infer_task
+from ..evaluation.render import render_example
+from ..evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
 
 
 TABLE_COLUMNS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count")
