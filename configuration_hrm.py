@@ -39,17 +39,26 @@ class HrmActConfig(PreTrainedConfig):
         Rows of the puzzle-embedding table; id `blank_puzzle_id` is the blank puzzle.
     puzzle_emb_ndim (`int`, *optional*):
         Width of a puzzle embedding; 0 turns them off. Defaults to `hidden_size`.
-    H_cycles, L_cycles (`int`, defaults to 2, 2):
-        High-level steps per ACT segment; low-level steps per high-level step.
-    H_layers, L_layers (`int`, defaults to 4, 4):
-        Transformer blocks in the high- and low-level modules.
-    hidden_size, num_heads (`int`, defaults to 512, 8):
-        Width and attention heads (`head_dim = hidden_size / num_heads`).
+    H_cycles (`int`, defaults to 2):
+        High-level steps per ACT segment.
+    L_cycles (`int`, defaults to 2):
+        Low-level steps per high-level step.
+    H_layers (`int`, defaults to 4):
+        Transformer blocks in the high-level module.
+    L_layers (`int`, defaults to 4):
+        Transformer blocks in the low-level module.
+    hidden_size (`int`, defaults to 512):
+        Width of every token's state.
+    num_heads (`int`, defaults to 8):
+        Attention heads (`head_dim = hidden_size / num_heads`).
     expansion (`float`, defaults to 4.0):
         SwiGLU width factor.
     pos_encodings (`str`, defaults to `"rope"`):
         `"rope"` or `"learned"`.
-    rope_theta, rms_norm_eps (`float`, defaults to 10000.0, 1e-5).
+    rope_theta (`float`, defaults to 10000.0):
+        RoPE base period.
+    rms_norm_eps (`float`, defaults to 1e-5):
+        Epsilon of the weightless RMS norms.
     halt_max_steps (`int`, defaults to 16):
         Most ACT segments per puzzle.
     halt_exploration_prob (`float`, defaults to 0.1):

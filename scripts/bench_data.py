@@ -28,6 +28,7 @@ from ..data.puzzle_csv import write_puzzle_csv
 from ..data.sampler import TrainBatchSampler
 from ..data.storage import load_puzzle_dataset
 from ..data.sudoku_generator import generate_puzzles
+from .cli import HelpFormatter
 
 
 def _tree_rss_bytes(pid: int) -> int:
@@ -132,7 +133,7 @@ def bench_batches(folder: Path, batch_size: int, batches: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--work-dir", type=Path, required=True, help="scratch folder for sources and built datasets")
     parser.add_argument("--arc-kaggle-dir", type=Path, help="ARC Kaggle JSON folder; without it ARC is skipped")
     parser.add_argument("--arc-aug", type=int, default=1000, help="ARC augmentations per task (default: 1000)")

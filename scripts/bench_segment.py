@@ -14,10 +14,11 @@ import torch
 
 from ..configuration_hrm import HrmActConfig
 from ..modeling_hrm import HrmActModel
+from .cli import HelpFormatter
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--hidden-size", type=int, default=256, help="Model width.")
     parser.add_argument("--num-heads", type=int, default=4, help="Attention heads.")
     parser.add_argument("--layers", type=int, default=4, help="Blocks in each of the H and L modules.")

@@ -20,6 +20,7 @@ from datasets import Dataset, DatasetDict
 from ..data.metadata import PuzzleDatasetMetadata
 from ..training.config import parse_config
 from ..training.loop import Trainer
+from .cli import HelpFormatter
 
 
 def synthetic_dataset(rows: int, seq_len: int, vocab_size: int, identifiers: int, seed: int = 0):
@@ -47,7 +48,7 @@ def peak_memory_gib(device: torch.device) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (compilation, caches)")
     parser.add_argument("--seq-len", type=int, default=81, help="tokens per random puzzle (default: 81, Sudoku)")

@@ -26,6 +26,7 @@ from ..data.puzzle_csv import PuzzleFormatError, PuzzleRow, read_puzzle_csv, wri
 from ..data.release import build_from_release
 from ..data.storage import push_puzzle_dataset
 from ..data.sudoku_generator import generate_puzzles
+from .cli import HelpFormatter
 
 
 CSV_SOURCES = (
@@ -76,7 +77,7 @@ def _csv_options(parser: argparse.ArgumentParser, kind: str, aug_help: str) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     commands = parser.add_subparsers(dest="task", required=True)
     common = _common_options()
 

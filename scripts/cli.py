@@ -4,7 +4,9 @@ The sub-command's module is imported only once it is chosen, so `hrm --help` sta
 `python -m hrm_hf.scripts <sub-command>` is the same command, the form `accelerate launch -m` needs.
 """
 
+import argparse
 import importlib
+import os
 import sys
 
 
@@ -19,7 +21,19 @@ SUB_COMMANDS = {
     "bench-segment": ("bench_segment", "time one training segment (forward + backward)"),
     "bench-data": ("bench_data", "time dataset builds, peak memory and batch read rate"),
     "bench-train": ("bench_train", "training examples/s and peak memory for a preset"),
+    "bench-cli": ("bench_cli", "start-up time of `hrm` and of each sub-command"),
 }
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every sub-command's `--help`: the module docstring as written, and each option's default unless its help
+    already states it or it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, argparse.SUPPRESS, False) or not action.option_strings:
+            return text
+        return super()._get_help_string(action)
 
 
 def usage() -> str:
@@ -29,7 +43,8 @@ def usage() -> str:
         "usage: hrm <sub-command> [options]\n\n"
         "The Hierarchical Reasoning Model (HRM-ACT-v1) with transformers, datasets and accelerate.\n\n"
         "sub-commands:\n" + "\n".join(lines) + "\n\n"
-        "`hrm <sub-command> --help` lists its options with their defaults.\n"
+        "`hrm <sub-command> --help` lists its options with their defaults. Errors are one line with exit code 2 for\n"
+        "bad usage or configuration and 1 for failures at run time; HRM_DEBUG=1 shows their traceback.\n"
         "Several processes: accelerate launch [accelerate options] -m hrm_hf.scripts train [options]\n"
     )
 
@@ -48,7 +63,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     sys.argv = [f"hrm {name}", *rest]  # argparse takes its `prog` (usage line, errors) from here
     module = importlib.import_module(f"hrm_hf.scripts.{SUB_COMMANDS[name][0]}")
-    module.main(rest)
+    try:
+        module.main(rest)
+    except (ValueError, OSError) as error:  # bad input or a file problem: one line, the traceback on request
+        if os.environ.get("HRM_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(getattr(error, "exit_code", 1))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from ..configuration_hrm import HrmActConfig
 from ..evaluation.card import write_model_card
 from ..modeling_hrm import HrmActModel
 from ..training.output import push_folder
+from .cli import HelpFormatter
 
 
 TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
@@ -137,7 +138,7 @@ def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, ta
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("checkpoint", help="The release's checkpoint file (`checkpoint` or `step_N`) or its folder.")
     parser.add_argument("--output-dir", required=True, help="Folder to write the Hub-ready model to.")
     parser.add_argument("--task", choices=sorted(TASK_SEQ_LEN), help="Puzzle type, to know seq_len for RoPE models.")

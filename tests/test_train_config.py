@@ -1,15 +1,32 @@
-"""Training configuration: presets, command-line overrides and errors naming the field and value."""
+"""Training configuration: presets and `--config` files as defaults, command-line overrides through
+`HfArgumentParser`, and errors naming the field and value."""
+
+import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from hrm_hf.training.config import TrainConfig, available_presets, build_parser, load_preset, parse_config
+from hrm_hf.configuration_hrm import HrmActConfig
+from hrm_hf.training.config import (
+    ARCH_FIELDS,
+    ConfigError,
+    TrainConfig,
+    available_presets,
+    build_parser,
+    load_preset,
+    parse_config,
+)
+from hrm_hf.training.loop import create_accelerator
 
 
-def test_every_preset_loads():
+def test_every_preset_loads_with_its_architecture_in_an_arch_section():
     assert {"cpu-demo", "sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2"} <= set(available_presets())
     for name in available_presets():
-        TrainConfig.from_dict(load_preset(name))
+        values = load_preset(name)
+        assert set(values["arch"]) <= set(ARCH_FIELDS) and not set(values) & set(ARCH_FIELDS)
+        TrainConfig.from_dict(values)
 
 
 def test_authors_recipe_values():
@@ -17,42 +34,99 @@ def test_authors_recipe_values():
     assert (config.lr, config.puzzle_emb_lr, config.weight_decay, config.epochs) == (1e-4, 1e-2, 0.1, 100000)
     config = TrainConfig.from_dict(load_preset("sudoku-extreme-1k"))
     assert (config.global_batch_size, config.lr_warmup_steps, config.puzzle_emb_weight_decay) == (768, 2000, 1.0)
+    assert (config.hidden_size, config.forward_dtype, config.halt_max_steps) == (512, "bfloat16", 16)
 
 
-def test_command_line_overrides_any_field(tmp_path):
+def test_architecture_fields_are_hrm_act_configs_own():
+    hrm_defaults = HrmActConfig()
+    config = TrainConfig(data_path="x")
+    for name in ARCH_FIELDS:
+        if name != "puzzle_emb_ndim":  # HrmActConfig fills None in from hidden_size
+            assert getattr(config, name) == getattr(hrm_defaults, name), name
+
+
+def test_command_line_overrides_the_config_file(tmp_path):
     preset = tmp_path / "mine.yaml"
-    preset.write_text(yaml.safe_dump({"data_path": "somewhere", "hidden_size": 32, "num_heads": 2}))
-    config = parse_config(
-        ["--preset", str(preset), "--hidden-size", "64", "--ema", "true", "--max-steps", "none", "--lr", "3e-4"]
-    )
-    assert (config.hidden_size, config.num_heads, config.ema, config.max_steps, config.lr) == (64, 2, True, None, 3e-4)
+    preset.write_text(yaml.safe_dump({"data_path": "somewhere", "max_steps": 9, "arch": {"hidden_size": 32,
+                                                                                         "num_heads": 2}}))  # fmt: skip
+    config = parse_config(["--config", str(preset), "--hidden-size", "64", "--ema", "--lr", "3e-4"])
+    assert (config.hidden_size, config.num_heads, config.ema, config.max_steps, config.lr) == (64, 2, True, 9, 3e-4)
+    assert parse_config(["--config", str(preset), "--ema", "--no-ema"]).ema is False
+    assert parse_config(["--config", str(preset), "--report-to", "tensorboard", "wandb"]).report_to == [
+        "tensorboard", "wandb"]  # fmt: skip
     config.save(tmp_path / "saved.yaml")
-    assert TrainConfig.from_dict(yaml.safe_load((tmp_path / "saved.yaml").read_text())) == config
+    saved = yaml.safe_load((tmp_path / "saved.yaml").read_text())
+    assert saved["arch"]["hidden_size"] == 64 and "hidden_size" not in saved
+    assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
 
 
-def test_help_documents_every_field():
-    text = build_parser().format_help()
-    for flag in ("--puzzle-emb-lr", "--resume-from-checkpoint", "--keep-last", "--report-to", "--ema-rate"):
-        assert flag in text
-    assert "SignSGD" in text
+def test_a_preset_or_config_is_required():
+    with pytest.raises(ConfigError, match="Give --preset"):
+        parse_config(["--data-path", "x"])
+
+
+def test_help_shows_every_field_with_its_default_and_choices():
+    text = " ".join(build_parser(TrainConfig.from_dict(load_preset("cpu-demo")).__dict__).format_help().split())
+    for name in [*TrainConfig.__dataclass_fields__, "preset", "config"]:
+        assert f"--{name.replace('_', '-')}" in text, name
+    assert "--no-ema" in text and "SignSGD" in text
+    assert "Low-level steps per high-level step. (default: 2)" in text  # HrmActConfig's own documentation
+    assert "(default: 3000)" in text  # the preset's max_steps
+    assert "{float32,bfloat16,float16}" in text
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("lr", -1.0, "`lr` must be >= 0, got -1.0"),
+        ("lr", float("inf"), "`lr` must be a finite number, got inf"),
         ("global_batch_size", 0, "`global_batch_size` must be positive, got 0"),
-        ("report_to", "mlflow", "`report_to` must be one of"),
+        ("report_to", ["mlflow"], "`report_to` must name trackers among"),
         ("beta2", 1.5, "`beta2` must lie in"),
         ("hidden_size", "big", "`hidden_size` must be of type int, got 'big'"),
-        ("colour", 3, "Unknown training config field"),
+        ("forward_dtype", "bf16", "`forward_dtype` must be one of ('float32', 'bfloat16', 'float16'), got 'bf16'"),
+        ("num_heads", 3, "`hidden_size` (512) must be divisible by `num_heads` (3)"),
+        ("colour", 3, "Unknown training config field `colour`"),
+        ("hiden_size", 64, "Unknown training config field `hiden_size`; did you mean `hidden_size`"),
+        (
+            "arch",
+            {"halt_max_step": 4},
+            "Unknown architecture field `arch.halt_max_step`; did you mean `halt_max_steps`",
+        ),
     ],
 )
 def test_bad_values_name_field_and_value(field, value, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         TrainConfig.from_dict({"data_path": "x", field: value})
 
 
 def test_unknown_preset():
-    with pytest.raises(ValueError, match="Unknown preset 'nope'"):
+    with pytest.raises(ConfigError, match="Unknown preset 'nope'"):
         load_preset("nope")
+
+
+def test_a_launcher_mixed_precision_is_refused(monkeypatch):
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    with pytest.raises(ConfigError, match="mixed precision 'bf16'.*--forward-dtype"):
+        create_accelerator(TrainConfig(data_path="x"))
+
+
+def test_a_tracker_that_is_not_installed_is_refused(monkeypatch):
+    monkeypatch.setitem(sys.modules["hrm_hf.training.loop"].TRACKER_AVAILABLE, "wandb", lambda: False)
+    with pytest.raises(ConfigError, match=r"tracker 'wandb' is not installed \(pip install 'hrm-hf\[wandb\]'\)"):
+        create_accelerator(TrainConfig(data_path="x", report_to=["wandb"]))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--preset", "cpu-demo", "--forward-dtype", "bf16"], 2, "invalid choice: 'bf16'"),
+        (["--preset", "cpu-demo", "--lr", "nan"], 2, "error: Training config field `lr` must be a finite number"),
+        (["--data-path", "x"], 2, "error: Give --preset"),
+    ],
+)
+def test_the_command_fails_in_one_line_before_reading_data(args, code, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "hrm_hf.scripts", "train", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code and message in done.stderr and "Traceback" not in done.stderr

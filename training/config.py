@@ -1,122 +1,134 @@
-"""The training configuration: one flat dataclass, YAML presets, command-line overrides, and validation.
+"""The training configuration: typed dataclass fields parsed by transformers' `HfArgumentParser`, YAML defaults.
 
-A run's configuration is the preset (a name from `training/presets/` or a YAML path) with any field overridden on the
-command line (`--hidden-size 128`, `--ema`, `--max-steps none`). The resolved configuration is written next to every
-checkpoint and into the saved model folder.
+A run's configuration is a preset (`--preset NAME`, a file of `training/presets/`) or a YAML file (`--config
+FILE.yaml`) whose values are the defaults that the command line overrides (`--hidden-size 128`, `--ema`,
+`--no-ema`). The run's own fields (data, schedule, optimizers, checkpoints, logging) are declared in `RunConfig`;
+the architecture fields are `HrmActConfig`'s, declared once there and taken over with their types, defaults, choices
+and documentation, and they sit in an `arch:` section of the YAML as in TRM's configs. The resolved configuration is
+written beside every checkpoint and into the saved model folder, in the same layout, so `--config` reads it back.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import math
+import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmActConfig
+
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
-# Fields of `HrmActConfig` a preset may set; the rest (vocabulary, sequence length, table size) come from the data.
-MODEL_FIELDS = (
+TRACKERS = ("tensorboard", "trackio", "wandb")
+# `HrmActConfig` fields a run chooses; the rest (vocabulary, sequence length, table size) come from the data.
+ARCH_FIELDS = (
     "hidden_size", "num_heads", "expansion", "H_layers", "L_layers", "H_cycles", "L_cycles", "pos_encodings",
-    "puzzle_emb_ndim", "halt_max_steps", "halt_exploration_prob", "forward_dtype", "loss_type", "rope_theta",
+    "puzzle_emb_ndim", "rope_theta", "rms_norm_eps", "halt_max_steps", "halt_exploration_prob", "forward_dtype",
+    "loss_type",
 )  # fmt: skip
+ARCH_CHOICES = {"pos_encodings": POS_ENCODINGS, "forward_dtype": FORWARD_DTYPES, "loss_type": LOSS_TYPES}
 # Fields that may differ between a checkpoint and the run resuming from it; every other one must match.
 RESUMABLE_CHANGES = frozenset(
-    {"output_dir", "resume_from_checkpoint", "report_to", "push_to_hub", "keep_last", "checkpoint_every", "log_every",
-     "save_model_at_eval", "compile", "max_nonfinite_steps", "cpu", "num_threads"}
+    {"output_dir", "resume_from_checkpoint", "report_to", "run_name", "project_name", "push_to_hub", "keep_last",
+     "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps", "cpu", "num_threads"}
 )  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A training configuration value that cannot be used; the message names the field and the value."""
+
+    exit_code = 2  # `hrm`'s exit code for bad usage
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
 
 
 @dataclass
-class TrainConfig:
-    """Everything a training run needs. Field names follow the authors' `all_config.yaml` where one exists.
+class RunConfig:
+    """The run's own fields; `TrainConfig` adds the architecture fields of `HrmActConfig` to them."""
 
-    Attributes:
-        data_path: a dataset folder written by `data/`, or a Hub dataset repo id.
-        output_dir: where checkpoints (`checkpoints/`), the model folder (`model/`) and tracker logs go.
-        hidden_size, num_heads, expansion, H_layers, L_layers, H_cycles, L_cycles, pos_encodings, puzzle_emb_ndim,
-            halt_max_steps, halt_exploration_prob, forward_dtype, loss_type, rope_theta: the model architecture (see
-            `HrmActConfig`); vocabulary, sequence length and puzzle-table size come from the dataset's metadata.
-        global_batch_size: examples per optimizer step over all processes (must divide by the process count).
-        epochs: training epochs; the run lasts `epochs * total_groups * mean_puzzle_examples / global_batch_size`
-            optimizer steps (the release's estimate) unless `max_steps` is set.
-        max_steps: stop after this many optimizer steps (also the length of the cosine schedule).
-        eval_interval: evaluate every this many epochs (and at the end).
-        lr, lr_min_ratio, lr_warmup_steps: Adam-atan2 base rate, cosine floor (ratio of the base), linear warmup.
-        beta1, beta2, weight_decay: Adam-atan2's betas and decoupled weight decay.
-        puzzle_emb_lr, puzzle_emb_weight_decay: the sparse SignSGD's base rate and decay (same schedule shape).
-        ema, ema_rate: keep an exponential moving average of the dense weights, used for evaluation and the saved
-            model.
-        compile: wrap the model in `torch.compile`.
-        max_nonfinite_steps: stop the run after this many non-finite losses in a row (each one skips its step).
-        checkpoint_every: save the whole training state every this many steps (0: only at evaluations).
-        keep_last: keep this many checkpoints (0 keeps all).
-        resume_from_checkpoint: `latest` (newest checkpoint under `output_dir`) or a checkpoint folder.
-        save_model_at_eval: also write the Hub-ready model folder at each evaluation, not only at the end.
-        push_to_hub: a Hub model repo id to upload the final model folder to.
-        report_to: `none`, `tensorboard`, `trackio` or `wandb` (all through Accelerate's trackers).
-        log_every: log training metrics every this many steps.
-        seed: seeds the model initialisation, the sampler and the halting exploration.
-        cpu: train on the CPU even if a GPU is present (always on when there is none).
-        num_threads: torch intra-op threads per process (0 leaves torch's default).
-    """
-
-    data_path: str = ""
-    output_dir: str = "outputs/run"
-    # Architecture.
-    hidden_size: int = 512
-    num_heads: int = 8
-    expansion: float = 4.0
-    H_layers: int = 4
-    L_layers: int = 4
-    H_cycles: int = 2
-    L_cycles: int = 2
-    pos_encodings: str = "rope"
-    puzzle_emb_ndim: int | None = None
-    halt_max_steps: int = 16
-    halt_exploration_prob: float = 0.1
-    forward_dtype: str = "bfloat16"
-    loss_type: str = "stablemax_cross_entropy"
-    rope_theta: float = 10000.0
-    # Schedule and optimizers.
-    global_batch_size: int = 768
-    epochs: int = 20000
-    max_steps: int | None = None
-    eval_interval: int = 2000
-    lr: float = 1e-4
-    lr_min_ratio: float = 1.0
-    lr_warmup_steps: int = 2000
-    beta1: float = 0.9
-    beta2: float = 0.95
-    weight_decay: float = 0.1
-    puzzle_emb_lr: float = 1e-2
-    puzzle_emb_weight_decay: float = 0.1
-    ema: bool = False
-    ema_rate: float = 0.999
-    compile: bool = False
-    max_nonfinite_steps: int = 10
-    # Checkpoints, output, logging.
-    checkpoint_every: int = 0
-    keep_last: int = 2
-    resume_from_checkpoint: str | None = None
-    save_model_at_eval: bool = False
-    push_to_hub: str | None = None
-    report_to: str = "none"
-    log_every: int = 10
-    seed: int = 0
-    cpu: bool = False
-    num_threads: int = 0
+    data_path: str = field(
+        default="", metadata=_help("a dataset folder built by `hrm build-dataset`, or a Hub dataset repo id")
+    )
+    output_dir: str = field(
+        default="outputs/run", metadata=_help("where checkpoints/, the model folder model/ and tracker logs go")
+    )
+    global_batch_size: int = field(
+        default=768, metadata=_help("examples per optimizer step over all processes (divisible by their number)")
+    )
+    epochs: int = field(
+        default=20000,
+        metadata=_help(
+            "training epochs; the run lasts epochs * total_groups * mean_puzzle_examples / global_batch_size "
+            "optimizer steps (the authors' estimate) unless --max-steps is given"
+        ),
+    )
+    max_steps: int | None = field(
+        default=None, metadata=_help("stop after this many optimizer steps (also the cosine schedule's length)")
+    )
+    eval_interval: int = field(default=2000, metadata=_help("evaluate every this many epochs, and at the end"))
+    lr: float = field(default=1e-4, metadata=_help("Adam-atan2 base learning rate"))
+    lr_min_ratio: float = field(
+        default=1.0, metadata=_help("floor of the cosine decay, as a fraction of the base rate (1: constant)")
+    )
+    lr_warmup_steps: int = field(default=2000, metadata=_help("linear warmup steps of both learning rates"))
+    beta1: float = field(default=0.9, metadata=_help("Adam-atan2 beta1"))
+    beta2: float = field(default=0.95, metadata=_help("Adam-atan2 beta2"))
+    weight_decay: float = field(default=0.1, metadata=_help("Adam-atan2 decoupled weight decay"))
+    puzzle_emb_lr: float = field(
+        default=1e-2, metadata=_help("base rate of the sparse SignSGD on the puzzle-embedding table")
+    )
+    puzzle_emb_weight_decay: float = field(default=0.1, metadata=_help("weight decay of the sparse SignSGD"))
+    ema: bool = field(
+        default=False, metadata=_help("keep an exponential moving average of the dense weights for eval and saving")
+    )
+    ema_rate: float = field(default=0.999, metadata=_help("EMA update rate"))
+    compile: bool = field(default=False, metadata=_help("wrap the model in torch.compile"))
+    max_nonfinite_steps: int = field(
+        default=10, metadata=_help("stop after this many non-finite losses in a row (each skips its step)")
+    )
+    checkpoint_every: int = field(
+        default=0, metadata=_help("save the whole training state every this many steps (0: only at evaluations)")
+    )
+    keep_last: int = field(default=2, metadata=_help("checkpoints kept (0 keeps all)"))
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata=_help("`latest` (the newest checkpoint under --output-dir) or a checkpoint folder")
+    )
+    save_model_at_eval: bool = field(
+        default=False, metadata=_help("also write the model folder at each evaluation, not only at the end")
+    )
+    push_to_hub: str | None = field(default=None, metadata=_help("Hub model repo id to upload the model folder to"))
+    report_to: list[str] = field(
+        default_factory=list,
+        metadata=_help(f"trackers to log to, any of {', '.join(TRACKERS)} (through Accelerate); none by default"),
+    )
+    project_name: str = field(default="hrm", metadata=_help("tracker project name"))
+    run_name: str | None = field(default=None, metadata=_help("tracker run name (default: the tracker's own)"))
+    log_every: int = field(default=10, metadata=_help("log training metrics every this many steps"))
+    seed: int = field(
+        default=0, metadata=_help("seeds the model initialisation, the sampler and the halting exploration")
+    )
+    cpu: bool = field(default=False, metadata=_help("train on the CPU even when a GPU is present"))
+    num_threads: int = field(default=0, metadata=_help("torch intra-op threads per process (0: torch's default)"))
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise `ValueError` naming the first bad field and its value."""
+        """Raise `ConfigError` naming the first bad field and its value."""
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, float):
+                _require(item.name, value, math.isfinite(value), "must be a finite number")
         positive = ("hidden_size", "num_heads", "H_layers", "L_layers", "H_cycles", "L_cycles", "halt_max_steps",
                     "global_batch_size", "epochs", "eval_interval", "log_every", "ema_rate", "lr_min_ratio",
                     "max_nonfinite_steps", "expansion")  # fmt: skip
@@ -126,34 +138,46 @@ class TrainConfig:
                      "checkpoint_every", "keep_last", "num_threads"):  # fmt: skip
             _require(name, getattr(self, name), getattr(self, name) >= 0, "must be >= 0")
         if self.max_steps is not None:
-            _require("max_steps", self.max_steps, self.max_steps > 0, "must be positive (or none)")
+            _require("max_steps", self.max_steps, self.max_steps > 0, "must be positive (or left out)")
         for name in ("beta1", "beta2", "ema_rate", "halt_exploration_prob"):
             _require(name, getattr(self, name), 0 <= getattr(self, name) <= 1, "must lie in [0, 1]")
         _require("lr_min_ratio", self.lr_min_ratio, self.lr_min_ratio <= 1, "must lie in (0, 1]")
-        _require("report_to", self.report_to, self.report_to in REPORT_TO, f"must be one of {REPORT_TO}")
+        for tracker in self.report_to:
+            _require("report_to", tracker, tracker in TRACKERS, f"must name trackers among {TRACKERS}")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
+        try:
+            HrmActConfig(**self.model_kwargs())
+        except (ValueError, TypeError) as error:  # the model's own checks, e.g. heads that do not divide the width
+            raise ConfigError(f"Training config: {error}") from None
 
     def model_kwargs(self) -> dict[str, Any]:
         """The architecture fields, as `HrmActConfig` keyword arguments."""
-        return {name: getattr(self, name) for name in MODEL_FIELDS}
+        return {name: getattr(self, name) for name in ARCH_FIELDS}
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The run's fields, then the architecture under `arch`: the layout of presets and `--config` files."""
+        values = dataclasses.asdict(self)
+        return {k: v for k, v in values.items() if k not in ARCH_FIELDS} | {"arch": self.model_kwargs()}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"Unknown training config field(s) {unknown}; known fields: {sorted(known)}.")
+        """A config from preset-layout values (architecture under `arch`, or flat); types are checked, strings from
+        the command line converted; unknown fields are refused with the closest known name."""
+        values = flatten(values)
+        known = [f.name for f in dataclasses.fields(cls)]
+        for name in values:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean `{close[0]}`?" if close else ""
+                raise ConfigError(f"Unknown training config field `{name}`{hint}")
         return cls(**{name: _coerce(name, value) for name, value in values.items()})
 
-    def differences(self, other: TrainConfig) -> list[str]:
+    def differences(self, other: RunConfig) -> list[str]:
         """`field: other -> self` for every field, except those in `RESUMABLE_CHANGES`, that differs."""
-        mine, theirs = self.to_dict(), other.to_dict()
+        mine, theirs = flatten(self.to_dict()), flatten(other.to_dict())
         return [
             f"{name}: {theirs[name]!r} -> {mine[name]!r}"
             for name in mine
@@ -161,26 +185,76 @@ class TrainConfig:
         ]
 
 
+def _arch_field(item: dataclasses.Field, docs: dict[str, str]) -> tuple[str, Any, dataclasses.Field]:
+    """One `HrmActConfig` field as a run field: the same default and documentation, a type argparse can parse."""
+    annotation: Any = item.type
+    if item.name in ARCH_CHOICES:
+        annotation = Literal[ARCH_CHOICES[item.name]]
+    elif annotation == float | int:
+        annotation = float
+    return item.name, annotation, field(default=item.default, metadata=_help(docs[item.name]))
+
+
+def _arch_docs() -> dict[str, str]:
+    """Each field's text in `HrmActConfig`'s docstring, whose entries read `name (`type`, defaults to X):` or
+    `a, b (...):` at four spaces, followed by their text at eight; an entry shared by several names documents each."""
+    docs: dict[str, str] = {}
+    for entry in re.split(r"\n {4}(?=[A-Za-z_][A-Za-z_, ]* \(`)", HrmActConfig.__doc__ or "")[1:]:
+        head, _, text = entry.partition("\n")
+        names = head.split(" (`")[0].split(", ")
+        docs.update(dict.fromkeys(names, " ".join(text.split()) or names[0]))
+    return docs
+
+
+_HRM_FIELDS = {item.name: item for item in dataclasses.fields(HrmActConfig)}
+_ARCH_DOCS = _arch_docs()
+TrainConfig = dataclasses.make_dataclass(
+    "TrainConfig",
+    [_arch_field(_HRM_FIELDS[name], _ARCH_DOCS) for name in ARCH_FIELDS],
+    bases=(RunConfig,),
+    namespace={"__module__": __name__},
+)
+TrainConfig.__doc__ = """Everything a training run needs: `RunConfig`'s fields and the architecture fields of `HrmActConfig`
+(see each field's `metadata["help"]`, or `hrm train --help`)."""
+
+
 def _require(name: str, value: Any, ok: bool, message: str) -> None:
     if not ok:
-        raise ValueError(f"Training config field `{name}` {message}, got {value!r}.")
+        raise ConfigError(f"Training config field `{name}` {message}, got {value!r}.")
 
 
-def _field_types() -> dict[str, type]:
-    hints = typing.get_type_hints(TrainConfig)
-    return {name: hints[name] for name in (f.name for f in dataclasses.fields(TrainConfig))}
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """Preset-layout values with the `arch` section merged into the top level."""
+    values = dict(values)
+    arch = values.pop("arch", None) or {}
+    if not isinstance(arch, dict):
+        raise ConfigError(f"Training config field `arch` must be a mapping of architecture fields, got {arch!r}.")
+    for name in arch:
+        if name not in ARCH_FIELDS:
+            close = difflib.get_close_matches(name, ARCH_FIELDS, n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else f"; known: {', '.join(ARCH_FIELDS)}"
+            raise ConfigError(f"Unknown architecture field `arch.{name}`{hint}")
+    return values | arch
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Check a YAML or command-line value against the field's type, converting strings from the command line."""
-    annotation = _field_types()[name]
+    annotation = typing.get_type_hints(TrainConfig)[name]
     args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args):
         if type(None) in args:
             return None
-        raise ValueError(f"Training config field `{name}` may not be none.")
+        raise ConfigError(f"Training config field `{name}` may not be none.")
     base = next(arg for arg in args if arg is not type(None))
-    if base is bool:
+    if typing.get_origin(base) is Literal:
+        if value in typing.get_args(base):
+            return value
+        raise ConfigError(f"Training config field `{name}` must be one of {typing.get_args(base)}, got {value!r}.")
+    if typing.get_origin(base) is list:
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return [item for item in items if item and item != "none"]
+    elif base is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
@@ -197,7 +271,11 @@ def _coerce(name: str, value: Any) -> Any:
             pass
     elif base is str:
         return str(value)
-    raise ValueError(f"Training config field `{name}` must be of type {base.__name__}, got {value!r}.")
+    raise ConfigError(f"Training config field `{name}` must be of type {_type_name(base)}, got {value!r}.")
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def available_presets() -> list[str]:
@@ -205,58 +283,65 @@ def available_presets() -> list[str]:
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:
-    """The field values of a preset: a name from `training/presets/` or a YAML file path."""
+    """The values of a preset name from `training/presets/` or of a YAML file path (preset layout)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = PRESETS_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ValueError(f"Unknown preset {name_or_path!r}: not a YAML file, nor one of {available_presets()}.")
-    values = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError(f"Unknown preset {name_or_path!r}: not a YAML file, nor one of {available_presets()}.")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
     if not isinstance(values, dict):
-        raise ValueError(f"Preset {path} must be a YAML mapping of training config fields.")
+        raise ConfigError(f"{path} must be a YAML mapping of training config fields.")
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """`--preset` plus one `--field-name VALUE` option per `TrainConfig` field, each documented."""
-    parser = argparse.ArgumentParser(
-        description="Train HRM-ACT-v1 with Accelerate. Run as `hrm train` or "
-        "`accelerate launch -m hrm_hf.scripts train`. Any option overrides the preset's value.",
+def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """`--preset`/`--config` plus one documented option per `TrainConfig` field (`--no-FIELD` for booleans), with
+    `defaults` (a preset's values) shown as the defaults."""
+    from transformers import HfArgumentParser  # only here: `hrm` and `hrm --help` start without transformers
+
+    parser = HfArgumentParser(
+        TrainConfig,
+        prog="hrm train",
+        description="Train HRM-ACT-v1 with Accelerate. Values come from --preset or --config, and any option "
+        "overrides them. Several processes: accelerate launch [options] -m hrm_hf.scripts train ...",
     )
-    parser.add_argument(
-        "--preset", default="cpu-demo", help=f"a YAML path or one of {available_presets()} (default: cpu-demo)"
-    )
-    docs = _field_docs()
-    for name, annotation in _field_types().items():
-        flag = "--" + name.replace("_", "-")
-        help_text = f"{docs.get(name, '')} [{_type_name(annotation)}]".strip()
-        parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=help_text)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=available_presets(), help="a preset of the authors' recipes or the demo")
+    source.add_argument("--config", metavar="FILE.yaml", help="a YAML file in the preset layout (e.g. a run's saved "
+                        "train_config.yaml)")  # fmt: skip
+    for item in dataclasses.fields(TrainConfig):
+        if item.type in (bool, "bool") and item.default is False:
+            flag = item.name.replace("_", "-")
+            parser.add_argument(f"--no-{flag}", dest=item.name, action="store_false", default=argparse.SUPPRESS,
+                                help=f"turn --{flag} off")  # fmt: skip
+    if defaults:
+        parser.set_defaults(**defaults)
     return parser
 
 
-def _type_name(annotation: Any) -> str:
-    args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return " or ".join("none" if arg is type(None) else arg.__name__ for arg in args)
-
-
-def _field_docs() -> dict[str, str]:
-    """One line per field from the class docstring's `Attributes:` section."""
-    docs, current = {}, None
-    for line in (TrainConfig.__doc__ or "").split("Attributes:")[-1].splitlines():
-        stripped = line.strip()
-        head, _, text = stripped.partition(": ")
-        if text and line.startswith(" " * 8) and not line.startswith(" " * 12):
-            current = head.split(", ")
-            docs.update(dict.fromkeys(current, text))
-        elif current and stripped:
-            for name in current:
-                docs[name] += " " + stripped
-    return docs
-
-
 def parse_config(argv: list[str] | None = None) -> TrainConfig:
-    """The preset named by `--preset`, overridden by every other option given."""
-    args = build_parser().parse_args(argv)
-    values = load_preset(args.preset)
-    values.update({name: value for name, value in vars(args).items() if name != "preset" and value is not None})
+    """The preset named by `--preset` (or the file of `--config`), overridden by every other option given."""
+    chosen, _ = _source_parser().parse_known_args(argv)
+    if chosen.preset is None and chosen.config is None:
+        if "-h" in (argv or []) or "--help" in (argv or []):
+            build_parser().parse_args(argv)  # prints the help and exits
+        raise ConfigError(f"Give --preset (one of {', '.join(available_presets())}) or --config FILE.yaml.")
+    preset = TrainConfig.from_dict(load_preset(chosen.preset or chosen.config))
+    values = vars(build_parser(dataclasses.asdict(preset)).parse_args(argv))
+    values.pop("preset"), values.pop("config")
     return TrainConfig.from_dict(values)
+
+
+def _source_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--preset")
+    parser.add_argument("--config")
+    return parser
+
+
+__all__ = ["ConfigError", "RunConfig", "TrainConfig", "available_presets", "build_parser", "load_preset",
+           "parse_config"]  # fmt: skip

@@ -8,7 +8,7 @@ all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the 
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -19,7 +19,14 @@ import evaluate
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list, set_seed
+from accelerate.logging import get_logger
+from accelerate.utils import (
+    broadcast_object_list,
+    is_tensorboard_available,
+    is_trackio_available,
+    is_wandb_available,
+    set_seed,
+)
 from tqdm.auto import tqdm
 
 from ..configuration_hrm import HrmActConfig
@@ -28,13 +35,13 @@ from ..data.sampler import TrainBatchSampler, eval_batches
 from ..data.storage import load_puzzle_dataset
 from ..modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
 from .output import push_folder, save_model_folder
 
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 METRIC_PATH = str(Path(__file__).resolve().parent.parent / "metrics" / "hrm_puzzle")
 TRAIN_METRICS = ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss")
 
@@ -48,15 +55,37 @@ class TrainResult:
     step: int
 
 
-def create_accelerator(config: TrainConfig) -> Accelerator:
-    """One Accelerator for the run, on the CPU when asked or when there is no GPU.
+TRACKER_AVAILABLE = {
+    "tensorboard": is_tensorboard_available,
+    "trackio": is_trackio_available,
+    "wandb": is_wandb_available,
+}
 
-    Without `cpu=True` on a GPU-less machine, Accelerate gives every launched process a world of its own, each
-    silently training alone; this makes the CPU explicit and refuses any world smaller than the launcher's.
+
+def create_accelerator(config: TrainConfig) -> Accelerator:
+    """One Accelerator for the run, on the CPU when asked or when there is no GPU, without mixed precision.
+
+    The model's precision is `forward_dtype`: autocast from a launcher's `--mixed_precision` would silently change the
+    numbers (or crash under fp16 with bfloat16 compute), so such a launch is refused. Without `cpu=True` on a GPU-less
+    machine, Accelerate gives every launched process a world of its own, each silently training alone; this makes the
+    CPU explicit and refuses any world smaller than the launcher's.
     """
+    for tracker in config.report_to:
+        if not TRACKER_AVAILABLE[tracker]():
+            raise ConfigError(
+                f"Training config field `report_to`: the tracker {tracker!r} is not installed "
+                f"(pip install 'hrm-hf[{tracker}]')."
+            )
+    launcher_precision = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if launcher_precision != "no":
+        raise ConfigError(
+            f"The launcher asks for mixed precision {launcher_precision!r}; HRM computes in its own --forward-dtype "
+            "(bfloat16 or float32): launch with --mixed_precision no and set --forward-dtype instead."
+        )
     accelerator = Accelerator(
         cpu=config.cpu or not torch.cuda.is_available(),
-        log_with=None if config.report_to == "none" else config.report_to,
+        mixed_precision="no",
+        log_with=config.report_to or None,
         project_dir=config.output_dir,
         dynamo_backend="inductor" if config.compile else None,
     )
@@ -67,11 +96,23 @@ def create_accelerator(config: TrainConfig) -> Accelerator:
             "on a machine without GPUs launch with `accelerate launch --cpu` (or set ACCELERATE_USE_CPU=1)."
         )
     if config.global_batch_size % accelerator.num_processes:
-        raise ValueError(
+        raise ConfigError(
             f"Training config field `global_batch_size` ({config.global_batch_size}) must divide by the number of "
             f"processes ({accelerator.num_processes})."
         )
     return accelerator
+
+
+def tracker_config(config: TrainConfig) -> dict[str, Any]:
+    """The run's fields as the flat scalar values every tracker stores (lists joined by commas)."""
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """The run name, in each tracker's own keyword."""
+    if config.run_name is None:
+        return {}
+    return {"wandb": {"name": config.run_name}, "trackio": {"name": config.run_name}}
 
 
 def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
@@ -167,8 +208,10 @@ class Trainer:
         self.carry = None
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
-        if config.report_to != "none":
-            accelerator.init_trackers("hrm", config=config.to_dict())
+        if config.report_to:
+            accelerator.init_trackers(
+                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
+            )
 
     # ----- state -----
     def trainer_state(self) -> dict[str, Any]:
