@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = commands.add_parser(
         "sudoku",
         parents=[common],
+        formatter_class=HelpFormatter,
         help="Sudoku (9x9, or 4x4 with --size 4)",
         description="Sudoku from " + CSV_SOURCES,
     )
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = commands.add_parser(
         "maze",
         parents=[common],
+        formatter_class=HelpFormatter,
         help="Maze (30x30)",
         description="Mazes from " + CSV_SOURCES,
     )
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = commands.add_parser(
         "arc",
         parents=[common],
+        formatter_class=HelpFormatter,
         help="ARC-AGI",
         description="ARC-AGI tasks in the Kaggle layout (--kaggle-dir), one JSON file per task (--tasks-dir) or "
         "imported from a release folder (--from-release-dir): give exactly one. "

@@ -1,0 +1,159 @@
+# Copyright 2025 Sapient Inc. and the hrm-hf authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Configuration of HRM-ACT-v1, the Hierarchical Reasoning Model with Adaptive Computation Time.
+
+This file travels with every saved model (``trust_remote_code``), so it imports only transformers and the
+standard library. Field names are the authors' release config names (``all_config.yaml``'s ``arch`` section).
+"""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PreTrainedConfig
+
+
+POS_ENCODINGS = ("rope", "learned")
+FORWARD_DTYPES = ("float32", "bfloat16", "float16")
+LOSS_TYPES = ("stablemax_cross_entropy", "softmax_cross_entropy")
+
+
+@strict
+class HrmActConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`HrmActModel`], the puzzle-solving HRM with ACT halting of Wang et al. (2025).
+
+    vocab_size (`int`, defaults to 11):
+        Token ids are `0..vocab_size-1`; id 0 is PAD in every dataset.
+    seq_len (`int`, defaults to 81):
+        Tokens per puzzle (81 for Sudoku, 900 for Maze and ARC).
+    num_puzzle_identifiers (`int`, defaults to 1):
+        Rows of the puzzle-embedding table; id `blank_puzzle_id` is the blank puzzle.
+    puzzle_emb_ndim (`int`, *optional*):
+        Width of a puzzle embedding; 0 turns them off. Defaults to `hidden_size`.
+    H_cycles (`int`, defaults to 2):
+        High-level steps per ACT segment.
+    L_cycles (`int`, defaults to 2):
+        Low-level steps per high-level step.
+    H_layers (`int`, defaults to 4):
+        Transformer blocks in the high-level module.
+    L_layers (`int`, defaults to 4):
+        Transformer blocks in the low-level module.
+    hidden_size (`int`, defaults to 512):
+        Width of every token's state.
+    num_heads (`int`, defaults to 8):
+        Attention heads (`head_dim = hidden_size / num_heads`).
+    expansion (`float`, defaults to 4.0):
+        SwiGLU width factor.
+    pos_encodings (`str`, defaults to `"rope"`):
+        `"rope"` or `"learned"`.
+    rope_theta (`float`, defaults to 10000.0):
+        RoPE base period.
+    rms_norm_eps (`float`, defaults to 1e-5):
+        Epsilon of the weightless RMS norms.
+    halt_max_steps (`int`, defaults to 16):
+        Most ACT segments per puzzle.
+    halt_exploration_prob (`float`, defaults to 0.1):
+        Chance, in training, of drawing a random minimum segment count for a row.
+    forward_dtype (`str`, defaults to `"bfloat16"`):
+        Compute dtype of activations and of the carry; parameters stay in float32.
+    loss_type (`str`, defaults to `"stablemax_cross_entropy"`):
+        `"stablemax_cross_entropy"` (the release's) or `"softmax_cross_entropy"`.
+    blank_puzzle_id (`int`, defaults to 0):
+        Puzzle identifier of padding rows.
+    """
+
+    model_type = "hrm_act_v1"
+
+    vocab_size: int = 11
+    seq_len: int = 81
+    num_puzzle_identifiers: int = 1
+    puzzle_emb_ndim: int | None = None
+    H_cycles: int = 2
+    L_cycles: int = 2
+    H_layers: int = 4
+    L_layers: int = 4
+    hidden_size: int = 512
+    num_heads: int = 8
+    expansion: float | int = 4.0
+    pos_encodings: str = "rope"
+    rope_theta: float | int = 10000.0
+    rms_norm_eps: float = 1e-5
+    halt_max_steps: int = 16
+    halt_exploration_prob: float | int = 0.1
+    forward_dtype: str = "bfloat16"
+    loss_type: str = "stablemax_cross_entropy"
+    pad_token_id: int | None = 0
+    blank_puzzle_id: int = 0
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.puzzle_emb_ndim is None:
+            self.puzzle_emb_ndim = self.hidden_size
+        self._check_values()
+        super().__post_init__(**kwargs)
+
+    def _check_values(self) -> None:
+        for name in (
+            "vocab_size", "seq_len", "num_puzzle_identifiers", "H_cycles", "L_cycles", "H_layers", "L_layers",
+            "hidden_size", "num_heads", "halt_max_steps",
+        ):  # fmt: skip
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}.")
+        if self.puzzle_emb_ndim < 0:
+            raise ValueError(
+                f"`puzzle_emb_ndim` must be >= 0 (0 disables puzzle embeddings), got {self.puzzle_emb_ndim!r}."
+            )
+        for name in ("expansion", "rope_theta", "rms_norm_eps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"`{name}` must be positive, got {getattr(self, name)!r}.")
+        if self.hidden_size % self.num_heads != 0:
+            raise ValueError(
+                f"`hidden_size` ({self.hidden_size}) must be divisible by `num_heads` ({self.num_heads})."
+            )
+        if (self.hidden_size // self.num_heads) % 2 != 0 and self.pos_encodings == "rope":
+            raise ValueError(
+                f"RoPE needs an even head_dim; `hidden_size / num_heads` is {self.hidden_size // self.num_heads}."
+            )
+        for name, allowed in (
+            ("pos_encodings", POS_ENCODINGS),
+            ("forward_dtype", FORWARD_DTYPES),
+            ("loss_type", LOSS_TYPES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
+        if not 0.0 <= self.halt_exploration_prob <= 1.0:
+            raise ValueError(f"`halt_exploration_prob` must be in [0, 1], got {self.halt_exploration_prob!r}.")
+        if not 0 <= self.blank_puzzle_id < self.num_puzzle_identifiers:
+            raise ValueError(
+                f"`blank_puzzle_id` must be in [0, num_puzzle_identifiers={self.num_puzzle_identifiers}), "
+                f"got {self.blank_puzzle_id!r}."
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def puzzle_emb_len(self) -> int:
+        """Prefix positions taken by the puzzle embedding: `ceil(puzzle_emb_ndim / hidden_size)`."""
+        return -(self.puzzle_emb_ndim // -self.hidden_size)
+
+    @property
+    def intermediate_size(self) -> int:
+        """SwiGLU width: `round(expansion * hidden * 2/3)` rounded up to a multiple of 256, as in the release."""
+        inter = round(self.expansion * self.hidden_size * 2 / 3)
+        return -(inter // -256) * 256
+
+
+HrmActConfig.register_for_auto_class()
+
+__all__ = ["HrmActConfig"]

@@ -1,0 +1,107 @@
+"""The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset."""
+
+from __future__ import annotations
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .metadata import PuzzleDatasetMetadata
+
+
+TASK_DESCRIPTIONS = {
+    "sudoku": (
+        "Sudoku puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, then digit + 1 "
+        "(a blank cell is digit 0, token 1); the label is the solution. Training groups hold a puzzle and its "
+        "augmentations (digit permutation, transpose, band/row/stack/column shuffles), one example per puzzle."
+    ),
+    "maze": (
+        "Mazes for the Hierarchical Reasoning Model (HRM-ACT-v1). Characters `# SGo` (wall, open, start, goal, path) "
+        "are tokens 1..5 (PAD 0); the label marks the unique shortest path from S to G with `o`. Training groups "
+        "hold a maze and its optional 8 dihedral transforms."
+    ),
+    "arc": (
+        "ARC-AGI puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, EOS 1, colour c -> c + 2 "
+        "on a 30x30 canvas with an EOS row under and an EOS column right of the grid. Each augmented puzzle "
+        "(dihedral transform x permutation of colours 1..9) has its own puzzle identifier, named "
+        "`<task>_t<transform>_<colour map>`; `identifiers.json` lists the names. Demonstration pairs of the test "
+        "set are in `train`, its test pairs in `test`."
+    ),
+}
+
+COLUMNS = """\
+| column | type | meaning |
+|---|---|---|
+| `input_ids` | int8 x seq_len | input tokens |
+| `labels` | int8 x seq_len | target tokens (0 = no loss) |
+| `puzzle_identifier` | int32 | row of the puzzle-embedding table (0 = blank) |
+| `puzzle_index` | int32 | puzzle of this example within the split |
+| `group_index` | int32 | group (source puzzle and its augmentations) within the split |
+"""
+
+
+def _size_category(rows: int) -> str:
+    bounds = [
+        (10**3, "n<1K"),
+        (10**4, "1K<n<10K"),
+        (10**5, "10K<n<100K"),
+        (10**6, "100K<n<1M"),
+        (10**7, "1M<n<10M"),
+        (10**8, "10M<n<100M"),
+    ]
+    return next((label for bound, label in bounds if rows < bound), "n>100M")
+
+
+def dataset_card(
+    metadata: dict[str, PuzzleDatasetMetadata], num_rows: dict[str, int], source: str, license: str | None = None
+) -> DatasetCard:
+    """A card describing the task, its provenance (`source`, the build command) and the metadata of each split."""
+    first = next(iter(metadata.values()))
+    data = DatasetCardData(
+        pretty_name=f"HRM {first.task} puzzles",
+        license=license,
+        size_categories=[_size_category(sum(num_rows.values()))],
+        tags=["hrm", "reasoning", "puzzles", first.task],
+    )
+    table = "\n".join(
+        f"| {name} | {num_rows[name]} | {m.total_groups} | {m.mean_puzzle_examples:.4g} |"
+        for name, m in metadata.items()
+    )
+    built = (
+        f"Built with:\n```\n{first.build_command}\n```\nEvery random choice (subsampling, augmentation, generation) "
+        "derives from `--seed` (default 0), so the same command gives the same bytes."
+        if first.build_command
+        else "Built in-process with the `data` package."
+    )
+    body = f"""# HRM {first.task} puzzles
+
+{TASK_DESCRIPTIONS[first.task]}
+
+## Source and build
+{source}
+
+{built}
+
+## Metadata
+`puzzle_metadata.json` holds the metadata of each split (the release's `dataset.json` fields and provenance)
+and `identifiers.json` the puzzle identifier names where there are several.
+
+- vocab_size: {first.vocab_size}
+- seq_len: {first.seq_len}
+- pad_id: {first.pad_id}, ignore_label_id: {first.ignore_label_id}, blank_identifier_id: {first.blank_identifier_id}
+- num_puzzle_identifiers: {first.num_puzzle_identifiers}
+
+| split | examples | groups | mean examples per puzzle |
+|---|---|---|---|
+{table}
+
+## Columns
+{COLUMNS}
+## Loading
+With the `data` package of hrm-hf (rows and metadata):
+```python
+from hrm_hf.data import load_puzzle_dataset
+dataset, metadata = load_puzzle_dataset("<this repo or folder>")
+```
+With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`
+and the metadata from `puzzle_metadata.json` beside them.
+"""
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")

@@ -1,0 +1,94 @@
+"""Maze: validation of source rows, encoding and the optional 8 dihedral augmentations.
+
+Characters `# SGo` (wall, open, start, goal, path) are tokens 1..5 with PAD 0 (vocab 6); the question has no
+path, the answer marks the shortest path from S to G with `o`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from math import isqrt
+from pathlib import Path
+
+import numpy as np
+from datasets import DatasetDict
+from tqdm import tqdm
+
+from .builder import PuzzleGroup, build_puzzle_dataset
+from .dihedral import NUM_DIHEDRAL, dihedral_transform
+from .metadata import PuzzleDatasetMetadata
+from .puzzle_csv import PuzzleRow, character_codes, problem_in_charset
+
+
+CHARSET = "# SGo"
+VOCAB_SIZE = len(CHARSET) + 1
+
+_TOKEN_OF_BYTE = np.zeros(256, dtype=np.uint8)
+_TOKEN_OF_BYTE[np.frombuffer(CHARSET.encode(), dtype=np.uint8)] = np.arange(1, len(CHARSET) + 1)
+
+
+def validate_row(question: str, answer: str, side: int = 30) -> str | None:
+    """Why a question/answer pair is not a `side` x `side` maze with its marked path, or None."""
+    cells = side * side
+    problem = problem_in_charset("question", question, cells, CHARSET[:4]) or problem_in_charset(
+        "answer", answer, cells, CHARSET
+    )
+    if problem:
+        return problem
+    for mark in "SG":
+        if question.count(mark) != 1:
+            return f"field 'question' must have exactly one {mark}, got {question.count(mark)}"
+    for cell, (q, a) in enumerate(zip(question, answer, strict=True)):
+        if q != a and not (q == " " and a == "o"):
+            return f"field 'answer' has {a!r} where the question has {q!r} (row {cell // side + 1}, column {cell % side + 1})"
+    return None
+
+
+def encode_rows(rows: Sequence[PuzzleRow]) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, labels) token arrays of shape [len(rows), cells] (uint8)."""
+    return _TOKEN_OF_BYTE[character_codes([r.question for r in rows])], _TOKEN_OF_BYTE[
+        character_codes([r.answer for r in rows])
+    ]
+
+
+def maze_groups(rows: Sequence[PuzzleRow], dihedral_aug: bool) -> Iterator[PuzzleGroup]:
+    """One group per row: the maze, plus its 7 other dihedral transforms when `dihedral_aug`."""
+    inputs, labels = encode_rows(rows)
+    side = isqrt(inputs.shape[1])
+    transforms = range(NUM_DIHEDRAL if dihedral_aug else 1)
+    pairs = zip(inputs.reshape(len(rows), side, side), labels.reshape(len(rows), side, side), strict=True)
+    for grids in tqdm(pairs, total=len(rows), desc="Encoding mazes"):
+        aug_inputs, aug_labels = (np.stack([dihedral_transform(g, t).reshape(-1) for t in transforms]) for g in grids)
+        yield PuzzleGroup.single_examples(aug_inputs, aug_labels)
+
+
+def build_maze_dataset(
+    train_rows: Sequence[PuzzleRow],
+    test_rows: Sequence[PuzzleRow],
+    *,
+    dihedral_aug: bool = False,
+    output_dir: str | Path | None = None,
+    source: str = "",
+    license: str | None = None,
+    build_command: str = "",
+) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
+    """Encode rows (e.g. from `generate_mazes` or `read_puzzle_csv`) into the Maze `DatasetDict`.
+
+    Training mazes get the 8 dihedral transforms when `dihedral_aug`; test mazes none.
+    """
+    groups = itertools.chain(
+        (("train", g) for g in maze_groups(train_rows, dihedral_aug)),
+        (("test", g) for g in maze_groups(test_rows, False)),
+    )
+    seq_len = len(train_rows[0].question) if train_rows else len(test_rows[0].question)
+    return build_puzzle_dataset(
+        groups,
+        task="maze",
+        vocab_size=VOCAB_SIZE,
+        seq_len=seq_len,
+        output_dir=output_dir,
+        source=source,
+        license=license,
+        build_command=build_command,
+    )

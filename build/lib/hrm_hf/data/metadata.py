@@ -1,0 +1,80 @@
+"""Dataset metadata: the fields of the release's `dataset.json`, plus provenance.
+
+Counts (`total_groups`, `mean_puzzle_examples`) describe one split, as in the release, where each split folder has
+its own `dataset.json`; the vocabulary, sequence length and identifier table are shared by all splits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+# The keys of the release's `dataset.json`, in its order.
+RELEASE_KEYS = (
+    "pad_id",
+    "ignore_label_id",
+    "blank_identifier_id",
+    "vocab_size",
+    "seq_len",
+    "num_puzzle_identifiers",
+    "total_groups",
+    "mean_puzzle_examples",
+    "sets",
+)
+
+
+@dataclass
+class PuzzleDatasetMetadata:
+    """Metadata of one split of a puzzle dataset.
+
+    Attributes:
+        vocab_size: token ids are `0..vocab_size-1`; id 0 is PAD.
+        seq_len: tokens per example (inputs and labels alike).
+        num_puzzle_identifiers: rows of the puzzle-embedding table, the blank identifier included.
+        total_groups: groups (a source puzzle and its augmentations) in this split.
+        mean_puzzle_examples: examples per puzzle in this split, on average.
+        pad_id: input token used for padding.
+        ignore_label_id: label id that carries no loss (batches turn it into -100); None if every label counts.
+        blank_identifier_id: puzzle identifier of padding rows.
+        sets: the release's subset names (always `["all"]` for datasets built here).
+        identifier_names: name of each puzzle identifier (ARC: the augmented puzzle names), or None.
+        task: "sudoku", "maze" or "arc".
+        split: the split these counts describe.
+        build_command: the command line that built the dataset.
+    """
+
+    vocab_size: int
+    seq_len: int
+    num_puzzle_identifiers: int
+    total_groups: int
+    mean_puzzle_examples: float
+    pad_id: int = 0
+    ignore_label_id: int | None = 0
+    blank_identifier_id: int = 0
+    sets: list[str] = field(default_factory=lambda: ["all"])
+    identifier_names: list[str] | None = None
+    task: str = ""
+    split: str = ""
+    build_command: str = ""
+
+    def to_dict(self, with_identifier_names: bool = True) -> dict[str, Any]:
+        """All fields as a JSON-ready dict (the release's keys first)."""
+        fields = dataclasses.asdict(self)
+        if not with_identifier_names:
+            fields.pop("identifier_names")
+        return {**{key: fields.pop(key) for key in RELEASE_KEYS}, **fields}
+
+    def to_release_dict(self) -> dict[str, Any]:
+        """Exactly the release's `dataset.json` content."""
+        return {key: getattr(self, key) for key in RELEASE_KEYS}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PuzzleDatasetMetadata:
+        """Inverse of `to_dict`; also reads a release `dataset.json` (missing provenance fields keep defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"Unknown puzzle metadata fields: {sorted(unknown)}")
+        return cls(**values)

@@ -1,0 +1,96 @@
+"""The authors' Hub CSV format for Sudoku and Maze: `source,question,answer,rating`, one puzzle per line."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from tqdm import tqdm
+
+
+HEADER = ["source", "question", "answer", "rating"]
+
+
+class PuzzleFormatError(ValueError):
+    """A malformed source row or task; the message names the file (or task), the line and the reason."""
+
+
+class PuzzleRow(NamedTuple):
+    """One puzzle as in the CSV; `question` and `answer` stay strings (an 81-digit answer overflows an int)."""
+
+    source: str
+    question: str
+    answer: str
+    rating: int
+
+
+# Returns why a (question, answer) pair is malformed, or None when it is fine.
+RowValidator = Callable[[str, str], "str | None"]
+
+
+def read_puzzle_csv(path: str | Path, validate: RowValidator, skip_invalid: bool = False) -> list[PuzzleRow]:
+    """Read and validate every row of `path`.
+
+    A malformed row raises `PuzzleFormatError` naming file, line and reason; with `skip_invalid` such rows are
+    dropped and counted in one warning instead.
+    """
+    rows, skipped, first_error = [], 0, ""
+    with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the header
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != HEADER:
+            raise PuzzleFormatError(f"{path}:1: header must be {','.join(HEADER)}, got {header}")
+        for record in tqdm(reader, desc=f"Reading {Path(path).name}", unit=" rows"):
+            reason = _row_problem(record, validate)
+            if reason is None:
+                source, question, answer, rating = record
+                rows.append(PuzzleRow(source, question, answer, int(rating or 0)))
+                continue
+            message = f"{path}:{reader.line_num}: {reason}"
+            if not skip_invalid:
+                raise PuzzleFormatError(message)
+            skipped, first_error = skipped + 1, first_error or message
+    if skipped:
+        warnings.warn(f"Skipped {skipped} invalid rows of {path} (first: {first_error})", stacklevel=2)
+    return rows
+
+
+def _row_problem(record: list[str], validate: RowValidator) -> str | None:
+    if len(record) != len(HEADER):
+        return f"expected {len(HEADER)} fields ({','.join(HEADER)}), got {len(record)}"
+    _, question, answer, rating = record
+    try:
+        int(rating or 0)
+    except ValueError:
+        return f"field 'rating' must be an integer, got {rating!r}"
+    return validate(question, answer)
+
+
+def write_puzzle_csv(path: str | Path, rows: Iterable[PuzzleRow]) -> None:
+    """Write rows in the authors' CSV format."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+def problem_in_charset(field_name: str, text: str, length: int, charset: str) -> str | None:
+    """Why `text` is not `length` characters from `charset`, or None."""
+    if len(text) != length:
+        return f"field {field_name!r} must have {length} characters, got {len(text)}"
+    bad = sorted(set(text) - set(charset))
+    if bad:
+        return f"field {field_name!r} has characters outside {charset!r}: {''.join(bad)!r}"
+    return None
+
+
+def character_codes(texts: Sequence[str]) -> np.ndarray:
+    """[len(texts), length] uint8 codes of equal-length ASCII strings."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.uint8)
+    return np.frombuffer("".join(texts).encode(), dtype=np.uint8).reshape(len(texts), -1)

@@ -1,0 +1,236 @@
+"""Batches for training and evaluation, with the release's sampling semantics.
+
+Training, per epoch: shuffle the groups; for each group draw one of its puzzles; take that puzzle's examples in
+random order (without replacement); fill the global batch, cutting the puzzle that overflows it (its remaining
+examples are dropped); drop the last incomplete batch. Every rank computes the same global batch from the seed and
+reads its own contiguous slice. Evaluation: all examples in order, the last batch padded.
+
+Batches are dicts of torch tensors: `input_ids` int32 [local_batch, seq_len], `labels` int64 (the ignore label id
+becomes -100), `puzzle_identifiers` int32 [local_batch]; evaluation batches add `example_index` int64 (-1 on padding).
+Rows are read from zero-copy numpy views of the Arrow columns, not through a `datasets` format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from .metadata import PuzzleDatasetMetadata
+
+
+IGNORE_INDEX = -100
+
+
+class _Rows:
+    """Random access to the token columns of a split (memory-mapped or in memory) as numpy arrays."""
+
+    def __init__(self, dataset: Dataset, seq_len: int):
+        table = dataset.with_format("arrow")[:]  # zero-copy unless the dataset has an indices mapping
+        self.seq_len = seq_len
+        batches = [b for b in table.to_batches() if b.num_rows]
+        self.starts = np.cumsum([0] + [b.num_rows for b in batches])
+        self.inputs = [self._tokens(b, "input_ids", seq_len) for b in batches]
+        self.labels = [self._tokens(b, "labels", seq_len) for b in batches]
+        self.puzzle_identifier = self._column(table, "puzzle_identifier")
+        self.puzzle_index = self._column(table, "puzzle_index")
+        self.group_index = self._column(table, "group_index")
+
+    @staticmethod
+    def _tokens(batch, name: str, seq_len: int) -> np.ndarray:
+        return batch.column(name).flatten().to_numpy(zero_copy_only=True).reshape(-1, seq_len)
+
+    @staticmethod
+    def _column(table, name: str) -> np.ndarray:
+        return table.column(name).to_numpy().astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, labels) int8 arrays [len(rows), seq_len] of the given row numbers."""
+        chunk = np.searchsorted(self.starts, rows, side="right") - 1
+        order = np.argsort(chunk, kind="stable")
+        runs = np.append(np.flatnonzero(np.diff(chunk[order], prepend=-1)), len(rows))  # one run per Arrow chunk
+        inputs = np.empty((len(rows), self.seq_len), dtype=np.int8)
+        labels = np.empty_like(inputs)
+        for start, end in zip(runs[:-1], runs[1:], strict=True):
+            where = order[start:end]
+            c = chunk[where[0]]
+            local = rows[where] - self.starts[c]
+            inputs[where], labels[where] = self.inputs[c][local], self.labels[c][local]
+        return inputs, labels
+
+
+def _run_starts(values: np.ndarray, what: str) -> np.ndarray:
+    """Start of each run of equal values, checking the runs are numbered 0, 1, 2, ... in order."""
+    starts = np.flatnonzero(np.diff(values, prepend=-1))
+    if not np.array_equal(values[starts], np.arange(len(starts))):
+        raise ValueError(f"Rows must be ordered by {what} (numbered 0, 1, ... in order); was the split shuffled?")
+    return starts
+
+
+def _to_batch(inputs: np.ndarray, labels: np.ndarray, identifiers: np.ndarray, ignore_label_id: int | None) -> dict:
+    wide_labels = np.empty(labels.shape, dtype=np.int64)
+    np.copyto(wide_labels, labels)
+    if ignore_label_id is not None:
+        np.putmask(wide_labels, labels == ignore_label_id, IGNORE_INDEX)
+    return {
+        "input_ids": torch.from_numpy(inputs.astype(np.int32)),
+        "labels": torch.from_numpy(wide_labels),
+        "puzzle_identifiers": torch.from_numpy(identifiers.astype(np.int32)),
+    }
+
+
+def _local_batch_size(global_batch_size: int, rank: int, world_size: int) -> int:
+    if global_batch_size <= 0 or global_batch_size % world_size:
+        raise ValueError(
+            f"global_batch_size {global_batch_size} must be a positive multiple of world_size {world_size}"
+        )
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} must be in 0..{world_size - 1}")
+    return global_batch_size // world_size
+
+
+class TrainBatchSampler:
+    """Training batches of one split for one rank, one epoch per iteration, resumable mid-epoch.
+
+    `iter(sampler)` yields the rest of the current epoch and then moves to the next one; `state_dict()` taken
+    after a batch was consumed makes a fresh sampler (same data, seed and sizes) continue with the next batch.
+    `len(sampler)` is the number of batches of the current epoch.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        metadata: PuzzleDatasetMetadata,
+        global_batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+    ):
+        self.local_batch_size = _local_batch_size(global_batch_size, rank, world_size)
+        self.global_batch_size, self.rank, self.world_size, self.seed = global_batch_size, rank, world_size, seed
+        self.ignore_label_id = metadata.ignore_label_id
+        self.rows = _Rows(dataset, metadata.seq_len)
+        puzzle_starts = _run_starts(self.rows.puzzle_index, "puzzle_index")
+        self.puzzle_starts = np.append(puzzle_starts, len(self.rows))
+        self.group_starts = np.append(
+            _run_starts(self.rows.group_index[puzzle_starts], "group_index"), len(puzzle_starts)
+        )
+        self.epoch, self.batches_done = 0, 0
+        self._plan_cache: tuple[int, list[np.ndarray]] | None = None
+
+    def _plan(self, epoch: int) -> list[np.ndarray]:
+        """Row numbers of every global batch of `epoch`."""
+        if self._plan_cache is None or self._plan_cache[0] != epoch:
+            self._plan_cache = (epoch, self._draw(np.random.default_rng([self.seed, epoch])))
+        return self._plan_cache[1]
+
+    def _draw(self, rng: np.random.Generator) -> list[np.ndarray]:
+        order = rng.permutation(len(self.group_starts) - 1)
+        first, count = self.group_starts[order], np.diff(self.group_starts)[order]
+        puzzles = first + (rng.random(len(order)) * count).astype(np.int64)
+        sizes = self.puzzle_starts[puzzles + 1] - self.puzzle_starts[puzzles]
+        ends = np.cumsum(sizes)
+        segment = np.repeat(np.arange(len(puzzles)), sizes)
+        shuffled = np.lexsort((rng.random(len(segment)), segment))  # random order inside each puzzle
+        rows = self.puzzle_starts[puzzles][segment] + (shuffled - np.repeat(ends - sizes, sizes))
+        batches, start = [], 0  # `start`: first example of the batch's first puzzle
+        while True:
+            last = np.searchsorted(ends, start + self.global_batch_size)  # puzzle that fills the batch
+            if last >= len(ends):
+                return batches
+            batches.append(rows[start : start + self.global_batch_size])
+            start = int(ends[last])
+
+    def __len__(self) -> int:
+        return len(self._plan(self.epoch))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start `epoch` from its first batch."""
+        self.epoch, self.batches_done = epoch, 0
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        epoch, plan = self.epoch, self._plan(self.epoch)
+        if not plan:
+            raise ValueError(
+                f"An epoch of this split does not fill one global batch of {self.global_batch_size} examples"
+            )
+        if self.batches_done >= len(plan):
+            raise ValueError(
+                f"Epoch {epoch} has {len(plan)} batches, {self.batches_done} done: the state is not of this data"
+            )
+        for k in range(self.batches_done, len(plan)):
+            self.epoch, self.batches_done = (epoch + 1, 0) if k + 1 == len(plan) else (epoch, k + 1)
+            yield self._batch(plan[k])
+
+    def _batch(self, global_rows: np.ndarray) -> dict[str, torch.Tensor]:
+        rows = global_rows[self.rank * self.local_batch_size : (self.rank + 1) * self.local_batch_size]
+        return _to_batch(*self.rows.gather(rows), self.rows.puzzle_identifier[rows], self.ignore_label_id)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Position in the stream of batches (and the settings it depends on)."""
+        return {
+            "epoch": self.epoch,
+            "batches_done": self.batches_done,
+            "seed": self.seed,
+            "global_batch_size": self.global_batch_size,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state_dict()` of a sampler with the same seed and global batch size."""
+        for key in ("seed", "global_batch_size"):
+            if state[key] != getattr(self, key):
+                raise ValueError(f"Cannot resume: state has {key}={state[key]}, this sampler {getattr(self, key)}")
+        self.epoch, self.batches_done = state["epoch"], state["batches_done"]
+
+
+class EvalBatches:
+    """Evaluation batches of one split for one rank: every example once, in order, the last batch padded with
+    PAD inputs, ignored labels and the blank identifier (`example_index` -1)."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        metadata: PuzzleDatasetMetadata,
+        global_batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.local_batch_size = _local_batch_size(global_batch_size, rank, world_size)
+        self.global_batch_size, self.rank, self.metadata = global_batch_size, rank, metadata
+        self.rows = _Rows(dataset, metadata.seq_len)
+
+    def __len__(self) -> int:
+        return -(-len(self.rows) // self.global_batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        m = self.metadata
+        for b in range(len(self)):
+            start = b * self.global_batch_size + self.rank * self.local_batch_size
+            rows = np.arange(start, min(start + self.local_batch_size, len(self.rows)))
+            pad = self.local_batch_size - len(rows)
+            inputs, labels = self.rows.gather(rows)
+            batch = _to_batch(
+                np.pad(inputs, ((0, pad), (0, 0)), constant_values=m.pad_id),
+                np.pad(
+                    labels,
+                    ((0, pad), (0, 0)),
+                    constant_values=m.ignore_label_id if m.ignore_label_id is not None else IGNORE_INDEX,
+                ),
+                np.pad(self.rows.puzzle_identifier[rows], (0, pad), constant_values=m.blank_identifier_id),
+                m.ignore_label_id,
+            )
+            batch["example_index"] = torch.from_numpy(np.pad(rows, (0, pad), constant_values=-1).astype(np.int64))
+            yield batch
+
+
+def eval_batches(
+    dataset: Dataset, metadata: PuzzleDatasetMetadata, global_batch_size: int, rank: int = 0, world_size: int = 1
+) -> EvalBatches:
+    """The evaluation batches of `dataset` for `rank` (an iterable with `len`)."""
+    return EvalBatches(dataset, metadata, global_batch_size, rank, world_size)

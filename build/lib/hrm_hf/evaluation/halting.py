@@ -1,0 +1,89 @@
+"""Batched inference with per-row halting: a fixed number of slots, finished rows leave, queued rows take their place.
+
+The halting rule itself is the model's (`HrmActModel.halt_rows`); this module only schedules rows. With
+`halting="fixed"` every row runs `max_steps` segments (the release's evaluation); with `"adaptive"` a row stops as soon
+as `q_halt > q_continue`, and its slot goes to the next row of the queue, so a finished row costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+
+INPUT_KEYS = ("input_ids", "puzzle_identifiers")
+
+
+@dataclass
+class SolvedRow:
+    """One finished row: its position in the input stream, predicted tokens, segments used, last `q_halt` logit."""
+
+    index: int
+    predictions: torch.Tensor
+    steps: int
+    q_halt_logit: float
+
+    @property
+    def halt_confidence(self) -> float:
+        """`sigmoid(q_halt)`: how sure the Q head is that the prediction is right."""
+        return float(torch.sigmoid(torch.tensor(self.q_halt_logit)))
+
+
+def iter_rows(batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
+    """Single rows (`input_ids` [seq_len], `puzzle_identifiers` []) of a stream of batches, in order."""
+    for batch in batches:
+        for i in range(batch["input_ids"].shape[0]):
+            yield {key: batch[key][i] for key in INPUT_KEYS}
+
+
+@torch.no_grad()
+def solve_stream(
+    model,
+    rows: Iterable[dict[str, torch.Tensor]],
+    batch_size: int,
+    halting: str = "adaptive",
+    max_steps: int | None = None,
+) -> Iterator[SolvedRow]:
+    """Yield every row of `rows` once solved (in the order they finish), keeping at most `batch_size` in flight.
+
+    Returns the segment count in `SolvedRow.steps`; the total compute is the sum of those counts.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    model.check_halting(halting)
+    max_steps = model.config.halt_max_steps if max_steps is None else max_steps
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}.")
+    device = next(model.parameters()).device
+    queue = enumerate(rows)
+    data = {key: torch.empty(0, dtype=torch.long, device=device) for key in INPUT_KEYS}
+    index = torch.empty(0, dtype=torch.long, device=device)
+    steps = torch.empty(0, dtype=torch.int32, device=device)
+    z_H, z_L = model.fresh_state(0, device)
+    exhausted = False
+    while True:
+        if not exhausted and index.numel() < batch_size:
+            new = [row for _, row in zip(range(batch_size - index.numel()), queue, strict=False)]
+            exhausted = len(new) < batch_size - index.numel()
+            if new:
+                fresh_H, fresh_L = model.fresh_state(len(new), device)
+                z_H, z_L = torch.cat((z_H, fresh_H)), torch.cat((z_L, fresh_L))
+                index = torch.cat((index, torch.tensor([i for i, _ in new], device=device)))
+                steps = torch.cat((steps, torch.zeros(len(new), dtype=torch.int32, device=device)))
+                data = {
+                    key: torch.cat((data[key], torch.stack([row[key] for _, row in new]).to(device, torch.long)))
+                    for key in INPUT_KEYS
+                }
+        if not index.numel():
+            return
+        z_H, z_L, logits, q_halt, q_continue = model.run_segment(z_H, z_L, data)
+        steps = steps + 1
+        halted = model.halt_rows(q_halt, q_continue, steps, halting, max_steps)
+        predictions = logits.argmax(-1)
+        for row in halted.nonzero().flatten().tolist():
+            yield SolvedRow(int(index[row]), predictions[row].cpu(), int(steps[row]), float(q_halt[row]))
+        keep = ~halted
+        z_H, z_L, index, steps = z_H[keep], z_L[keep], index[keep], steps[keep]
+        data = {key: value[keep] for key, value in data.items()}

@@ -1,0 +1,92 @@
+"""Scores of solved rows: the shared puzzle metrics, the histogram of segments used, and ARC's voted pass@k."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import evaluate
+import numpy as np
+from datasets import Dataset
+
+from ..data.metadata import PuzzleDatasetMetadata
+from .arc import RankedTestInput, candidates_from_rows, submission, vote
+from .halting import SolvedRow
+
+
+IGNORE_LABEL_ID = -100
+METRICS_DIR = Path(__file__).resolve().parent.parent / "metrics"
+PASS_AT_K = (1, 2, 5, 10, 100, 1000)
+
+
+def load_metric(name: str) -> evaluate.EvaluationModule:
+    """One of the repository's `evaluate` modules (`metrics/<name>/<name>.py`), by local path."""
+    return evaluate.load(str(METRICS_DIR / name))
+
+
+def dataset_arrays(split: Dataset, metadata: PuzzleDatasetMetadata, limit: int | None = None) -> dict[str, np.ndarray]:
+    """`input_ids`, `labels` (ignored label -> -100) and `puzzle_identifiers` of the first `limit` rows, as int64."""
+    rows = split.select(range(min(limit, len(split)))) if limit is not None else split
+    columns = rows.with_format("numpy")[:]
+    labels = columns["labels"].astype(np.int64)
+    if metadata.ignore_label_id is not None:
+        labels[labels == metadata.ignore_label_id] = IGNORE_LABEL_ID
+    return {
+        "input_ids": columns["input_ids"].astype(np.int64),
+        "labels": labels,
+        "puzzle_identifiers": columns["puzzle_identifier"].astype(np.int64),
+    }
+
+
+def puzzle_metrics(solved: list[SolvedRow], labels: np.ndarray) -> dict:
+    """Exact, token and Q-halt accuracy, mean segments (the shared `hrm_puzzle` metric), total segments and the
+    histogram of segments used; `solved` is in dataset order."""
+    steps = [row.steps for row in solved]
+    scores = load_metric("hrm_puzzle").compute(
+        predictions=np.stack([row.predictions.numpy() for row in solved]),
+        references=labels,
+        q_halt_logits=[row.q_halt_logit for row in solved],
+        steps=steps,
+    )
+    return {
+        "exact_accuracy": scores["exact_accuracy"],
+        "token_accuracy": scores["accuracy"],
+        "q_halt_accuracy": scores["q_halt_accuracy"],
+        "mean_steps": scores["steps"],
+        "total_steps": int(sum(steps)),
+        "count": scores["count"],
+        "steps_histogram": {str(k): v for k, v in sorted(Counter(steps).items())},
+    }
+
+
+def arc_scores(
+    solved: list[SolvedRow], arrays: dict[str, np.ndarray], metadata: PuzzleDatasetMetadata
+) -> tuple[dict[str, float], dict]:
+    """ARC pass@k after voting across augmentations, and the Kaggle submission of the two best candidates."""
+    names, blank = metadata.identifier_names, metadata.blank_identifier_id
+    if names is None:
+        raise ValueError(f"ARC scoring needs identifier_names in the dataset metadata of split {metadata.split!r}.")
+    identifiers = arrays["puzzle_identifiers"].tolist()
+    ranked = vote(
+        candidates_from_rows(
+            identifiers,
+            [row.predictions.numpy() for row in solved],
+            [row.halt_confidence for row in solved],
+            names,
+            blank,
+        )
+    )
+    truth_tokens = np.where(arrays["labels"] == IGNORE_LABEL_ID, 0, arrays["labels"])
+    truths = vote(candidates_from_rows(identifiers, truth_tokens, [1.0] * len(solved), names, blank))
+    scores = load_metric("arc_pass_at_k").compute(
+        predictions=[serialise_grids(ranked[key]) for key in truths],
+        references=[serialise_grids(truths[key])[0] for key in truths],
+        puzzle_ids=[puzzle for puzzle, _ in truths],
+        ks=list(PASS_AT_K),
+    )
+    return scores, submission(ranked)
+
+
+def serialise_grids(entry: RankedTestInput) -> list[str]:
+    return [json.dumps(grid.tolist()) for grid in entry.grids]

@@ -1,0 +1,743 @@
+# Copyright 2025 Sapient Inc. and the hrm-hf authors. All rights reserved.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""HRM-ACT-v1 (Wang et al. 2025) as a transformers `PreTrainedModel`.
+
+One call of [`HrmActModel`] is one ACT segment: rows whose previous segment halted start a fresh puzzle from the
+batch, the others keep thinking on theirs; the returned carry goes into the next call. The numbers are those of the
+authors' release (`models/hrm/hrm_act_v1.py`, `models/layers.py`, `models/losses.py`).
+
+This file travels with every saved model (`trust_remote_code`): it imports only torch, transformers and
+`configuration_hrm`.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
+from transformers.utils import ModelOutput, logging
+
+from .configuration_hrm import HrmActConfig
+
+
+logger = logging.get_logger(__name__)
+
+try:
+    from flash_attn.cute import flash_attn_func as fa4_func
+except Exception:  # not installed, or installed for another CUDA: either way FlashAttention 4 is unavailable
+    fa4_func = None
+
+IGNORE_LABEL_ID = -100
+# Named without "flash" and without a "/" so that transformers neither treats it as one of its own FlashAttention
+# flavours nor tries to fetch a Hub kernel for it.
+FA4_ATTENTION = "hrm_fa4"
+
+
+def fa4_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """Non-causal FlashAttention 4 (`flash_attn.cute`) behind the transformers attention interface.
+
+    Takes `[batch, heads, seq, head_dim]` like every registered function and returns `[batch, seq, heads, head_dim]`.
+    """
+    if attention_mask is not None or dropout:
+        raise ValueError(f"`{FA4_ATTENTION}` supports neither attention masks nor dropout.")
+    out = fa4_func(
+        query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), softmax_scale=scaling, causal=False
+    )
+    out = out[0] if isinstance(out, tuple) else out
+    return out.contiguous(), None
+
+
+AttentionInterface.register(FA4_ATTENTION, fa4_attention_forward)
+
+
+def fa4_unavailable_reason(forward_dtype: torch.dtype) -> str | None:
+    """Why FlashAttention 4 cannot run here, or None when it can."""
+    if forward_dtype not in (torch.bfloat16, torch.float16):
+        return f"forward_dtype is {forward_dtype}, FlashAttention needs bfloat16 or float16"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU"
+    if torch.cuda.get_device_capability()[0] < 9:
+        return "FlashAttention 4 needs a Hopper or newer GPU"
+    if fa4_func is None:
+        return "flash_attn.cute (pip install flash-attn-4) does not import"
+    return None
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # Float32 scores and products, as FlashAttention (the release's kernel) accumulates them, even for bfloat16 inputs.
+    attn_weights = torch.matmul(query.float(), key.float().transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = F.dropout(F.softmax(attn_weights, dim=-1), p=dropout, training=module.training)
+    attn_output = torch.matmul(attn_weights, value.float()).to(query.dtype).transpose(1, 2).contiguous()
+    return attn_output, attn_weights
+
+
+def rms_norm(hidden_states: torch.Tensor, eps: float) -> torch.Tensor:
+    """Weightless RMS norm computed in float32 and cast back."""
+    x = hidden_states.float()
+    return (x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps)).to(hidden_states.dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate `[batch, seq, heads, head_dim]` queries and keys in the dtype of `cos` (float32), then cast back."""
+    cos, sin = cos.unsqueeze(-2), sin.unsqueeze(-2)
+    q_rot = q.to(cos.dtype) * cos + rotate_half(q.to(cos.dtype)) * sin
+    k_rot = k.to(cos.dtype) * cos + rotate_half(k.to(cos.dtype)) * sin
+    return q_rot.to(q.dtype), k_rot.to(k.dtype)
+
+
+def jax_trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    """Truncated normal on [-2, 2] standard deviations whose *truncated* std is `std` (JAX's convention).
+
+    `torch.nn.init.trunc_normal_` truncates a normal of std `std`, which leaves a smaller std; this widens it first.
+    """
+    if std == 0:
+        return init.zeros_(tensor)
+    lower, upper = -2.0, 2.0
+    pdf_l, pdf_u = (math.exp(-0.5 * b * b) / math.sqrt(2 * math.pi) for b in (lower, upper))
+    z = 0.5 * (math.erf(upper / math.sqrt(2)) - math.erf(lower / math.sqrt(2)))
+    truncated_var = 1 - (upper * pdf_u - lower * pdf_l) / z - ((pdf_u - pdf_l) / z) ** 2
+    scaled_std = std / math.sqrt(truncated_var)
+    return init.trunc_normal_(tensor, std=scaled_std, a=lower * scaled_std, b=upper * scaled_std)
+
+
+def stablemax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-token cross-entropy under stablemax (`s(x) = x + 1` for x >= 0, else `1 / (1 - x)`), in float64."""
+    x = logits.to(torch.float64)
+    # The release's epsilon keeps the unused branch finite at x == 1, where its gradient would otherwise be NaN.
+    s = torch.where(x < 0, 1 / (1 - x + 1e-30), x + 1)
+    log_probs = torch.log(s / s.sum(-1, keepdim=True))
+    valid = labels != IGNORE_LABEL_ID
+    picked = torch.gather(log_probs, -1, torch.where(valid, labels, 0).long().unsqueeze(-1)).squeeze(-1)
+    return -torch.where(valid, picked, 0)
+
+
+def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-token softmax cross-entropy in float32 (0 where ignored)."""
+    losses = F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.long().reshape(-1),
+        ignore_index=IGNORE_LABEL_ID,
+        reduction="none",
+    )
+    return losses.view(labels.shape)
+
+
+LOSS_FUNCTIONS = {"stablemax_cross_entropy": stablemax_cross_entropy, "softmax_cross_entropy": softmax_cross_entropy}
+
+
+class HrmActLinear(nn.Linear):
+    """A linear layer whose float32 weights are cast to the input's dtype on use."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias.to(x.dtype) if self.bias is not None else None
+        return F.linear(x, self.weight.to(x.dtype), bias)
+
+
+class HrmActRotaryEmbedding(nn.Module):
+    """Float32 cos/sin tables for every position of the model's sequence (puzzle prefix included)."""
+
+    def __init__(self, config: HrmActConfig):
+        super().__init__()
+        self.config = config
+        cos, sin = self.compute_tables(config)
+        self.cos_cached = nn.Buffer(cos, persistent=False)
+        self.sin_cached = nn.Buffer(sin, persistent=False)
+
+    @staticmethod
+    def compute_tables(config: HrmActConfig, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        dim = config.head_dim
+        inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim))
+        positions = torch.arange(config.puzzle_emb_len + config.seq_len, dtype=torch.float32, device=device)
+        angles = torch.outer(positions, inv_freq)
+        emb = torch.cat((angles, angles), dim=-1)
+        return emb.cos(), emb.sin()
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cos_cached, self.sin_cached
+
+
+class HrmActPuzzleEmbedding(nn.Module):
+    """The per-puzzle embedding table, trained by sparse SignSGD rather than by the dense optimizer.
+
+    The table is a persistent buffer, not a parameter: the dense optimizer, weight decay and DDP's gradient all-reduce
+    never see it. In training, the looked-up rows become a fresh leaf tensor that requires grad; after backward,
+    [`HrmActModel.pop_puzzle_emb_grad`] hands the training loop the ids and row gradients of the last forward.
+    """
+
+    def __init__(self, config: HrmActConfig):
+        super().__init__()
+        self.weight = nn.Buffer(torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim))
+        self.last_ids: torch.Tensor | None = None
+        self.last_rows: torch.Tensor | None = None
+
+    def forward(self, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
+        rows = self.weight[puzzle_identifiers.long()].float()
+        if self.training and torch.is_grad_enabled():
+            rows = rows.detach().requires_grad_(True)
+            self.last_ids, self.last_rows = puzzle_identifiers, rows
+        return rows
+
+
+class HrmActAttention(nn.Module):
+    """Non-causal multi-head attention with one fused `[q | k | v]` projection and RoPE on q and k."""
+
+    def __init__(self, config: HrmActConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = False
+        self.qkv_proj = HrmActLinear(config.hidden_size, 3 * config.hidden_size, bias=False)
+        self.o_proj = HrmActLinear(config.hidden_size, config.hidden_size, bias=False)
+
+    def forward(
+        self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        batch, seq, _ = hidden_states.shape
+        qkv = self.qkv_proj(hidden_states).view(batch, seq, 3 * self.num_heads, self.head_dim)
+        query, key, value = qkv.split(self.num_heads, dim=2)
+        if position_embeddings is not None:
+            query, key = apply_rotary_pos_emb(query, key, *position_embeddings)
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        attn_output, _ = attention_interface(
+            self, query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), None, scaling=self.scaling
+        )
+        return self.o_proj(attn_output.reshape(batch, seq, -1))
+
+
+class HrmActMLP(nn.Module):
+    """SwiGLU with one fused projection whose first half is the gate."""
+
+    def __init__(self, config: HrmActConfig):
+        super().__init__()
+        self.gate_up_proj = HrmActLinear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.down_proj = HrmActLinear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+class HrmActBlock(nn.Module):
+    """A post-norm transformer block: `h = norm(h + attn(h)); h = norm(h + mlp(h))`."""
+
+    def __init__(self, config: HrmActConfig, layer_idx: int):
+        super().__init__()
+        self.eps = config.rms_norm_eps
+        self.self_attn = HrmActAttention(config, layer_idx)
+        self.mlp = HrmActMLP(config)
+
+    def forward(
+        self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        hidden_states = rms_norm(hidden_states + self.self_attn(hidden_states, position_embeddings), self.eps)
+        return rms_norm(hidden_states + self.mlp(hidden_states), self.eps)
+
+
+class HrmActReasoningModule(nn.Module):
+    """The H or the L module: `x = state + injection`, then its blocks in turn."""
+
+    def __init__(self, config: HrmActConfig, num_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(HrmActBlock(config, layer_idx) for layer_idx in range(num_layers))
+
+    def forward(
+        self,
+        state: torch.Tensor,
+        injection: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        hidden_states = state + injection
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, position_embeddings)
+        return hidden_states
+
+
+@dataclass
+class HrmActCarry:
+    """What one ACT segment hands the next: the recurrent states, each row's segment count and halting flag, and the
+    batch rows (`input_ids`, `puzzle_identifiers`, and `labels` when given) each row is working on."""
+
+    z_H: torch.Tensor
+    z_L: torch.Tensor
+    steps: torch.Tensor
+    halted: torch.Tensor
+    current_data: dict[str, torch.Tensor]
+
+
+@dataclass
+class HrmActOutput(ModelOutput):
+    """Output of one ACT segment.
+
+    loss: `(lm_loss + 0.5 * (q_halt_loss + q_continue_loss))` summed over rows, divided by the batch size.
+    logits: `[batch, seq_len, vocab]` in the forward dtype.
+    q_halt_logits, q_continue_logits: `[batch]` float32.
+    target_q_continue: `[batch]` bootstrap target, in training with `halt_max_steps > 1` only.
+    carry: pass it back as `carry=` on the next call.
+    metrics: sums over the rows that halted at this segment (spec section 6): `count`, `accuracy`,
+        `exact_accuracy`, `q_halt_accuracy`, `steps`, `lm_loss`, `q_halt_loss` and, in training, `q_continue_loss`.
+    """
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    q_halt_logits: torch.Tensor | None = None
+    q_continue_logits: torch.Tensor | None = None
+    target_q_continue: torch.Tensor | None = None
+    carry: HrmActCarry | None = None
+    metrics: dict[str, torch.Tensor] | None = None
+
+
+class HrmActPreTrainedModel(PreTrainedModel):
+    config: HrmActConfig
+    config_class = HrmActConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    _no_split_modules = ["HrmActBlock"]
+    _supports_sdpa = True
+    _supports_flash_attn = False
+    _supports_flex_attn = False
+    _supports_attention_backend = True
+    # Weights and the puzzle table stay float32 whatever `dtype=` asks (compute follows `config.forward_dtype`), and
+    # `H_init`/`L_init`, left out here, keep the forward dtype they are built in: loading with `dtype=torch.bfloat16`
+    # neither rounds nor widens a tensor, so not a single output changes.
+    _keep_in_fp32_modules_strict = [
+        "embed_tokens",
+        "embed_positions",
+        "puzzle_emb",
+        "H_module",
+        "L_module",
+        "lm_head",
+        "q_head",
+    ]
+
+    def _check_and_adjust_attn_implementation(
+        self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
+    ) -> str:
+        if attn_implementation is None:
+            reason = fa4_unavailable_reason(getattr(torch, self.config.forward_dtype))
+            attn_implementation = FA4_ATTENTION if reason is None else "sdpa"
+            logger.warning_once(
+                f"HRM attention: {attn_implementation}"
+                + (f" (FlashAttention 4 not used: {reason})." if reason else ".")
+            )
+        elif attn_implementation == FA4_ATTENTION and fa4_func is None:
+            raise ImportError(
+                f"`attn_implementation={FA4_ATTENTION!r}` needs FlashAttention 4, but `flash_attn.cute` does not import: "
+                "`pip install flash-attn-4` (Hopper or newer GPU, bfloat16 or float16 `forward_dtype`)."
+            )
+        return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
+
+    # trf-ignore: TRF018 -- the release's init (spec section 2) replaces the library's for every module with weights.
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        config = self.config
+        if isinstance(module, HrmActLinear):
+            if module.bias is not None:
+                # The Q head is the only linear layer with a bias: it starts at "never halt" (logits -5).
+                init.zeros_(module.weight)
+                init.constant_(module.bias, -5.0)
+            else:
+                jax_trunc_normal_(module.weight, std=module.in_features**-0.5)
+        elif isinstance(module, nn.Embedding):
+            jax_trunc_normal_(module.weight, std=config.hidden_size**-0.5)
+        elif isinstance(module, HrmActPuzzleEmbedding):
+            init.zeros_(module.weight)
+        elif isinstance(module, HrmActRotaryEmbedding):
+            # Non-persistent buffers come back from a meta-device load uninitialised: rebuild them.
+            cos, sin = module.compute_tables(config, device=module.cos_cached.device)
+            init.copy_(module.cos_cached, cos)
+            init.copy_(module.sin_cached, sin)
+        elif isinstance(module, HrmActModel):
+            jax_trunc_normal_(module.H_init, std=1.0)
+            jax_trunc_normal_(module.L_init, std=1.0)
+
+
+class HrmActModel(HrmActPreTrainedModel):
+    """HRM-ACT-v1: a high-level (H) and a low-level (L) recurrent transformer, run one ACT segment per call.
+
+    ```python
+    out = model(input_ids=x, puzzle_identifiers=p, labels=y, carry=None)  # carry=None: every row starts fresh
+    out = model(input_ids=x2, puzzle_identifiers=p2, labels=y2, carry=out.carry)  # halted rows take new puzzles
+    ```
+    """
+
+    def __init__(self, config: HrmActConfig):
+        super().__init__(config)
+        self.forward_dtype = getattr(torch, config.forward_dtype)
+        self.puzzle_emb_len = config.puzzle_emb_len
+        self.embed_scale = math.sqrt(config.hidden_size)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # CODEPATH: released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
+        # `puzzle_emb_ndim = 0` is the release's option without them (fixture `no_puzzle`).
+        if config.puzzle_emb_ndim > 0:
+            self.puzzle_emb = HrmActPuzzleEmbedding(config)
+            # Every rank applies the same SignSGD update, so DDP must neither all-reduce nor broadcast the table.
+            self._ddp_params_and_buffers_to_ignore = ["puzzle_emb.weight"]
+        # CODEPATH: released checkpoints use RoPE; `learned` positions are the release's other option (fixture
+        # `learned_pad`).
+        if config.pos_encodings == "rope":
+            self.rotary_emb = HrmActRotaryEmbedding(config)
+        else:
+            self.embed_positions = nn.Embedding(self.puzzle_emb_len + config.seq_len, config.hidden_size)
+        self.H_module = HrmActReasoningModule(config, config.H_layers)
+        self.L_module = HrmActReasoningModule(config, config.L_layers)
+        self.H_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
+        self.L_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
+        self.lm_head = HrmActLinear(config.hidden_size, config.vocab_size, bias=False)
+        self.q_head = HrmActLinear(config.hidden_size, 2, bias=True)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def pop_puzzle_emb_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Ids and row gradients of the puzzle embeddings used by the last training forward, then forget them.
+
+        None when the model has no puzzle embeddings or no training forward ran since the last call.
+        """
+        table = getattr(self, "puzzle_emb", None)
+        if table is None or table.last_rows is None:
+            return None
+        ids, rows = table.last_ids, table.last_rows
+        table.last_ids = table.last_rows = None
+        grad = rows.grad if rows.grad is not None else torch.zeros_like(rows)
+        return ids, grad
+
+    def embed_inputs(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
+        """Token embeddings with the puzzle-embedding prefix (and learned positions), scaled by `sqrt(hidden)`."""
+        embedding = self.embed_tokens(input_ids.long()).to(self.forward_dtype)
+        if self.puzzle_emb_len:
+            prefix = self.puzzle_emb(puzzle_identifiers)
+            prefix = F.pad(prefix, (0, self.puzzle_emb_len * self.config.hidden_size - prefix.shape[-1]))
+            prefix = prefix.view(-1, self.puzzle_emb_len, self.config.hidden_size).to(self.forward_dtype)
+            embedding = torch.cat((prefix, embedding), dim=-2)
+        # CODEPATH: `learned` positions (fixture `learned_pad`); released checkpoints use RoPE instead.
+        if self.config.pos_encodings == "learned":
+            embedding = 0.707106781 * (embedding + self.embed_positions.weight.to(self.forward_dtype))
+        return self.embed_scale * embedding
+
+    def run_segment(
+        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One segment of H/L cycles with the one-step gradient: only the last L and the last H pass carry grad.
+
+        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32.
+        """
+        config = self.config
+        # CODEPATH: RoPE in released checkpoints; `learned` positions were added to the embedding instead.
+        position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
+        injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
+        with torch.no_grad():
+            # Every high-level cycle but the last, then the last one's low-level steps but its final one.
+            for _ in range(config.H_cycles - 1):
+                for _ in range(config.L_cycles):
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings)
+                z_H = self.H_module(z_H, z_L, position_embeddings)
+            for _ in range(config.L_cycles - 1):
+                z_L = self.L_module(z_L, z_H + injection, position_embeddings)
+        z_L = self.L_module(z_L, z_H + injection, position_embeddings)
+        z_H = self.H_module(z_H, z_L, position_embeddings)
+        logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
+        q_logits = self.q_head(z_H[:, 0]).float()
+        return z_H.detach(), z_L.detach(), logits, q_logits[..., 0], q_logits[..., 1]
+
+    def initial_carry(self, batch: dict[str, torch.Tensor]) -> HrmActCarry:
+        """A carry whose rows are all halted, so the next call starts every row on its batch row."""
+        batch_size = batch["input_ids"].shape[0]
+        device = batch["input_ids"].device
+        z_shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        return HrmActCarry(
+            z_H=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
+            z_L=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
+            steps=torch.zeros(batch_size, dtype=torch.int32, device=device),
+            halted=torch.ones(batch_size, dtype=torch.bool, device=device),
+            current_data={key: torch.empty_like(value) for key, value in batch.items()},
+        )
+
+    def reset_halted_rows(self, carry: HrmActCarry, batch: dict[str, torch.Tensor]) -> HrmActCarry:
+        """Halted rows restart from `H_init`/`L_init` with step 0 on their new batch row; others keep their state."""
+        halted = carry.halted
+        z_H = torch.where(halted.view(-1, 1, 1), self.H_init.to(self.forward_dtype), carry.z_H)
+        z_L = torch.where(halted.view(-1, 1, 1), self.L_init.to(self.forward_dtype), carry.z_L)
+        current_data = {
+            key: torch.where(halted.view((-1,) + (1,) * (value.ndim - 1)), value, carry.current_data[key])
+            for key, value in batch.items()
+        }
+        return HrmActCarry(z_H, z_L, torch.where(halted, 0, carry.steps), halted, current_data)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        puzzle_identifiers: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        carry: HrmActCarry | None = None,
+        **kwargs,
+    ) -> HrmActOutput:
+        """Run one ACT segment.
+
+        Args:
+            input_ids: `[batch, seq_len]` token ids in `[0, vocab_size)`.
+            puzzle_identifiers: `[batch]` ids in `[0, num_puzzle_identifiers)`; defaults to the blank puzzle.
+            labels: `[batch, seq_len]` target ids, `-100` where no loss is taken. Gives `loss` and `metrics`.
+            carry: the previous call's `out.carry`; None starts every row fresh.
+        """
+        if puzzle_identifiers is None:
+            puzzle_identifiers = torch.full(
+                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+            )
+        batch = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        if labels is not None:
+            batch["labels"] = labels
+        self.check_inputs(batch, carry)
+        carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
+        z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data)
+
+        with torch.no_grad():
+            steps = carry.steps + 1
+            is_last_step = steps >= self.config.halt_max_steps
+            halted = is_last_step
+            target_q_continue = None
+            # CODEPATH: released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
+            # decision to learn.
+            if self.training and self.config.halt_max_steps > 1:
+                halted = halted | (q_halt > q_continue)
+                explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
+                min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
+                halted = halted & (steps >= min_steps)
+                # Bootstrap target from the next segment's Q values, computed on the new carry.
+                *_, next_halt, next_continue = self.run_segment(z_H, z_L, carry.current_data)
+                target_q_continue = torch.sigmoid(
+                    torch.where(is_last_step, next_halt, torch.maximum(next_halt, next_continue))
+                )
+        new_carry = HrmActCarry(z_H, z_L, steps, halted, carry.current_data)
+
+        loss = metrics = None
+        if "labels" in new_carry.current_data:
+            total, metrics = self.loss_and_metrics(logits, q_halt, q_continue, target_q_continue, new_carry)
+            loss = total / input_ids.shape[0]
+        return HrmActOutput(
+            loss=loss,
+            logits=logits,
+            q_halt_logits=q_halt,
+            q_continue_logits=q_continue,
+            target_q_continue=target_q_continue,
+            carry=new_carry,
+            metrics=metrics,
+        )
+
+    def loss_and_metrics(
+        self,
+        logits: torch.Tensor,
+        q_halt: torch.Tensor,
+        q_continue: torch.Tensor,
+        target_q_continue: torch.Tensor | None,
+        carry: HrmActCarry,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The summed segment loss `lm + 0.5 * (q_halt + q_continue)` and the metric sums of spec section 6."""
+        labels = carry.current_data["labels"]
+        with torch.no_grad():
+            mask = labels != IGNORE_LABEL_ID
+            label_counts = mask.sum(-1)
+            is_correct = mask & (logits.argmax(-1) == labels)
+            row_correct = is_correct.sum(-1) == label_counts
+            counted = carry.halted & (label_counts > 0)
+            divisor = label_counts.clamp_min(1).unsqueeze(-1)
+            metrics = {
+                "count": counted.sum(),
+                "accuracy": torch.where(counted, (is_correct.float() / divisor).sum(-1), 0).sum(),
+                "exact_accuracy": (counted & row_correct).sum(),
+                "q_halt_accuracy": (counted & ((q_halt >= 0) == row_correct)).sum(),
+                "steps": torch.where(counted, carry.steps, 0).sum(),
+            }
+        lm_loss = (LOSS_FUNCTIONS[self.config.loss_type](logits, labels) / divisor).sum()
+        q_halt_loss = F.binary_cross_entropy_with_logits(q_halt, row_correct.to(q_halt.dtype), reduction="sum")
+        total = lm_loss + 0.5 * q_halt_loss
+        metrics.update(lm_loss=lm_loss.detach(), q_halt_loss=q_halt_loss.detach())
+        if target_q_continue is not None:
+            q_continue_loss = F.binary_cross_entropy_with_logits(q_continue, target_q_continue, reduction="sum")
+            total = total + 0.5 * q_continue_loss
+            metrics["q_continue_loss"] = q_continue_loss.detach()
+        return total, metrics
+
+    def check_inputs(self, batch: dict[str, torch.Tensor], carry: HrmActCarry | None) -> None:
+        """Raise `ValueError` naming the field for any input the model cannot run on, before any compute."""
+        config = self.config
+        input_ids, puzzle_identifiers = batch["input_ids"], batch["puzzle_identifiers"]
+        if input_ids.ndim != 2 or input_ids.shape[1] != config.seq_len:
+            raise ValueError(
+                f"`input_ids` must have shape [batch, seq_len={config.seq_len}], got {list(input_ids.shape)}."
+            )
+        batch_size = input_ids.shape[0]
+        _check_ids("input_ids", input_ids, config.vocab_size)
+        if puzzle_identifiers.shape != (batch_size,):
+            raise ValueError(
+                f"`puzzle_identifiers` must have shape [batch={batch_size}], got {list(puzzle_identifiers.shape)}."
+            )
+        _check_ids("puzzle_identifiers", puzzle_identifiers, config.num_puzzle_identifiers)
+        labels = batch.get("labels")
+        if labels is not None:
+            if labels.shape != input_ids.shape:
+                raise ValueError(
+                    f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}."
+                )
+            _check_ids("labels", labels, config.vocab_size, ignored=IGNORE_LABEL_ID)
+        if carry is not None:
+            if carry.halted.shape[0] != batch_size:
+                raise ValueError(
+                    f"`carry` was made for a batch of {carry.halted.shape[0]} rows, got a batch of {batch_size}."
+                )
+            if set(carry.current_data) != set(batch):
+                raise ValueError(
+                    f"`carry` holds {sorted(carry.current_data)} but this call passes {sorted(batch)}: "
+                    "pass `labels` on every call of a rollout or on none."
+                )
+
+    def fresh_state(self, batch_size: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`z_H`, `z_L` of `batch_size` rows starting a puzzle: `H_init`/`L_init` broadcast over every position."""
+        shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        z_H = self.H_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
+        z_L = self.L_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
+        return z_H, z_L
+
+    @staticmethod
+    def check_halting(halting: str) -> None:
+        if halting not in ("fixed", "adaptive"):
+            raise ValueError(f"`halting` must be 'fixed' or 'adaptive', got {halting!r}.")
+
+    def halt_rows(
+        self, q_halt: torch.Tensor, q_continue: torch.Tensor, steps: torch.Tensor, halting: str, max_steps: int
+    ) -> torch.Tensor:
+        """The inference halting rule: a row stops after `max_steps` segments or, with `halting="adaptive"`, as soon
+        as its Q head prefers halting (`q_halt > q_continue`). `"fixed"` is the release's evaluation."""
+        self.check_halting(halting)
+        halted = steps >= max_steps
+        return halted | (q_halt > q_continue) if halting == "adaptive" else halted
+
+    @torch.no_grad()
+    def solve(
+        self,
+        input_ids: torch.Tensor,
+        puzzle_identifiers: torch.Tensor | None = None,
+        halting: str = "adaptive",
+        max_steps: int | None = None,
+    ) -> "HrmActSolveOutput":
+        """Solve a batch of puzzles: run segments until each row halts, then take its argmax tokens.
+
+        Rows that have halted leave the batch, so later segments only compute the rows still thinking.
+
+        Args:
+            input_ids: `[batch, seq_len]` token ids.
+            puzzle_identifiers: `[batch]` ids; defaults to the blank puzzle.
+            halting: `"adaptive"` (stop a row when `q_halt > q_continue`) or `"fixed"` (every row runs `max_steps`).
+            max_steps: most segments per row; defaults to `config.halt_max_steps`.
+        """
+        max_steps = self.config.halt_max_steps if max_steps is None else max_steps
+        if max_steps < 1:
+            raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
+        if puzzle_identifiers is None:
+            puzzle_identifiers = torch.full(
+                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+            )
+        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        self.check_inputs(data, None)
+        self.check_halting(halting)
+        batch_size = input_ids.shape[0]
+        predictions = torch.zeros_like(input_ids)
+        steps = torch.zeros(batch_size, dtype=torch.int32, device=input_ids.device)
+        halt_confidence = torch.zeros(batch_size, dtype=torch.float32, device=input_ids.device)
+        active = torch.arange(batch_size, device=input_ids.device)
+        z_H, z_L = self.fresh_state(batch_size, input_ids.device)
+        for step in range(1, max_steps + 1):
+            z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, {k: v[active] for k, v in data.items()})
+            halted = self.halt_rows(q_halt, q_continue, torch.full_like(steps[active], step), halting, max_steps)
+            done = active[halted]
+            predictions[done] = logits[halted].argmax(-1).to(predictions.dtype)
+            steps[done] = step
+            halt_confidence[done] = torch.sigmoid(q_halt[halted])
+            active, z_H, z_L = active[~halted], z_H[~halted], z_L[~halted]
+            if not active.numel():
+                break
+        return HrmActSolveOutput(predictions=predictions, steps=steps, halt_confidence=halt_confidence)
+
+
+def _check_ids(name: str, ids: torch.Tensor, upper: int, ignored: int | None = None) -> None:
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"`{name}` must hold integer ids, got dtype {ids.dtype}.")
+    if torch.compiler.is_compiling():
+        return  # reading values back would split the compiled graph; shapes and dtypes are still checked
+    out_of_range = (ids < 0) | (ids >= upper)
+    if ignored is not None:
+        out_of_range &= ids != ignored
+    if out_of_range.any():
+        allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
+        raise ValueError(f"`{name}` must lie in {allowed}, got {ids[out_of_range][0].item()}.")
+
+
+@dataclass
+class HrmActSolveOutput(ModelOutput):
+    """Output of [`HrmActModel.solve`].
+
+    predictions: `[batch, seq_len]` argmax tokens of each row's last segment.
+    steps: `[batch]` int32 segments each row used.
+    halt_confidence: `[batch]` float32 `sigmoid(q_halt)` at the row's last segment.
+    """
+
+    predictions: torch.Tensor | None = None
+    steps: torch.Tensor | None = None
+    halt_confidence: torch.Tensor | None = None
+
+
+# `save_pretrained` then writes `auto_map` and copies this file and configuration_hrm.py beside the weights.
+HrmActModel.register_for_auto_class("AutoModel")
+
+__all__ = ["HrmActModel", "HrmActPreTrainedModel", "HrmActCarry", "HrmActOutput", "HrmActSolveOutput"]

@@ -1,0 +1,298 @@
+"""Build the HRM puzzle datasets (Sudoku, Maze, ARC) as a `datasets.DatasetDict` folder, optionally pushed to the Hub.
+
+Examples:
+    hrm build-dataset sudoku --generate 1000 --seed 0 --output-dir data/sudoku-gen-1k
+    hrm build-dataset sudoku --csv train.csv --test-csv test.csv --subsample-size 1000 --num-aug 1000 --output-dir data/sudoku-extreme-1k-aug-1000
+    hrm build-dataset maze --generate 1000 --dihedral-aug --output-dir data/maze-gen-1k
+    hrm build-dataset arc --kaggle-dir kaggle/ --subsets training evaluation concept --test-set evaluation --output-dir data/arc-1-aug-1000
+    hrm build-dataset sudoku --from-release-dir data/sudoku-extreme-1k-aug-1000 --output-dir data/sudoku-hf
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from ..data import arc, maze, sudoku
+from ..data.maze_generator import generate_mazes
+from ..data.puzzle_csv import PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
+from ..data.release import build_from_release
+from ..data.storage import push_puzzle_dataset
+from ..data.sudoku_generator import generate_puzzles
+from .cli import HelpFormatter
+
+
+CSV_SOURCES = (
+    "the authors' CSV files (--csv with --test-csv), generated offline (--generate) or a release folder "
+    "(--from-release-dir): give exactly one."
+)
+ARC_LICENSED_SUBSETS = {"training", "evaluation", "training2", "evaluation2"}  # ARC-AGI-1/2: Apache-2.0
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--output-dir", type=Path, required=True, help="folder to write (must be absent or empty)")
+    common.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    common.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset to this Hub dataset repo")
+    common.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    common.add_argument(
+        "--from-release-dir",
+        type=Path,
+        metavar="DIR",
+        help="import a folder built by the authors' scripts (dataset.json, all__inputs.npy, ...)",
+    )
+    return common
+
+
+def _csv_options(parser: argparse.ArgumentParser, kind: str, aug_help: str) -> None:
+    parser.add_argument(
+        "--csv", type=Path, help=f"training {kind} in the authors' CSV format (source,question,answer,rating)"
+    )
+    parser.add_argument("--test-csv", type=Path, help="test CSV (required with --csv)")
+    parser.add_argument("--generate", type=int, metavar="N", help=f"generate N training {kind} offline")
+    parser.add_argument(
+        "--test-generate", type=int, metavar="M", help="generated test puzzles (default: same as --generate)"
+    )
+    parser.add_argument(
+        "--save-csv", type=Path, metavar="DIR", help="also write the generated rows as DIR/train.csv, DIR/test.csv"
+    )
+    parser.add_argument("--subsample-size", type=int, help="keep this many training rows, drawn with --seed")
+    parser.add_argument(
+        "--skip-invalid", action="store_true", help="skip malformed CSV rows with a warning instead of failing"
+    )
+    parser.add_argument(
+        "--min-rating",
+        type=int,
+        default=0,
+        help="keep only CSV rows (Sudoku: also generated puzzles) whose rating is at least this",
+    )
+    parser.epilog = aug_help
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    commands = parser.add_subparsers(dest="task", required=True)
+    common = _common_options()
+
+    s = commands.add_parser(
+        "sudoku",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="Sudoku (9x9, or 4x4 with --size 4)",
+        description="Sudoku from " + CSV_SOURCES,
+    )
+    _csv_options(s, "Sudoku puzzles", "Rating of generated puzzles: dead ends of a backtracking solver.")
+    s.add_argument("--num-aug", type=int, default=0, help="augmented copies of each training puzzle (default: 0)")
+    s.add_argument("--size", type=int, choices=(4, 9), default=9, help="grid size (default: 9)")
+    s.add_argument(
+        "--min-clues",
+        type=int,
+        help="generated puzzles get between --min-clues and --max-clues clues "
+        "(default: as few as keep the solution unique)",
+    )
+    s.add_argument("--max-clues", type=int, help="see --min-clues (default: --min-clues)")
+
+    m = commands.add_parser(
+        "maze",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="Maze (30x30)",
+        description="Mazes from " + CSV_SOURCES,
+    )
+    _csv_options(m, "mazes", "Rating of generated mazes: shortest path length.")
+    m.add_argument("--dihedral-aug", action="store_true", help="add the 8 dihedral transforms of each training maze")
+    m.add_argument("--size", type=int, default=30, help="maze side (default: 30)")
+    m.add_argument(
+        "--min-path-length", type=int, default=110, help="shortest S-G path of generated mazes (default: 110)"
+    )
+    m.add_argument(
+        "--loop-fraction", type=float, default=0.1, help="share of inner walls opened to make loops (default: 0.1)"
+    )
+
+    a = commands.add_parser(
+        "arc",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="ARC-AGI",
+        description="ARC-AGI tasks in the Kaggle layout (--kaggle-dir), one JSON file per task (--tasks-dir) or "
+        "imported from a release folder (--from-release-dir): give exactly one. "
+        "ARC-1: --subsets training evaluation concept --test-set evaluation (the defaults); "
+        "ARC-2: --subsets training2 evaluation2 concept --test-set evaluation2.",
+    )
+    a.add_argument("--kaggle-dir", type=Path, help="folder with arc-agi_<subset>_challenges.json and _solutions.json")
+    a.add_argument(
+        "--tasks-dir",
+        type=Path,
+        help="folder with one sub-folder of per-task JSON files per subset, searched recursively "
+        "(e.g. ARC-AGI/data, holding training/ and evaluation/; add ConceptARC's corpus/ as concept/)",
+    )
+    a.add_argument(
+        "--subsets",
+        nargs="+",
+        default=["training", "evaluation", "concept"],
+        help="subsets to include (default: training evaluation concept = ARC-1; ARC-2: training2 evaluation2 concept)",
+    )
+    a.add_argument(
+        "--test-set",
+        default="evaluation",
+        help="subset whose test pairs form the test split; its demonstrations go to train (default: evaluation)",
+    )
+    a.add_argument("--num-aug", type=int, default=1000, help="augmentations per task (default: 1000)")
+    a.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes encoding tasks (default: all cores)"
+    )
+    return parser
+
+
+def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace, names: list[str]) -> None:
+    given = [name for name in names if getattr(args, name.lstrip("-").replace("-", "_")) is not None]
+    if len(given) != 1:
+        parser.error(f"{args.task}: give exactly one of {', '.join(names)}")
+    if getattr(args, "csv", None) is not None and args.test_csv is None:
+        parser.error("--csv needs --test-csv")
+
+
+def _csv_rows(args: argparse.Namespace, validate) -> tuple[list[PuzzleRow], list[PuzzleRow], str]:
+    train = [r for r in read_puzzle_csv(args.csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
+    test = [r for r in read_puzzle_csv(args.test_csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
+    source = f"Read from `{args.csv.name}` ({len(train)} rows with rating >= {args.min_rating}) and `{args.test_csv.name}` ({len(test)} rows)"
+    if args.subsample_size is not None and args.subsample_size < len(train):
+        chosen = np.random.default_rng(args.seed).choice(len(train), args.subsample_size, replace=False)
+        train = [train[i] for i in chosen]
+        source += f"; {args.subsample_size} training rows subsampled with seed {args.seed}"
+    return train, test, source + "."
+
+
+def _generated_rows(
+    args: argparse.Namespace, generate, description: str
+) -> tuple[list[PuzzleRow], list[PuzzleRow], str]:
+    test_count = args.test_generate if args.test_generate is not None else args.generate
+    rows = generate(args.generate + test_count)
+    train, test = rows[: args.generate], rows[args.generate :]
+    if args.save_csv is not None:
+        write_puzzle_csv(args.save_csv / "train.csv", train)
+        write_puzzle_csv(args.save_csv / "test.csv", test)
+    return (
+        train,
+        test,
+        f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct).",
+    )
+
+
+def _build_sudoku(args: argparse.Namespace, command: str):
+    if args.csv is not None:
+        train, test, source = _csv_rows(args, partial(sudoku.validate_row, size=args.size))
+    else:
+        clues = None if args.min_clues is None else (args.min_clues, args.max_clues or args.min_clues)
+        generate = partial(generate_puzzles, seed=args.seed, size=args.size, clues=clues, min_rating=args.min_rating)
+        train, test, source = _generated_rows(
+            args,
+            generate,
+            f"data.sudoku_generator.generate_puzzles(size={args.size}, clues={clues}, min_rating={args.min_rating}, seed={args.seed})",
+        )
+    license = "apache-2.0" if args.generate is not None else None
+    return sudoku.build_sudoku_dataset(
+        train,
+        test,
+        num_aug=args.num_aug,
+        seed=args.seed,
+        size=args.size,
+        output_dir=args.output_dir,
+        source=source,
+        license=license,
+        build_command=command,
+    )
+
+
+def _build_maze(args: argparse.Namespace, command: str):
+    if args.csv is not None:
+        train, test, source = _csv_rows(args, partial(maze.validate_row, side=args.size))
+    else:
+        generate = partial(
+            generate_mazes,
+            seed=args.seed,
+            side=args.size,
+            min_path_length=args.min_path_length,
+            loop_fraction=args.loop_fraction,
+        )
+        train, test, source = _generated_rows(
+            args,
+            generate,
+            f"data.maze_generator.generate_mazes(side={args.size}, min_path_length={args.min_path_length}, loop_fraction={args.loop_fraction}, seed={args.seed})",
+        )
+    license = "apache-2.0" if args.generate is not None else None
+    return maze.build_maze_dataset(
+        train,
+        test,
+        dihedral_aug=args.dihedral_aug,
+        output_dir=args.output_dir,
+        source=source,
+        license=license,
+        build_command=command,
+    )
+
+
+def _build_arc(args: argparse.Namespace, command: str):
+    if args.test_set not in args.subsets:
+        raise PuzzleFormatError(f"--test-set {args.test_set} is not among --subsets {args.subsets}")
+    kaggle = args.kaggle_dir is not None
+    tasks = arc.load_tasks(args.kaggle_dir if kaggle else args.tasks_dir, args.subsets, kaggle=kaggle)
+    source = (
+        f"ARC-AGI tasks of subsets {', '.join(args.subsets)} ({len(tasks)} tasks, "
+        f"{'Kaggle JSON' if kaggle else 'one JSON file per task'}); test pairs of `{args.test_set}` form the test split; "
+        f"{args.num_aug} augmentations per task, seed {args.seed}."
+    )
+    license = "apache-2.0" if set(args.subsets) <= ARC_LICENSED_SUBSETS else None
+    return arc.build_arc_dataset(
+        tasks,
+        args.test_set,
+        num_aug=args.num_aug,
+        seed=args.seed,
+        workers=args.workers,
+        output_dir=args.output_dir,
+        source=source,
+        license=license,
+        build_command=command,
+    )
+
+
+BUILDERS = {"sudoku": _build_sudoku, "maze": _build_maze, "arc": _build_arc}
+SOURCES = {"sudoku": ["--csv", "--generate"], "maze": ["--csv", "--generate"], "arc": ["--kaggle-dir", "--tasks-dir"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    _check_sources(parser, args, [*SOURCES[args.task], "--from-release-dir"])
+    if args.output_dir.exists() and any(args.output_dir.iterdir()):
+        parser.error(f"--output-dir {args.output_dir} is not empty")
+    command = "hrm build-dataset " + shlex.join(argv)
+    try:
+        if args.from_release_dir is not None:
+            dataset, _ = build_from_release(
+                args.from_release_dir, args.task, output_dir=args.output_dir, build_command=command
+            )
+        else:
+            dataset, _ = BUILDERS[args.task](args, command)
+    except (PuzzleFormatError, FileNotFoundError) as error:
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+        sys.exit(f"error: {error}")
+    except BaseException:
+        shutil.rmtree(args.output_dir, ignore_errors=True)
+        raise
+    print(dataset)
+    print(f"Saved to {args.output_dir}")
+    if args.push_to_hub:
+        print(f"Pushed: {push_puzzle_dataset(args.output_dir, args.push_to_hub, private=args.private)}")
+
+
+if __name__ == "__main__":
+    main()

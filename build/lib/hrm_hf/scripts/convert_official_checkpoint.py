@@ -1,0 +1,169 @@
+"""Convert a checkpoint of the authors' HRM release into a Hub-ready transformers model folder.
+
+    hrm convert path/to/checkpoint_or_step_N --output-dir hrm-sudoku
+    hrm convert path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze
+
+The release saves `torch.save(state_dict)` under the name `checkpoint` (Hub) or `step_N` (its trainer), with keys
+prefixed `_orig_mod.model.`, next to `all_config.yaml`. The data sizes it needs (`seq_len`, `vocab_size`,
+`num_puzzle_identifiers`) come, in this order, from flags, from a `dataset.json` beside the checkpoint, or from the
+tensor shapes (`--task` then gives the RoPE `seq_len`).
+"""
+
+import argparse
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from ..configuration_hrm import HrmActConfig
+from ..evaluation.card import write_model_card
+from ..modeling_hrm import HrmActModel
+from ..training.output import push_folder
+from .cli import HelpFormatter
+
+
+TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
+DATA_FIELDS = ("seq_len", "vocab_size", "num_puzzle_identifiers")
+# Release parameter/buffer name -> ours (after the `_orig_mod.` and `model.inner.` prefixes are stripped).
+KEY_RENAMES = [
+    (r"^embed_tokens\.embedding_weight$", "embed_tokens.weight"),
+    (r"^embed_pos\.embedding_weight$", "embed_positions.weight"),
+    (r"^puzzle_emb\.weights$", "puzzle_emb.weight"),
+    (r"^H_level\.", "H_module."),
+    (r"^L_level\.", "L_module."),
+]
+# Buffers the release keeps in its state dict that are scratch space or recomputed, not weights.
+DROPPED_KEYS = {"puzzle_emb.local_weights", "puzzle_emb.local_ids", "rotary_emb.cos_cached", "rotary_emb.sin_cached"}
+
+
+def find_checkpoint_file(path: Path) -> Path:
+    """The checkpoint file itself, or in a folder the file `checkpoint` or else its latest `step_N`."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    if (path / "checkpoint").is_file():
+        return path / "checkpoint"
+    steps = sorted(
+        path.glob("step_*"), key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else -1
+    )
+    if not steps:
+        raise FileNotFoundError(f"{path} holds neither a `checkpoint` nor a `step_N` file.")
+    return steps[-1]
+
+
+def convert_state_dict(release_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the release's keys to this model's, dropping scratch buffers."""
+    converted = {}
+    for key, tensor in release_state.items():
+        key = key.removeprefix("_orig_mod.").removeprefix("model.").removeprefix("inner.")
+        if key in DROPPED_KEYS:
+            continue
+        for pattern, replacement in KEY_RENAMES:
+            key = re.sub(pattern, replacement, key)
+        converted[key] = tensor
+    return converted
+
+
+def read_arch(config_path: Path) -> dict:
+    """The `arch` section of the release's `all_config.yaml`, as config fields."""
+    if not config_path.is_file():
+        raise FileNotFoundError(f"The release's `all_config.yaml` is missing: looked for {config_path}.")
+    arch = dict(yaml.safe_load(config_path.read_text())["arch"])
+    arch.pop("name", None)
+    loss = arch.pop("loss", {}) or {}
+    if "loss_type" in loss:
+        arch["loss_type"] = loss["loss_type"]
+    return arch
+
+
+def infer_data_fields(state: dict[str, torch.Tensor], arch: dict, task: str | None) -> dict:
+    """`vocab_size`, `num_puzzle_identifiers` and `seq_len` read off the tensor shapes (and `--task` for RoPE)."""
+    fields = {"vocab_size": state["embed_tokens.weight"].shape[0]}
+    if "puzzle_emb.weight" in state:
+        fields["num_puzzle_identifiers"] = state["puzzle_emb.weight"].shape[0]
+    if "embed_positions.weight" in state:
+        puzzle_emb_ndim = arch.get("puzzle_emb_ndim", arch["hidden_size"])
+        fields["seq_len"] = state["embed_positions.weight"].shape[0] - (-(puzzle_emb_ndim // -arch["hidden_size"]))
+    elif task is not None:
+        fields["seq_len"] = TASK_SEQ_LEN[task]
+    return fields
+
+
+def build_config(
+    checkpoint_file: Path, state: dict[str, torch.Tensor], overrides: dict, task: str | None
+) -> HrmActConfig:
+    """The config from `all_config.yaml`, with data sizes from flags, `dataset.json` or the tensor shapes."""
+    arch = read_arch(checkpoint_file.parent / "all_config.yaml")
+    dataset_json = checkpoint_file.parent / "dataset.json"
+    from_dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
+    from_shapes = infer_data_fields(state, arch, task)
+    data = {}
+    for name in DATA_FIELDS:
+        for source in (overrides, from_dataset, from_shapes):
+            if source.get(name) is not None:
+                data[name] = source[name]
+                break
+    missing = [name for name in DATA_FIELDS if name not in data]
+    if "num_puzzle_identifiers" in missing and arch.get("puzzle_emb_ndim", 1) == 0:
+        data["num_puzzle_identifiers"] = 1  # no table, so the count does not matter
+        missing.remove("num_puzzle_identifiers")
+    if missing:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise ValueError(
+            f"Cannot tell {missing} for {checkpoint_file}: no dataset.json beside it and the tensor shapes do not say. "
+            f"Pass {flags}" + (" (or --task sudoku|maze|arc for seq_len)." if "seq_len" in missing else ".")
+        )
+    return HrmActConfig(**arch, **data)
+
+
+def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, task: str | None = None) -> HrmActModel:
+    """Load an authors' checkpoint (file or folder) into an [`HrmActModel`], checking every tensor is used."""
+    checkpoint_file = find_checkpoint_file(Path(checkpoint))
+    state = convert_state_dict(torch.load(checkpoint_file, map_location="cpu", weights_only=True))
+    config = build_config(checkpoint_file, state, overrides or {}, task)
+    model = HrmActModel(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # missing or unexpected tensors, or shapes that disagree with the data sizes
+        raise ValueError(
+            f"{checkpoint_file} does not match the config built from all_config.yaml, dataset.json and the flags: "
+            f"{error}"
+        ) from None
+    return model.eval()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("checkpoint", help="The release's checkpoint file (`checkpoint` or `step_N`) or its folder.")
+    parser.add_argument("--output-dir", required=True, help="Folder to write the Hub-ready model to.")
+    parser.add_argument("--task", choices=sorted(TASK_SEQ_LEN), help="Puzzle type, to know seq_len for RoPE models.")
+    parser.add_argument("--seq-len", type=int, help="Tokens per puzzle (overrides dataset.json).")
+    parser.add_argument("--vocab-size", type=int, help="Vocabulary size (overrides dataset.json).")
+    parser.add_argument(
+        "--num-puzzle-identifiers", type=int, help="Rows of the puzzle table (overrides dataset.json)."
+    )
+    parser.add_argument(
+        "--push-to-hub", metavar="REPO", help="Also push the folder (weights, code, card) to this Hub repo id."
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    overrides = {name: getattr(args, name) for name in DATA_FIELDS}
+    model = convert_checkpoint(args.checkpoint, overrides, args.task)
+    model.save_pretrained(args.output_dir)
+    command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
+    write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub)
+    print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
+    if args.push_to_hub:
+        print(f"Pushed to {push_folder(Path(args.output_dir), args.push_to_hub)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Score an HRM-ACT-v1 model on a puzzle dataset: one command instead of the authors' notebook.
+
+    hrm evaluate --model hrm-sudoku --dataset data/sudoku-extreme --split test
+    hrm evaluate --model user/hrm-arc --dataset user/arc-aug-1000 --halting fixed adaptive --save-examples 4
+    accelerate launch -m hrm_hf.scripts evaluate --model user/hrm-maze --dataset user/maze-hard --output-dir eval-maze
+
+Model and dataset are local folders or Hub ids. Prints a table and writes `metrics.json` (exact, token and Q-halt
+accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for ARC, a Kaggle `submission.json` (from
+the first halting mode given).
+Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from datasets import Dataset
+from tqdm import tqdm
+from transformers import AutoModel, PretrainedConfig
+
+from ..data.metadata import PuzzleDatasetMetadata
+from ..data.storage import UnknownSplitError, load_puzzle_dataset
+from ..evaluation.card import write_model_card
+from ..evaluation.halting import SolvedRow, solve_stream
+from ..evaluation.puzzles import infer_task
+from ..evaluation.render import render_example
+from ..evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
+
+
+TABLE_COLUMNS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count")
+CARD_METRICS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
+    parser.add_argument("--dataset", required=True, help="Puzzle dataset folder or Hub id.")
+    parser.add_argument(
+        "--split", default="test", help="Dataset split to score (default: test; for ARC it holds the test inputs)."
+    )
+    parser.add_argument(
+        "--halting", nargs="+", choices=("fixed", "adaptive"), default=["fixed", "adaptive"],
+        help="Halting modes to score, each on the same rows: fixed (every row runs max steps, the release) and/or "
+        "adaptive (a row stops when q_halt > q_continue). Default: both.",
+    )  # fmt: skip
+    parser.add_argument("--max-steps", type=int, help="Most segments per row (default: the model's halt_max_steps).")
+    parser.add_argument("--batch-size", type=int, default=64, help="Rows in flight per process (default: 64).")
+    parser.add_argument("--limit", type=int, help="Score only the first LIMIT rows of the split.")
+    parser.add_argument(
+        "--output-dir", default="eval", help="Folder for metrics.json, submission.json and examples/ (default: eval)."
+    )
+    parser.add_argument(
+        "--save-examples", type=int, default=0, metavar="N",
+        help="Write PNG pictures of the first N rows (input, truth, prediction of the last halting mode, wrong cells "
+        "marked) to OUTPUT_DIR/examples/ (default: 0).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--update-card", action="store_true",
+        help="Write the metrics (adaptive ones suffixed _adaptive) and up to 3 examples into the card (README.md) of "
+        "the local model folder; push the folder to share it.",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    for name in ("max_steps", "batch_size", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.update_card and not Path(args.model).is_dir():
+        parser.error(f"--update-card needs a local model folder, got --model {args.model}")
+    return args
+
+
+def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
+    """The split to score and its metadata; an unknown split exits naming the splits there are."""
+    try:
+        return load_puzzle_dataset(dataset, split=split)
+    except UnknownSplitError as error:
+        sys.exit(f"error: --split: {error}")
+
+
+def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: argparse.Namespace) -> None:
+    """Exit naming the field when the dataset's rows cannot run on the model: another sequence length, or token ids
+    or puzzle identifiers beyond the model's tables."""
+    for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
+        model_value, data_value = getattr(config, name), getattr(metadata, name)
+        fits = model_value == data_value if name == "seq_len" else model_value >= data_value
+        if not fits:
+            sys.exit(
+                f"error: --dataset {args.dataset} has {name}={data_value}, but --model {args.model} has {name}={model_value}."
+            )
+
+
+def solve_split(
+    model, arrays: dict, accelerator: Accelerator, args: argparse.Namespace, halting: str
+) -> list[SolvedRow]:
+    """This rank's share of the rows solved, then every rank's results gathered in dataset order."""
+    rank, world = accelerator.process_index, accelerator.num_processes
+    indices = range(rank, len(arrays["input_ids"]), world)
+    rows = ({key: torch.as_tensor(arrays[key][i]) for key in ("input_ids", "puzzle_identifiers")} for i in indices)
+    stream = solve_stream(model, rows, args.batch_size, halting, args.max_steps)
+    progress = tqdm(stream, total=len(indices), desc=f"{halting} halting", unit="puzzle", disable=rank != 0)
+    solved = list(progress)
+    for row in solved:
+        row.index = row.index * world + rank
+    return sorted(gather_object(solved), key=lambda row: row.index)
+
+
+def score(solved: list[SolvedRow], arrays: dict, metadata, task: str | None) -> tuple[dict, dict | None]:
+    """Metrics of one halting mode and, for ARC, pass@k in them and the Kaggle submission beside them."""
+    metrics = puzzle_metrics(solved, arrays["labels"])
+    if task != "arc":
+        return metrics, None
+    pass_at_k, kaggle = arc_scores(solved, arrays, metadata)
+    return {**metrics, **pass_at_k}, kaggle
+
+
+def print_table(results: dict[str, dict]) -> None:
+    """One line per halting mode, then each mode's histogram of segments used."""
+    columns = list(TABLE_COLUMNS) + sorted({k for m in results.values() for k in m if k.startswith("pass@")})
+    print("halting".ljust(10) + "".join(c.rjust(17) for c in columns))
+    for mode, metrics in results.items():
+        print(
+            mode.ljust(10)
+            + "".join(f"{metrics[c]:17.4f}" if isinstance(metrics[c], float) else f"{metrics[c]:17d}" for c in columns)
+        )
+    for mode, metrics in results.items():
+        print(f"{mode} segments histogram: {metrics['steps_histogram']}")
+
+
+def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, output_dir: Path) -> list[Path]:
+    """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
+    return [
+        render_example(
+            task,
+            arrays["input_ids"][i],
+            arrays["labels"][i].clip(0),
+            solved[i].predictions.numpy(),
+            output_dir / "examples" / f"example_{i}.png",
+        )
+        for i in range(min(count, len(solved)))
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    accelerator = Accelerator()
+    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(accelerator.device)
+    split, metadata = load_split(args.dataset, args.split)
+    check_fits(model.config, metadata, args)
+    arrays = dataset_arrays(split, metadata, args.limit)
+    task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results, solved = {}, []
+    for halting in args.halting:
+        solved = solve_split(model, arrays, accelerator, args, halting)
+        if accelerator.is_main_process:
+            results[halting], kaggle = score(solved, arrays, metadata, task)
+            if kaggle is not None and halting == args.halting[0]:
+                (output_dir / "submission.json").write_text(json.dumps(kaggle))
+    if not accelerator.is_main_process:
+        return {}
+    report = {"model": args.model, "dataset": args.dataset, "split": args.split, "task": task, "results": results}
+    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    print_table(results)
+    pictures = save_examples(solved, arrays, task, args.save_examples, output_dir) if task else []
+    for picture in pictures:
+        print(f"Wrote {picture}")
+    if args.update_card:
+        card_metrics = {
+            name + ("" if mode == "fixed" else f"_{mode}"): value
+            for mode, metrics in results.items()
+            for name, value in metrics.items()
+            if name in CARD_METRICS or name.startswith("pass@")
+        }
+        write_model_card(
+            args.model,
+            metrics=card_metrics,
+            eval_dataset=args.dataset,
+            eval_split=args.split,
+            examples=pictures[:3] or None,
+        )
+        print(f"Updated {Path(args.model) / 'README.md'}")
+    print(f"Wrote {output_dir / 'metrics.json'}")
+    return report
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,396 @@
+"""The training loop: Accelerate's examples' shape, with HRM's ACT carry and sparse puzzle-embedding optimizer.
+
+One optimizer step per ACT segment; the carry lives across steps (halted rows take fresh examples from the next
+batch). Each rank's loss is its summed segment loss over its local batch size, and DDP averages the ranks, so the
+dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is never
+all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import evaluate
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import (
+    broadcast_object_list,
+    is_tensorboard_available,
+    is_trackio_available,
+    is_wandb_available,
+    set_seed,
+)
+from tqdm.auto import tqdm
+
+from ..configuration_hrm import HrmActConfig
+from ..data.metadata import PuzzleDatasetMetadata
+from ..data.sampler import TrainBatchSampler, eval_batches
+from ..data.storage import load_puzzle_dataset
+from ..modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
+from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from .config import ConfigError, TrainConfig
+from .ema import EMA
+from .optim import AdamAtan2, SparseSignSGD, make_schedule
+from .output import push_folder, save_model_folder
+
+
+logger = get_logger(__name__)
+METRIC_PATH = str(Path(__file__).resolve().parent.parent / "metrics" / "hrm_puzzle")
+TRAIN_METRICS = ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss")
+
+
+@dataclass
+class TrainResult:
+    """What a finished run leaves: the saved model folder, the last evaluation's metrics and the step count."""
+
+    model_dir: Path
+    metrics: dict[str, float]
+    step: int
+
+
+TRACKER_AVAILABLE = {
+    "tensorboard": is_tensorboard_available,
+    "trackio": is_trackio_available,
+    "wandb": is_wandb_available,
+}
+
+
+def create_accelerator(config: TrainConfig) -> Accelerator:
+    """One Accelerator for the run, on the CPU when asked or when there is no GPU, without mixed precision.
+
+    The model's precision is `forward_dtype`: autocast from a launcher's `--mixed_precision` would silently change the
+    numbers (or crash under fp16 with bfloat16 compute), so such a launch is refused. Without `cpu=True` on a GPU-less
+    machine, Accelerate gives every launched process a world of its own, each silently training alone; this makes the
+    CPU explicit and refuses any world smaller than the launcher's.
+    """
+    for tracker in config.report_to:
+        if not TRACKER_AVAILABLE[tracker]():
+            raise ConfigError(
+                f"Training config field `report_to`: the tracker {tracker!r} is not installed "
+                f"(pip install 'hrm-hf[{tracker}]')."
+            )
+    launcher_precision = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if launcher_precision != "no":
+        raise ConfigError(
+            f"The launcher asks for mixed precision {launcher_precision!r}; HRM computes in its own --forward-dtype "
+            "(bfloat16 or float32): launch with --mixed_precision no and set --forward-dtype instead."
+        )
+    accelerator = Accelerator(
+        cpu=config.cpu or not torch.cuda.is_available(),
+        mixed_precision="no",
+        log_with=config.report_to or None,
+        project_dir=config.output_dir,
+        dynamo_backend="inductor" if config.compile else None,
+    )
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes != launched:
+        raise RuntimeError(
+            f"The launcher started {launched} processes but Accelerate sees a world of {accelerator.num_processes}: "
+            "on a machine without GPUs launch with `accelerate launch --cpu` (or set ACCELERATE_USE_CPU=1)."
+        )
+    if config.global_batch_size % accelerator.num_processes:
+        raise ConfigError(
+            f"Training config field `global_batch_size` ({config.global_batch_size}) must divide by the number of "
+            f"processes ({accelerator.num_processes})."
+        )
+    return accelerator
+
+
+def tracker_config(config: TrainConfig) -> dict[str, Any]:
+    """The run's fields as the flat scalar values every tracker stores (lists joined by commas)."""
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """The run name, in each tracker's own keyword."""
+    if config.run_name is None:
+        return {}
+    return {"wandb": {"name": config.run_name}, "trackio": {"name": config.run_name}}
+
+
+def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
+    """The dataset and its per-split metadata, with a clear error when the path does not hold one."""
+    path = Path(config.data_path)
+    looks_local = (
+        path.is_absolute() or config.data_path.startswith(".") or path.exists() or config.data_path.count("/") != 1
+    )
+    if looks_local and not path.is_dir():
+        raise FileNotFoundError(
+            f"Training config field `data_path`: no dataset folder at {config.data_path!r} (build one with the "
+            "`data` package's builders, or give a Hub dataset repo id `owner/name`)."
+        )
+    try:
+        dataset, metadata = load_puzzle_dataset(config.data_path)
+    except Exception as error:
+        raise FileNotFoundError(
+            f"Training config field `data_path`: cannot load a puzzle dataset from {config.data_path!r}: {error}"
+        ) from error
+    for split in ("train", "test"):
+        if split not in metadata:
+            raise ValueError(
+                f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)})."
+            )
+    return dataset, metadata
+
+
+def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> HrmActModel:
+    """A freshly initialised model sized for the dataset (vocabulary, sequence length, puzzle table)."""
+    model_config = HrmActConfig(
+        vocab_size=metadata.vocab_size,
+        seq_len=metadata.seq_len,
+        num_puzzle_identifiers=metadata.num_puzzle_identifiers,
+        blank_puzzle_id=metadata.blank_identifier_id,
+        **config.model_kwargs(),
+    )
+    return HrmActModel(model_config)
+
+
+def total_steps(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> int:
+    """`max_steps`, or the release's estimate `epochs * total_groups * mean_puzzle_examples / global_batch_size`."""
+    if config.max_steps is not None:
+        return config.max_steps
+    return max(
+        1, int(config.epochs * metadata.total_groups * metadata.mean_puzzle_examples / config.global_batch_size)
+    )
+
+
+class Trainer:
+    """Holds the run's objects; `fit()` trains, evaluates, checkpoints and writes the model folder."""
+
+    def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
+        self.config = config
+        self.command = command
+        self.accelerator = accelerator = create_accelerator(config)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
+        train_meta = self.metadata["train"]
+        self.max_steps = total_steps(config, train_meta)
+
+        set_seed(config.seed)  # identical initialisation on every rank
+        model = build_model(config, train_meta)
+        dense = AdamAtan2(
+            model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
+        )
+        self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
+        self.model, self.dense = accelerator.prepare(model, dense)
+        self.unwrapped: HrmActModel = accelerator.unwrap_model(self.model)
+        set_seed(config.seed, device_specific=True)  # halting exploration differs per rank
+
+        self.sampler = TrainBatchSampler(
+            self.dataset["train"], train_meta, config.global_batch_size, rank=accelerator.process_index,
+            world_size=accelerator.num_processes, seed=config.seed,
+        )  # fmt: skip
+        self.sparse = self.sparse_schedule = None
+        checkpointed: list[Any] = [self.dense_schedule, self.sampler]
+        if hasattr(self.unwrapped, "puzzle_emb"):
+            # Built after `prepare`, which may have moved the table to another device.
+            self.sparse = SparseSignSGD(
+                self.unwrapped.puzzle_emb.weight, lr=config.puzzle_emb_lr, weight_decay=config.puzzle_emb_weight_decay
+            )
+            self.sparse_schedule = make_schedule(
+                self.sparse, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio
+            )
+            checkpointed += [self.sparse, self.sparse_schedule]
+        self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
+        if self.ema is not None:
+            checkpointed.append(self.ema)
+        accelerator.register_for_checkpointing(*checkpointed)
+
+        self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
+        self.carry = None
+        if config.resume_from_checkpoint:
+            self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
+        if config.report_to:
+            accelerator.init_trackers(
+                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
+            )
+
+    # ----- state -----
+    def trainer_state(self) -> dict[str, Any]:
+        return {
+            "nonfinite_in_a_row": self.nonfinite_in_a_row,
+            "nonfinite_total": self.nonfinite_total,
+            "num_processes": self.accelerator.num_processes,
+        }
+
+    def checkpoint(self) -> Path:
+        return save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+
+    def resume(self, folder: Path) -> None:
+        state, self.carry = load_checkpoint(self.accelerator, self.config, folder)
+        if state["num_processes"] != self.accelerator.num_processes:
+            raise ValueError(
+                f"Checkpoint {folder} was written by {state['num_processes']} processes; resume it with as many "
+                f"(this run has {self.accelerator.num_processes})."
+            )
+        self.step = state["step"]
+        self.nonfinite_in_a_row, self.nonfinite_total = state["nonfinite_in_a_row"], state["nonfinite_total"]
+        self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
+
+    # ----- training -----
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One ACT segment and one update of both optimizers; returns this rank's metric sums (and the loss)."""
+        accelerator, config = self.accelerator, self.config
+        self.model.train()
+        out = self.model(**batch, carry=self.carry)
+        self.carry = out.carry
+        nonfinite = accelerator.reduce((~torch.isfinite(out.loss.detach())).float(), reduction="sum")
+        if nonfinite.item() > 0:  # every rank skips together, so no rank waits in an all-reduce
+            self.unwrapped.pop_puzzle_emb_grad()
+            self.nonfinite_in_a_row += 1
+            self.nonfinite_total += 1
+            logger.warning(
+                f"Non-finite loss at step {self.step + 1}: step skipped ({self.nonfinite_in_a_row} in a row)."
+            )
+            accelerator.log({"train/nonfinite_steps": self.nonfinite_total}, step=self.step)
+            if self.nonfinite_in_a_row >= config.max_nonfinite_steps:
+                raise RuntimeError(
+                    f"{self.nonfinite_in_a_row} non-finite losses in a row (max_nonfinite_steps); stopping."
+                )
+            return {}
+        self.nonfinite_in_a_row = 0
+        accelerator.backward(out.loss)
+        self.dense.step()
+        self.dense.zero_grad(set_to_none=True)
+        self.dense_schedule.step()
+        if self.sparse is not None:
+            ids, grads = self.unwrapped.pop_puzzle_emb_grad()
+            # Local gradients are of (local sum / local batch); the release's are of (global sum / global batch).
+            self.sparse.step(accelerator.gather(ids), accelerator.gather(grads) / accelerator.num_processes)
+            self.sparse_schedule.step()
+        if self.ema is not None:
+            self.ema.update()
+        return {**out.metrics, "loss": out.loss.detach()}
+
+    def log_train(self, sums: dict[str, torch.Tensor], logged_steps: int) -> dict[str, float]:
+        """Training metrics since the last log, summed over ranks, per halted row (the loss per step)."""
+        keys = sorted(sums)
+        totals = self.accelerator.reduce(torch.stack([sums[k].float() for k in keys]), reduction="sum")
+        totals = dict(zip(keys, totals.tolist(), strict=True))
+        count = max(totals.pop("count", 0.0), 1.0)
+        logs = {f"train/{k}": v / count for k, v in totals.items() if k in TRAIN_METRICS}
+        logs["train/loss"] = totals.get("loss", 0.0) / logged_steps / self.accelerator.num_processes
+        logs["train/lr"] = self.dense_schedule.get_last_lr()[0]
+        self.accelerator.log(logs, step=self.step)
+        return logs
+
+    def fit(self) -> TrainResult:
+        config, accelerator = self.config, self.accelerator
+        progress = tqdm(
+            total=self.max_steps, initial=self.step, disable=not accelerator.is_local_main_process, desc="train"
+        )
+        sums: dict[str, torch.Tensor] = {}
+        logged_steps = 0
+        metrics: dict[str, float] = {}
+        while self.step < self.max_steps:
+            for batch in self.sampler:
+                step_sums = self.train_step({k: v.to(accelerator.device) for k, v in batch.items()})
+                self.step += 1
+                logged_steps += 1
+                for key, value in step_sums.items():
+                    sums[key] = sums.get(key, 0) + value
+                progress.update(1)
+                if self.step % config.log_every == 0 and sums:
+                    progress.set_postfix(
+                        {k.split("/")[1]: f"{v:.3g}" for k, v in self.log_train(sums, logged_steps).items()}
+                    )
+                    sums, logged_steps = {}, 0
+                if config.checkpoint_every and self.step % config.checkpoint_every == 0:
+                    self.checkpoint()
+                if self.step >= self.max_steps:
+                    break
+            else:  # the sampler has moved on to the next epoch
+                if self.sampler.epoch % config.eval_interval == 0 and self.step < self.max_steps:
+                    metrics = self.evaluate_and_save(final=False)
+        progress.close()
+        metrics = self.evaluate_and_save(final=True)
+        model_dir = Path(config.output_dir) / "model"
+        if config.push_to_hub and accelerator.is_main_process:
+            push_folder(model_dir, config.push_to_hub)
+        accelerator.end_training()
+        return TrainResult(model_dir=model_dir, metrics=metrics, step=self.step)
+
+    def evaluate_and_save(self, final: bool) -> dict[str, float]:
+        metrics = self.evaluate()
+        self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
+        self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        self.checkpoint()
+        if final or self.config.save_model_at_eval:
+            self.save_model(metrics)
+        return metrics
+
+    def save_model(self, metrics: dict[str, float]) -> Path | None:
+        if not self.accelerator.is_main_process:
+            return None
+        with self.ema.applied() if self.ema is not None else nullcontext():
+            return save_model_folder(
+                self.unwrapped, Path(self.config.output_dir) / "model", self.config, metrics, self.command
+            )
+
+    # ----- evaluation -----
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Every test example run for `halt_max_steps` segments; metrics over all ranks (returned on every rank)."""
+        accelerator, model = self.accelerator, self.unwrapped
+        model.eval()
+        rows: dict[str, list[torch.Tensor]] = {}
+        with self.ema.applied() if self.ema is not None else nullcontext():
+            batches = eval_batches(
+                self.dataset["test"], self.metadata["test"], self.config.global_batch_size,
+                accelerator.process_index, accelerator.num_processes,
+            )  # fmt: skip
+            for batch in batches:
+                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+                real = batch.pop("example_index") >= 0
+                for key, value in accelerator.gather(self.eval_rows(model, batch) | {"real": real}).items():
+                    rows.setdefault(key, []).append(value.cpu())
+        model.train()
+        rows = {key: torch.cat(value) for key, value in rows.items()}
+        real = rows.pop("real").bool()
+        rows = {key: value[real] for key, value in rows.items()}
+        results = [None]
+        if accelerator.is_main_process:  # one rank loads and computes the metric module, the others receive it
+            results[0] = evaluate.load(METRIC_PATH, keep_in_memory=True).compute(
+                predictions=rows["predictions"].tolist(), references=rows["labels"].tolist(),
+                q_halt_logits=rows["q_halt_logits"].numpy(), steps=rows["steps"].numpy(),
+            )  # fmt: skip
+            results[0].update(lm_loss=rows["lm_loss"].mean().item(), q_halt_loss=rows["q_halt_loss"].mean().item())
+        return broadcast_object_list(results)[0]
+
+    def eval_rows(self, model: HrmActModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Run one evaluation batch to its end; per-row predictions, labels, Q-halt logit, steps and losses."""
+        carry = None
+        for _ in range(model.config.halt_max_steps):
+            out = model(**batch, carry=carry)
+            carry = out.carry
+        labels = batch["labels"]
+        valid = labels != IGNORE_LABEL_ID
+        predictions = out.logits.argmax(-1)
+        solved = ((predictions == labels) | ~valid).all(-1)
+        lm_loss = LOSS_FUNCTIONS[model.config.loss_type](out.logits, labels).sum(-1) / valid.sum(-1).clamp_min(1)
+        q_halt_loss = F.binary_cross_entropy_with_logits(out.q_halt_logits, solved.float(), reduction="none")
+        return {
+            "predictions": predictions,
+            "labels": labels,
+            "q_halt_logits": out.q_halt_logits.float(),
+            "steps": carry.steps,
+            "lm_loss": lm_loss.float(),
+            "q_halt_loss": q_halt_loss.float(),
+        }
+
+
+def train(config: TrainConfig, dataset=None, command: str = "") -> TrainResult:
+    """Train with `config`; `dataset` is an optional in-memory `(DatasetDict, {split: metadata})` to use instead of
+    `config.data_path`. Returns the model folder and the final evaluation metrics."""
+    return Trainer(config, dataset=dataset, command=command).fit()
+
+
+__all__ = ["TrainResult", "Trainer", "train", "create_accelerator", "build_model", "total_steps"]
