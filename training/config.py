@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import yaml
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"
+STOP_WHEN = re.compile(r"(train|eval)/(\w+)(>=|<=)([-+.\deE]+)")
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
 # Fields of `HrmActConfig` a preset may set; the rest (vocabulary, sequence length, table size) come from the data.
 MODEL_FIELDS = (
@@ -46,7 +48,9 @@ class TrainConfig:
         epochs: training epochs; the run lasts `epochs * total_groups * mean_puzzle_examples / global_batch_size`
             optimizer steps (the release's estimate) unless `max_steps` is set.
         max_steps: stop after this many optimizer steps (also the length of the cosine schedule).
-        eval_interval: evaluate every this many epochs (and at the end).
+        eval_interval: epochs per data iteration, as in the release: the sampler shuffles and batches this many
+            epochs as one stream, and the model is evaluated after each iteration (and at the end); must divide
+            `epochs`.
         lr, lr_min_ratio, lr_warmup_steps: Adam-atan2 base rate, cosine floor (ratio of the base), linear warmup.
         beta1, beta2, weight_decay: Adam-atan2's betas and decoupled weight decay.
         puzzle_emb_lr, puzzle_emb_weight_decay: the sparse SignSGD's base rate and decay (same schedule shape).
@@ -64,6 +68,15 @@ class TrainConfig:
         seed: seeds the model initialisation, the sampler and the halting exploration.
         cpu: train on the CPU even if a GPU is present (always on when there is none).
         num_threads: torch intra-op threads per process (0 leaves torch's default).
+        init_from: a model folder (one of ours, or an authors' checkpoint converted with `hrm convert`) whose weights
+            and puzzle table start the run instead of a fresh initialisation; its architecture must match.
+        early_stopping_metric: the evaluation metric (`exact_accuracy`, `lm_loss`, ...) watched for improvement;
+            the best evaluated model is the one saved as the model folder. None: off.
+        early_stopping_patience: stop after this many evaluations without improvement of `early_stopping_metric`
+            (0: never stop for that, only keep the best model).
+        early_stopping_greater_is_better: whether a larger `early_stopping_metric` is an improvement.
+        stop_when: stop once a metric crosses a threshold, `train/exact_accuracy>=0.99` or
+            `eval/lm_loss<=0.1` (training metrics are checked when logged, evaluation ones after each evaluation).
     """
 
     data_path: str = ""
@@ -111,6 +124,12 @@ class TrainConfig:
     seed: int = 0
     cpu: bool = False
     num_threads: int = 0
+    # Initial weights and early stopping.
+    init_from: str | None = None
+    early_stopping_metric: str | None = None
+    early_stopping_patience: int = 0
+    early_stopping_greater_is_better: bool = True
+    stop_when: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -132,6 +151,15 @@ class TrainConfig:
         _require("lr_min_ratio", self.lr_min_ratio, self.lr_min_ratio <= 1, "must lie in (0, 1]")
         _require("report_to", self.report_to, self.report_to in REPORT_TO, f"must be one of {REPORT_TO}")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
+        _require("epochs", self.epochs, self.epochs % self.eval_interval == 0, "must be a multiple of eval_interval")
+        _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
+                 "must be >= 0")  # fmt: skip
+        if self.early_stopping_patience:
+            _require("early_stopping_metric", self.early_stopping_metric, bool(self.early_stopping_metric),
+                     "must name an evaluation metric when early_stopping_patience is set")  # fmt: skip
+        if self.stop_when is not None:
+            _require("stop_when", self.stop_when, STOP_WHEN.fullmatch(self.stop_when) is not None,
+                     "must read `train/METRIC>=VALUE` or `eval/METRIC<=VALUE`")  # fmt: skip
 
     def model_kwargs(self) -> dict[str, Any]:
         """The architecture fields, as `HrmActConfig` keyword arguments."""
