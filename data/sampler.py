@@ -141,25 +141,13 @@ class TrainBatchSampler:
         """Row numbers of every global batch of `iteration` (counted from 0), as `[batches, global_batch_size]`."""
         if self._plan_cache is None or self._plan_cache[0] != iteration:
             rng = np.random.Generator(np.random.Philox(seed=self.seed + iteration + 1))
-            self._plan_cache = (iteration, self.draw_iteration(rng))
+            self._plan_cache = (
+                iteration,
+                draw_iteration(
+                    rng, self.group_starts, self.puzzle_starts, self.epochs_per_iter, self.global_batch_size
+                ),
+            )
         return self._plan_cache[1]
-
-    def draw_iteration(self, rng: np.random.Generator) -> np.ndarray:
-        """The global batches one iteration draws from `rng`, `[batches, global_batch_size]` row numbers."""
-        num_groups = len(self.group_starts) - 1
-        order = np.concatenate([rng.permutation(num_groups) for _ in range(self.epochs_per_iter)])
-        # One vectorised draw gives the same puzzles as the release's one `integers` call per group.
-        puzzles = rng.integers(self.group_starts[order], self.group_starts[order + 1])
-        sizes = self.puzzle_starts[puzzles + 1] - self.puzzle_starts[puzzles]
-        taken = _sizes_in_full_batches(sizes, self.global_batch_size)
-        puzzles, sizes = puzzles[: len(taken)], sizes[: len(taken)]
-        owner = np.repeat(np.arange(len(puzzles)), sizes)  # the puzzle of each example slot
-        first = np.repeat(np.cumsum(sizes) - sizes, sizes)  # that puzzle's first slot
-        position = np.arange(len(owner)) - first
-        if sizes.max(initial=1) > 1:  # a random order inside each puzzle; one-example puzzles draw nothing
-            position = np.lexsort((rng.random(len(owner)), owner)) - first
-        rows = self.puzzle_starts[puzzles][owner] + position
-        return rows[np.arange(len(owner)) - first < taken[owner]].reshape(-1, self.global_batch_size)
 
     def __len__(self) -> int:
         return len(self._plan(self.iteration))
@@ -200,6 +188,33 @@ class TrainBatchSampler:
             if state.get(key) != getattr(self, key):
                 raise ValueError(f"Cannot resume: state has {key}={state.get(key)}, this sampler {getattr(self, key)}")
         self.iteration, self.batches_done = state["iteration"], state["batches_done"]
+
+
+def draw_iteration(
+    rng: np.random.Generator,
+    group_starts: np.ndarray,
+    puzzle_starts: np.ndarray,
+    epochs_per_iter: int,
+    global_batch_size: int,
+) -> np.ndarray:
+    """The global batches of one data iteration drawn from `rng`, as `[batches, global_batch_size]` row numbers.
+
+    `group_starts` (first puzzle of each group, then the puzzle count) and `puzzle_starts` (first row of each
+    puzzle, then the row count) describe the split.
+    """
+    order = np.concatenate([rng.permutation(len(group_starts) - 1) for _ in range(epochs_per_iter)])
+    # One vectorised draw gives the same puzzles as the release's one `integers` call per group.
+    puzzles = rng.integers(group_starts[order], group_starts[order + 1])
+    sizes = puzzle_starts[puzzles + 1] - puzzle_starts[puzzles]
+    taken = _sizes_in_full_batches(sizes, global_batch_size)
+    puzzles, sizes = puzzles[: len(taken)], sizes[: len(taken)]
+    owner = np.repeat(np.arange(len(puzzles)), sizes)  # the puzzle of each example slot
+    first = np.repeat(np.cumsum(sizes) - sizes, sizes)  # that puzzle's first slot
+    position = np.arange(len(owner)) - first
+    if sizes.max(initial=1) > 1:  # a random order inside each puzzle; one-example puzzles draw nothing
+        position = np.lexsort((rng.random(len(owner)), owner)) - first
+    rows = puzzle_starts[puzzles][owner] + position
+    return rows[np.arange(len(owner)) - first < taken[owner]].reshape(-1, global_batch_size)
 
 
 def _sizes_in_full_batches(sizes: np.ndarray, global_batch_size: int) -> np.ndarray:

@@ -222,3 +222,13 @@ def test_many_arrow_chunks_read_the_same_rows(monkeypatch, data):
     assert torch.equal(
         evaluated[: chunked.num_rows], torch.cat([b["input_ids"] for b in eval_batches(*data, 16)])[: chunked.num_rows]
     )
+
+
+def test_bench_sampler_prints_batches_per_iteration_and_visit_counts(capsys):
+    from hrm_hf.scripts.bench_sampler import main
+
+    main(["--preset", "sudoku-extreme-1k", "--groups", "10", "--puzzles-per-group", "3", "--global-batch-size", "4"])
+    out = capsys.readouterr().out
+    # 2000 epochs of 10 one-example groups per iteration: 5000 full batches, every group visited 2000 times each.
+    assert "batches per iteration: [5000, 5000," in out and "steps trained: 50000" in out
+    assert "per-group visits: mean 20000.00, std 0.000" in out

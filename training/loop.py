@@ -196,6 +196,7 @@ class Trainer:
         # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
         self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
         self.stop_reason = ""
+        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
         if config.report_to != "none":
@@ -337,12 +338,16 @@ class Trainer:
     def evaluate_and_save(self, final: bool) -> dict[str, float]:
         """Evaluate, track the early-stopping metric, checkpoint, and write the model folder when it is due: at the
         end, at every evaluation with `save_model_at_eval`, or (with `early_stopping_metric`) when it improved."""
-        metrics = self.evaluate()
-        self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
-        self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-        improved = self.track_best(metrics)
-        self.stop_reason = self.stop_reason or self.threshold_reached({f"eval/{k}": v for k, v in metrics.items()})
-        self.checkpoint()
+        if self.last_eval[0] == self.step:  # a stopping rule fired at this step's evaluation: do not repeat it
+            metrics, improved = self.last_eval[1], False
+        else:
+            metrics = self.evaluate()
+            self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
+            self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            improved = self.track_best(metrics)
+            self.stop_reason = self.stop_reason or self.threshold_reached({f"eval/{k}": v for k, v in metrics.items()})
+            self.last_eval = (self.step, metrics)
+            self.checkpoint()
         watched = self.config.early_stopping_metric
         if (improved if watched else final) or self.config.save_model_at_eval:
             note = f"Saved at step {self.step}, the best `eval/{watched}` ({metrics[watched]:.6g}) of the run." if (
