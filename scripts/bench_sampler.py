@@ -1,4 +1,5 @@
-"""Print the training data order's statistics for a preset: batches per data iteration and per-group visit counts.
+"""Print the training data order's statistics for a preset: batches per data iteration and per-group visit counts
+(examples drawn per group: visits, for one-example puzzles).
 
     hrm bench-sampler --preset sudoku-extreme-1k --groups 1000 --puzzles-per-group 1001
     hrm bench-sampler --preset arc-1 --data-path data/arc-1
@@ -6,7 +7,7 @@
 The batches come from the same planning as training (`data.sampler.draw_iteration`), which for one-example puzzles
 is the authors' `PuzzleDataset` stream, so the figures are theirs too. Without `--data-path` the split is synthetic:
 `--groups` groups of `--puzzles-per-group` puzzles with `--examples-per-puzzle` examples each (only the sizes
-matter). Visits are counted over the steps the run trains (the schedule's estimate, or `--max-steps`).
+matter). Examples drawn are counted over the steps the run trains (the schedule's estimate, or `--max-steps`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         group_starts, puzzle_starts = synthetic_layout(args.groups, args.puzzles_per_group, args.examples_per_puzzle)
     groups = len(group_starts) - 1
-    puzzle_group = np.repeat(np.arange(groups), np.diff(group_starts))
-    puzzle_of_row = np.repeat(np.arange(len(puzzle_starts) - 1), np.diff(puzzle_starts))
+    group_of_row = np.repeat(np.arange(groups), np.diff(puzzle_starts[group_starts]))
     mean_examples = puzzle_starts[-1] / (len(puzzle_starts) - 1)
     estimate = int(epochs * groups * mean_examples / batch)  # the release's schedule length
     steps_left = args.max_steps or estimate
@@ -75,11 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         batches_per_iter.append(len(plan))
         trained = plan[:steps_left]
         steps_left -= len(trained)
-        # One visit per drawn puzzle: a run of rows of one puzzle inside a batch (a cut puzzle counts once).
-        puzzles = puzzle_of_row[trained]
-        new_run = np.ones_like(puzzles, dtype=bool)
-        new_run[:, 1:] = puzzles[:, 1:] != puzzles[:, :-1]
-        visits += np.bincount(puzzle_group[puzzles[new_run]], minlength=groups)
+        visits += np.bincount(group_of_row[trained.ravel()], minlength=groups)
         if not steps_left:
             break
     elapsed = time.perf_counter() - started
@@ -87,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{elapsed / len(batches_per_iter):.2f} s each)")  # fmt: skip
     print(f"steps trained: {(args.max_steps or estimate) - steps_left} (the run ends with its iterations or at "
           f"{args.max_steps or estimate} steps)")  # fmt: skip
-    print(f"per-group visits: mean {visits.mean():.2f}, std {visits.std():.3f}, min {visits.min()}, max {visits.max()}, "
+    print(f"per-group examples drawn: mean {visits.mean():.2f}, std {visits.std():.3f}, min {visits.min()}, max {visits.max()}, "
           f"never visited {int((visits == 0).sum())}")  # fmt: skip
 
 

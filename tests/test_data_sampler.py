@@ -231,4 +231,4 @@ def test_bench_sampler_prints_batches_per_iteration_and_visit_counts(capsys):
     out = capsys.readouterr().out
     # 2000 epochs of 10 one-example groups per iteration: 5000 full batches, every group visited 2000 times each.
     assert "batches per iteration: [5000, 5000," in out and "steps trained: 50000" in out
-    assert "per-group visits: mean 20000.00, std 0.000" in out
+    assert "per-group examples drawn: mean 20000.00, std 0.000" in out
