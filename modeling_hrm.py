@@ -121,11 +121,15 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 def apply_rotary_pos_emb(
     q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotate `[batch, seq, heads, head_dim]` queries and keys in the dtype of `cos` (float32), then cast back."""
+    """Rotate `[batch, seq, heads, head_dim]` queries and keys in the dtype of `cos` (float32), then cast back.
+
+    q and k are cast once and both terms added in float32, as the release does: in bfloat16 the backward then rounds
+    one gradient per tensor instead of adding two rounded ones, which changes the weights from the first step.
+    """
+    dtype = q.dtype
     cos, sin = cos.unsqueeze(-2), sin.unsqueeze(-2)
-    q_rot = q.to(cos.dtype) * cos + rotate_half(q.to(cos.dtype)) * sin
-    k_rot = k.to(cos.dtype) * cos + rotate_half(k.to(cos.dtype)) * sin
-    return q_rot.to(q.dtype), k_rot.to(k.dtype)
+    q, k = q.to(cos.dtype), k.to(cos.dtype)
+    return (q * cos + rotate_half(q) * sin).to(dtype), (k * cos + rotate_half(k) * sin).to(dtype)
 
 
 def jax_trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
@@ -455,7 +459,9 @@ class HrmActModel(HrmActPreTrainedModel):
 
     def embed_inputs(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
         """Token embeddings with the puzzle-embedding prefix (and learned positions), scaled by `sqrt(hidden)`."""
-        embedding = self.embed_tokens(input_ids.long()).to(self.forward_dtype)
+        # Looked up in a forward-dtype copy of the table, as the release does, so that in bfloat16 the table's
+        # gradient is scatter-added in bfloat16 (a float32 lookup then cast accumulates it in float32).
+        embedding = F.embedding(input_ids.long(), self.embed_tokens.weight.to(self.forward_dtype))
         if self.puzzle_emb_len:
             prefix = self.puzzle_emb(puzzle_identifiers)
             prefix = F.pad(prefix, (0, self.puzzle_emb_len * self.config.hidden_size - prefix.shape[-1]))

@@ -1,9 +1,9 @@
 """Batches for training and evaluation, with the release's sampling semantics.
 
-Training, per epoch: shuffle the groups; for each group draw one of its puzzles; take that puzzle's examples in
-random order (without replacement); fill the global batch, cutting the puzzle that overflows it (its remaining
-examples are dropped); drop the last incomplete batch. Every rank computes the same global batch from the seed and
-reads its own contiguous slice. Evaluation: all examples in order, the last batch padded.
+Training, per data iteration of several epochs: shuffle the groups once per epoch; for each group draw one of its
+puzzles; take that puzzle's examples in random order (without replacement); fill the global batch, cutting the puzzle
+that overflows it (its remaining examples are dropped); drop the iteration's last incomplete batch. Every rank
+computes the same global batch from the seed and reads its own contiguous slice. Evaluation: all examples in order, the last batch padded.
 
 Batches are dicts of torch tensors: `input_ids` int32 [local_batch, seq_len], `labels` int64 (the ignore label id
 becomes -100), `puzzle_identifiers` int32 [local_batch]; evaluation batches add `example_index` int64 (-1 on padding).
@@ -96,11 +96,20 @@ def _local_batch_size(global_batch_size: int, rank: int, world_size: int) -> int
 
 
 class TrainBatchSampler:
-    """Training batches of one split for one rank, one epoch per iteration, resumable mid-epoch.
+    """Training batches of one split for one rank, in the release's order, one data iteration at a time, resumable.
 
-    `iter(sampler)` yields the rest of the current epoch and then moves to the next one; `state_dict()` taken
+    An *iteration* is `epochs_per_iter` epochs (the release uses `eval_interval`), drawn from
+    `Philox(seed + iteration)` with iterations numbered from 1: the group order is that many permutations of the
+    groups concatenated, then one puzzle is drawn from each group in that order. Batches are filled across epoch
+    boundaries, a puzzle that overflows a batch is cut (its other examples are dropped), and only the iteration's
+    last incomplete batch is dropped. For datasets of one-example puzzles (Sudoku, Maze) this is exactly the
+    release's stream of batches at any world size. The release draws the examples of a multi-example puzzle with the
+    global numpy RNG, seeded per rank, so its ranks disagree; here their order is drawn from the same Philox stream
+    after the puzzles, so every rank plans the same global batch and reads its own contiguous slice.
+
+    `iter(sampler)` yields the rest of the current iteration and then moves to the next one; `state_dict()` taken
     after a batch was consumed makes a fresh sampler (same data, seed and sizes) continue with the next batch.
-    `len(sampler)` is the number of batches of the current epoch.
+    `len(sampler)` is the number of batches of the current iteration.
     """
 
     def __init__(
@@ -111,9 +120,13 @@ class TrainBatchSampler:
         rank: int = 0,
         world_size: int = 1,
         seed: int = 0,
+        epochs_per_iter: int = 1,
     ):
         self.local_batch_size = _local_batch_size(global_batch_size, rank, world_size)
+        if epochs_per_iter <= 0:
+            raise ValueError(f"epochs_per_iter must be positive, got {epochs_per_iter}")
         self.global_batch_size, self.rank, self.world_size, self.seed = global_batch_size, rank, world_size, seed
+        self.epochs_per_iter = epochs_per_iter
         self.ignore_label_id = metadata.ignore_label_id
         self.rows = _Rows(dataset, metadata.seq_len)
         puzzle_starts = _run_starts(self.rows.puzzle_index, "puzzle_index")
@@ -121,51 +134,38 @@ class TrainBatchSampler:
         self.group_starts = np.append(
             _run_starts(self.rows.group_index[puzzle_starts], "group_index"), len(puzzle_starts)
         )
-        self.epoch, self.batches_done = 0, 0
-        self._plan_cache: tuple[int, list[np.ndarray]] | None = None
+        self.iteration, self.batches_done = 0, 0  # iterations finished, batches of the current one consumed
+        self._plan_cache: tuple[int, np.ndarray] | None = None
 
-    def _plan(self, epoch: int) -> list[np.ndarray]:
-        """Row numbers of every global batch of `epoch`."""
-        if self._plan_cache is None or self._plan_cache[0] != epoch:
-            self._plan_cache = (epoch, self._draw(np.random.default_rng([self.seed, epoch])))
+    def _plan(self, iteration: int) -> np.ndarray:
+        """Row numbers of every global batch of `iteration` (counted from 0), as `[batches, global_batch_size]`."""
+        if self._plan_cache is None or self._plan_cache[0] != iteration:
+            rng = np.random.Generator(np.random.Philox(seed=self.seed + iteration + 1))
+            self._plan_cache = (
+                iteration,
+                draw_iteration(
+                    rng, self.group_starts, self.puzzle_starts, self.epochs_per_iter, self.global_batch_size
+                ),
+            )
         return self._plan_cache[1]
 
-    def _draw(self, rng: np.random.Generator) -> list[np.ndarray]:
-        order = rng.permutation(len(self.group_starts) - 1)
-        first, count = self.group_starts[order], np.diff(self.group_starts)[order]
-        puzzles = first + (rng.random(len(order)) * count).astype(np.int64)
-        sizes = self.puzzle_starts[puzzles + 1] - self.puzzle_starts[puzzles]
-        ends = np.cumsum(sizes)
-        segment = np.repeat(np.arange(len(puzzles)), sizes)
-        shuffled = np.lexsort((rng.random(len(segment)), segment))  # random order inside each puzzle
-        rows = self.puzzle_starts[puzzles][segment] + (shuffled - np.repeat(ends - sizes, sizes))
-        batches, start = [], 0  # `start`: first example of the batch's first puzzle
-        while True:
-            last = np.searchsorted(ends, start + self.global_batch_size)  # puzzle that fills the batch
-            if last >= len(ends):
-                return batches
-            batches.append(rows[start : start + self.global_batch_size])
-            start = int(ends[last])
-
     def __len__(self) -> int:
-        return len(self._plan(self.epoch))
-
-    def set_epoch(self, epoch: int) -> None:
-        """Start `epoch` from its first batch."""
-        self.epoch, self.batches_done = epoch, 0
+        return len(self._plan(self.iteration))
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        epoch, plan = self.epoch, self._plan(self.epoch)
-        if not plan:
+        iteration, plan = self.iteration, self._plan(self.iteration)
+        if not len(plan):
             raise ValueError(
-                f"An epoch of this split does not fill one global batch of {self.global_batch_size} examples"
+                f"epochs_per_iter={self.epochs_per_iter} epochs of this split do not fill one global batch of "
+                f"{self.global_batch_size} examples; raise eval_interval or lower global_batch_size"
             )
         if self.batches_done >= len(plan):
             raise ValueError(
-                f"Epoch {epoch} has {len(plan)} batches, {self.batches_done} done: the state is not of this data"
+                f"Iteration {iteration} has {len(plan)} batches, {self.batches_done} done: the state is not of this "
+                "data"
             )
         for k in range(self.batches_done, len(plan)):
-            self.epoch, self.batches_done = (epoch + 1, 0) if k + 1 == len(plan) else (epoch, k + 1)
+            self.iteration, self.batches_done = (iteration + 1, 0) if k + 1 == len(plan) else (iteration, k + 1)
             yield self._batch(plan[k])
 
     def _batch(self, global_rows: np.ndarray) -> dict[str, torch.Tensor]:
@@ -175,18 +175,61 @@ class TrainBatchSampler:
     def state_dict(self) -> dict[str, Any]:
         """Position in the stream of batches (and the settings it depends on)."""
         return {
-            "epoch": self.epoch,
+            "iteration": self.iteration,
             "batches_done": self.batches_done,
             "seed": self.seed,
             "global_batch_size": self.global_batch_size,
+            "epochs_per_iter": self.epochs_per_iter,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from `state_dict()` of a sampler with the same seed and global batch size."""
-        for key in ("seed", "global_batch_size"):
-            if state[key] != getattr(self, key):
-                raise ValueError(f"Cannot resume: state has {key}={state[key]}, this sampler {getattr(self, key)}")
-        self.epoch, self.batches_done = state["epoch"], state["batches_done"]
+        """Continue from `state_dict()` of a sampler with the same seed, global batch size and iteration length."""
+        for key in ("seed", "global_batch_size", "epochs_per_iter"):
+            if state.get(key) != getattr(self, key):
+                raise ValueError(f"Cannot resume: state has {key}={state.get(key)}, this sampler {getattr(self, key)}")
+        self.iteration, self.batches_done = state["iteration"], state["batches_done"]
+
+
+def draw_iteration(
+    rng: np.random.Generator,
+    group_starts: np.ndarray,
+    puzzle_starts: np.ndarray,
+    epochs_per_iter: int,
+    global_batch_size: int,
+) -> np.ndarray:
+    """The global batches of one data iteration drawn from `rng`, as `[batches, global_batch_size]` row numbers.
+
+    `group_starts` (first puzzle of each group, then the puzzle count) and `puzzle_starts` (first row of each
+    puzzle, then the row count) describe the split.
+    """
+    order = np.concatenate([rng.permutation(len(group_starts) - 1) for _ in range(epochs_per_iter)])
+    # One vectorised draw gives the same puzzles as the release's one `integers` call per group.
+    puzzles = rng.integers(group_starts[order], group_starts[order + 1])
+    sizes = puzzle_starts[puzzles + 1] - puzzle_starts[puzzles]
+    taken = _sizes_in_full_batches(sizes, global_batch_size)
+    puzzles, sizes = puzzles[: len(taken)], sizes[: len(taken)]
+    owner = np.repeat(np.arange(len(puzzles)), sizes)  # the puzzle of each example slot
+    first = np.repeat(np.cumsum(sizes) - sizes, sizes)  # that puzzle's first slot
+    position = np.arange(len(owner)) - first
+    if sizes.max(initial=1) > 1:  # a random order inside each puzzle; one-example puzzles draw nothing
+        position = np.lexsort((rng.random(len(owner)), owner)) - first
+    rows = puzzle_starts[puzzles][owner] + position
+    return rows[np.arange(len(owner)) - first < taken[owner]].reshape(-1, global_batch_size)
+
+
+def _sizes_in_full_batches(sizes: np.ndarray, global_batch_size: int) -> np.ndarray:
+    """How many examples of each puzzle, in order, go into full batches: the puzzle that overflows a batch is cut
+    there (the next batch starts with the next puzzle); the puzzles of the last, incomplete batch are left out."""
+    ends, taken = np.cumsum(sizes), sizes.copy()
+    start = 0  # the batch's first puzzle
+    while start < len(sizes):
+        before = ends[start] - sizes[start]
+        last = int(np.searchsorted(ends, before + global_batch_size))  # the puzzle that fills the batch
+        if last == len(sizes):
+            return taken[:start]
+        taken[last] = before + global_batch_size - (ends[last] - sizes[last])
+        start = last + 1
+    return taken
 
 
 class EvalBatches:

@@ -21,6 +21,7 @@ SUB_COMMANDS = {
     "bench-segment": ("bench_segment", "time one training segment (forward + backward)"),
     "bench-data": ("bench_data", "time dataset builds, peak memory and batch read rate"),
     "bench-train": ("bench_train", "training examples/s and peak memory for a preset"),
+    "bench-sampler": ("bench_sampler", "batches per data iteration and per-group visit counts for a preset"),
     "bench-cli": ("bench_cli", "start-up time of `hrm` and of each sub-command"),
 }
 

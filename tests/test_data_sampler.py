@@ -47,7 +47,7 @@ def data():
     return _dataset(GROUPS)
 
 
-def _epoch(sampler) -> list[dict]:
+def _iteration(sampler) -> list[dict]:
     return list(sampler)
 
 
@@ -55,29 +55,29 @@ def test_batches_follow_the_release_semantics(data):
     dataset, metadata = data
     rows = dataset.with_format("numpy")[:]
     sampler = TrainBatchSampler(dataset, metadata, global_batch_size=8, seed=3)
-    for epoch in range(3):
-        assert sampler.epoch == epoch
+    for iteration in range(3):
+        assert sampler.iteration == iteration
         expected_len = len(sampler)
-        batches = _epoch(sampler)
+        batches = _iteration(sampler)
         assert len(batches) == expected_len > 0
         drawn = np.concatenate([_row_numbers(b) for b in batches])
         groups, puzzles = rows["group_index"][drawn], rows["puzzle_index"][drawn]
-        # every group at most once per epoch, as one contiguous block, with one puzzle only
+        # every group at most once per (one-epoch) iteration, as one contiguous block, with one puzzle only
         blocks = groups[np.flatnonzero(np.diff(groups, prepend=-1))]
         assert len(blocks) == len(set(blocks.tolist()))
         for g in set(blocks.tolist()):
             assert len(set(puzzles[groups == g].tolist())) == 1
         # no example twice; a puzzle's examples are its own
         assert len(set(drawn.tolist())) == len(drawn)
-        # groups missing from the epoch are only those after the last full batch: few examples
+        # groups missing from the iteration are only those after the last full batch: few examples
         missing = len(GROUPS) - len(blocks)
         assert missing <= 8
-    assert sampler.epoch == 3
+    assert sampler.iteration == 3
 
 
 def test_puzzle_cut_at_batch_end_is_not_continued():
     dataset, metadata = _dataset([[5]] * 6)  # 6 groups of one 5-example puzzle
-    batches = _epoch(TrainBatchSampler(dataset, metadata, global_batch_size=4, seed=0))
+    batches = _iteration(TrainBatchSampler(dataset, metadata, global_batch_size=4, seed=0))
     # each batch takes 4 of a puzzle's 5 examples and the next batch starts with the next group
     assert len(batches) == 6
     groups = [set((_row_numbers(b) // 5).tolist()) for b in batches]
@@ -117,14 +117,14 @@ def test_seeds_make_runs_deterministic(data):
     assert any(len(a) != len(b) or (a != b).any() for a, b in zip(first, other, strict=False))
 
 
-@pytest.mark.parametrize("stop_after", [1, 3, "epoch_end"])
+@pytest.mark.parametrize("stop_after", [1, 3, "iteration_end"])
 def test_resume_gives_the_same_continuation(data, stop_after):
     dataset, metadata = data
     reference = TrainBatchSampler(dataset, metadata, 8, seed=11)
     stream = [_row_numbers(b) for _ in range(3) for b in reference]
     interrupted = TrainBatchSampler(dataset, metadata, 8, seed=11)
     consumed = []
-    count = len(interrupted) if stop_after == "epoch_end" else stop_after
+    count = len(interrupted) if stop_after == "iteration_end" else stop_after
     for batch in interrupted:
         consumed.append(_row_numbers(batch))
         if len(consumed) == count:
@@ -134,11 +134,13 @@ def test_resume_gives_the_same_continuation(data, stop_after):
     resumed.load_state_dict(state)
     continuation = consumed
     while len(continuation) < len(stream):
-        continuation += [_row_numbers(b) for b in resumed]  # the rest of the current epoch
+        continuation += [_row_numbers(b) for b in resumed]  # the rest of the current iteration
     for a, b in zip(stream, continuation, strict=False):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="seed"):
         TrainBatchSampler(dataset, metadata, 8, seed=12).load_state_dict(state)
+    with pytest.raises(ValueError, match="epochs_per_iter"):
+        TrainBatchSampler(dataset, metadata, 8, seed=11, epochs_per_iter=2).load_state_dict(state)
 
 
 def test_batch_tensors_and_label_mapping(data):
@@ -158,8 +160,30 @@ def test_bad_batch_sizes_are_errors(data):
     dataset, metadata = data
     with pytest.raises(ValueError, match="multiple of world_size 3"):
         TrainBatchSampler(dataset, metadata, 8, world_size=3)
-    with pytest.raises(ValueError, match="does not fill one global batch"):
+    with pytest.raises(ValueError, match="epochs_per_iter=1 epochs of this split do not fill one global batch"):
         next(iter(TrainBatchSampler(dataset, metadata, 10_000)))
+
+
+def test_batches_span_epochs_and_only_the_iteration_drops_a_batch():
+    """An epoch of 6 examples with a global batch of 4 trains: 5 epochs per iteration give 30 examples, 7 full
+    batches, every group visited 5 times (the last 2 examples are the only ones dropped)."""
+    dataset, metadata = _dataset([[1]] * 6)
+    with pytest.raises(ValueError, match="do not fill one global batch"):
+        next(iter(TrainBatchSampler(dataset, metadata, 8, epochs_per_iter=1)))
+    sampler = TrainBatchSampler(dataset, metadata, 4, seed=0, epochs_per_iter=5)
+    assert len(sampler) == 7
+    drawn = np.concatenate([_row_numbers(b) for b in sampler])
+    assert len(drawn) == 28 and np.bincount(drawn, minlength=6).min() >= 4
+    assert sampler.iteration == 1
+
+
+def test_multi_example_draws_do_not_touch_the_global_rng(data):
+    dataset, metadata = data
+    np.random.seed(0)
+    first = [_row_numbers(b) for b in TrainBatchSampler(dataset, metadata, 8, seed=4)]
+    np.random.seed(1)
+    again = [_row_numbers(b) for b in TrainBatchSampler(dataset, metadata, 8, seed=4)]
+    assert all((a == b).all() for a, b in zip(first, again, strict=True))
 
 
 def test_shuffled_split_is_rejected(data):
@@ -198,3 +222,13 @@ def test_many_arrow_chunks_read_the_same_rows(monkeypatch, data):
     assert torch.equal(
         evaluated[: chunked.num_rows], torch.cat([b["input_ids"] for b in eval_batches(*data, 16)])[: chunked.num_rows]
     )
+
+
+def test_bench_sampler_prints_batches_per_iteration_and_visit_counts(capsys):
+    from hrm_hf.scripts.bench_sampler import main
+
+    main(["--preset", "sudoku-extreme-1k", "--groups", "10", "--puzzles-per-group", "3", "--global-batch-size", "4"])
+    out = capsys.readouterr().out
+    # 2000 epochs of 10 one-example groups per iteration: 5000 full batches, every group visited 2000 times each.
+    assert "batches per iteration: [5000, 5000," in out and "steps trained: 50000" in out
+    assert "per-group examples drawn: mean 20000.00, std 0.000" in out

@@ -151,3 +151,57 @@ def test_nonfinite_losses_skip_steps_then_stop(tiny_data, tmp_path):
         torch.testing.assert_close(value, before[key], equal_nan=True)
     with pytest.raises(RuntimeError, match="2 non-finite losses in a row"):
         trainer.train_step(batch)
+
+
+def test_init_from_starts_at_the_folders_weights_and_refuses_another_architecture(tiny_data, tmp_path):
+    from hrm_hf.training.loop import Trainer
+
+    first = train(tiny_config(tiny_data, tmp_path / "first", max_steps=3))
+    trainer = Trainer(tiny_config(tiny_data, tmp_path / "second", max_steps=3, init_from=str(first.model_dir)))
+    assert_same_weights(
+        {k: v.contiguous() for k, v in trainer.unwrapped.state_dict().items() if k in weights(first.model_dir)},
+        weights(first.model_dir),
+        atol=0,
+    )
+    with pytest.raises(ValueError, match=r"`init_from`: the model at .* has hidden_size=32, this run 64\."):
+        Trainer(tiny_config(tiny_data, tmp_path / "third", hidden_size=64, init_from=str(first.model_dir)))
+    with pytest.raises(FileNotFoundError, match="`init_from`: no model folder"):
+        Trainer(tiny_config(tiny_data, tmp_path / "fourth", init_from=str(tmp_path / "nowhere")))
+
+
+def test_logged_losses_are_per_global_batch_row_and_lr_is_the_steps(tiny_data, tmp_path):
+    from hrm_hf.training.loop import Trainer
+
+    trainer = Trainer(tiny_config(tiny_data, tmp_path, max_steps=10))
+    batch = next(iter(trainer.sampler))
+    rates = []
+    for _ in range(2):
+        rates.append(trainer.dense.param_groups[0]["lr"])
+        sums = trainer.train_step(batch)
+    logs = trainer.log_train(sums, logged_steps=1)
+    assert logs["train/lr"] == rates[-1] != trainer.dense.param_groups[0]["lr"]
+    assert logs["train/lm_loss"] == pytest.approx(sums["lm_loss"].item() / 16)
+    assert logs["train/steps"] == pytest.approx(sums["steps"].item() / max(sums["count"].item(), 1))
+
+
+def test_early_stopping_keeps_the_best_model_and_says_why(tiny_data, tmp_path, monkeypatch):
+    from hrm_hf.training.loop import Trainer
+
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.9])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: {"exact_accuracy": next(scores), "count": 16})
+    config = tiny_config(tiny_data, tmp_path, epochs=40, eval_interval=4, early_stopping_metric="exact_accuracy",
+                         early_stopping_patience=2)  # fmt: skip
+    result = train(config)
+    card = (result.model_dir / "README.md").read_text()
+    # 16 steps per iteration; evaluations after iterations 1-4: best 0.7 at the second, no improvement twice, stop
+    # (the stopping evaluation is the final one: not repeated).
+    assert result.step == 64 and result.metrics["exact_accuracy"] == 0.65
+    assert "Saved at step 32, the best `eval/exact_accuracy` (0.7)" in card
+    assert "stopped early at step 64: `eval/exact_accuracy` did not improve for 2 evaluations" in card
+    assert "0.65" not in card.split("Saved at step")[1]
+
+
+def test_stop_when_a_training_metric_crosses_its_threshold(tiny_data, tmp_path):
+    result = train(tiny_config(tiny_data, tmp_path, max_steps=50, log_every=2, stop_when="train/lr>=0"))
+    assert result.step == 2
+    assert "train/lr = " in (result.model_dir / "README.md").read_text()

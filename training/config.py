@@ -27,6 +27,7 @@ from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmAc
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"
+STOP_WHEN = re.compile(r"(train|eval)/(\w+)(>=|<=)([-+.\deE]+)")
 TRACKERS = ("tensorboard", "trackio", "wandb")
 # `HrmActConfig` fields a run chooses; the rest (vocabulary, sequence length, table size) come from the data.
 ARCH_FIELDS = (
@@ -75,7 +76,13 @@ class RunConfig:
     max_steps: int | None = field(
         default=None, metadata=_help("stop after this many optimizer steps (also the cosine schedule's length)")
     )
-    eval_interval: int = field(default=2000, metadata=_help("evaluate every this many epochs, and at the end"))
+    eval_interval: int = field(
+        default=2000,
+        metadata=_help(
+            "epochs per data iteration, as in the authors' trainer: the sampler shuffles and batches this many epochs "
+            "as one stream and the model is evaluated after each iteration (and at the end); must divide --epochs"
+        ),
+    )
     lr: float = field(default=1e-4, metadata=_help("Adam-atan2 base learning rate"))
     lr_min_ratio: float = field(
         default=1.0, metadata=_help("floor of the cosine decay, as a fraction of the base rate (1: constant)")
@@ -119,6 +126,37 @@ class RunConfig:
     )
     cpu: bool = field(default=False, metadata=_help("train on the CPU even when a GPU is present"))
     num_threads: int = field(default=0, metadata=_help("torch intra-op threads per process (0: torch's default)"))
+    init_from: str | None = field(
+        default=None,
+        metadata=_help(
+            "a model folder (one of ours, or the authors' checkpoint converted by `hrm convert`) whose weights and "
+            "puzzle table start the run instead of a fresh initialisation; its architecture must match"
+        ),
+    )
+    early_stopping_metric: str | None = field(
+        default=None,
+        metadata=_help(
+            "evaluation metric (exact_accuracy, token_accuracy, ...) watched for improvement; the best evaluated "
+            "model is the one saved as the model folder (default: off)"
+        ),
+    )
+    early_stopping_patience: int = field(
+        default=0,
+        metadata=_help(
+            "stop after this many evaluations without improvement of --early-stopping-metric (0: never stop for "
+            "that, only keep the best model)"
+        ),
+    )
+    early_stopping_greater_is_better: bool = field(
+        default=True, metadata=_help("whether a larger --early-stopping-metric is an improvement")
+    )
+    stop_when: str | None = field(
+        default=None,
+        metadata=_help(
+            "stop once a metric crosses a threshold, e.g. train/exact_accuracy>=0.99 or eval/lm_loss<=0.1 (training "
+            "metrics are checked when logged, evaluation ones after each evaluation)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         self.validate()
@@ -145,6 +183,15 @@ class RunConfig:
         for tracker in self.report_to:
             _require("report_to", tracker, tracker in TRACKERS, f"must name trackers among {TRACKERS}")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
+        _require("epochs", self.epochs, self.epochs % self.eval_interval == 0, "must be a multiple of eval_interval")
+        _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
+                 "must be >= 0")  # fmt: skip
+        if self.early_stopping_patience:
+            _require("early_stopping_metric", self.early_stopping_metric, bool(self.early_stopping_metric),
+                     "must name an evaluation metric when early_stopping_patience is set")  # fmt: skip
+        if self.stop_when is not None:
+            _require("stop_when", self.stop_when, STOP_WHEN.fullmatch(self.stop_when) is not None,
+                     "must read `train/METRIC>=VALUE` or `eval/METRIC<=VALUE`")  # fmt: skip
         try:
             HrmActConfig(**self.model_kwargs())
         except (ValueError, TypeError) as error:  # the model's own checks, e.g. heads that do not divide the width

@@ -1,7 +1,8 @@
 """The training loop: Accelerate's examples' shape, with HRM's ACT carry and sparse puzzle-embedding optimizer.
 
 One optimizer step per ACT segment; the carry lives across steps (halted rows take fresh examples from the next
-batch). Each rank's loss is its summed segment loss over its local batch size, and DDP averages the ranks, so the
+batch). Like the release, the data comes in iterations of `eval_interval` epochs, the model is evaluated after each,
+and the run ends when the iterations end or at the schedule's last step, whichever comes first. Each rank's loss is its summed segment loss over its local batch size, and DDP averages the ranks, so the
 dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is never
 all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
 """
@@ -35,7 +36,7 @@ from ..data.sampler import TrainBatchSampler, eval_batches
 from ..data.storage import load_puzzle_dataset
 from ..modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig
+from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
 from .output import push_folder, save_model_folder
@@ -44,6 +45,11 @@ from .output import push_folder, save_model_folder
 logger = get_logger(__name__)
 METRIC_PATH = str(Path(__file__).resolve().parent.parent / "metrics" / "hrm_puzzle")
 TRAIN_METRICS = ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss")
+# Logged like the release's: losses are summed over the batch and divided by the global batch size (so `lm_loss` is
+# the per-row loss times the fraction of rows that have labels), the others averaged over the rows that halted.
+PER_BATCH_ROW_METRICS = ("lm_loss", "q_halt_loss", "q_continue_loss")
+# Fields of the training config that may differ from an `init_from` model's: they change training, not the weights.
+INIT_FROM_FREE_FIELDS = ("halt_exploration_prob",)
 
 
 @dataclass
@@ -149,7 +155,27 @@ def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> HrmActM
         blank_puzzle_id=metadata.blank_identifier_id,
         **config.model_kwargs(),
     )
-    return HrmActModel(model_config)
+    model = HrmActModel(model_config)
+    if config.init_from:
+        model.load_state_dict(initial_weights(config.init_from, model_config))
+    return model
+
+
+def initial_weights(folder: str, wanted: HrmActConfig) -> dict[str, torch.Tensor]:
+    """The state dict of the model folder `folder`, after checking its architecture and data sizes are `wanted`'s."""
+    if not (Path(folder) / "config.json").is_file():
+        raise FileNotFoundError(
+            f"Training config field `init_from`: no model folder (config.json) at {folder!r}; convert an authors' "
+            "checkpoint with `hrm convert` first."
+        )
+    source = HrmActModel.from_pretrained(folder)
+    for name in (*ARCH_FIELDS, "vocab_size", "seq_len", "num_puzzle_identifiers", "blank_puzzle_id"):
+        if name not in INIT_FROM_FREE_FIELDS and getattr(source.config, name) != getattr(wanted, name):
+            raise ValueError(
+                f"Training config field `init_from`: the model at {folder!r} has {name}="
+                f"{getattr(source.config, name)!r}, this run {getattr(wanted, name)!r}."
+            )
+    return source.state_dict()
 
 
 def total_steps(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> int:
@@ -173,6 +199,7 @@ class Trainer:
         self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
         train_meta = self.metadata["train"]
         self.max_steps = total_steps(config, train_meta)
+        self.total_iters = config.epochs // config.eval_interval
 
         set_seed(config.seed)  # identical initialisation on every rank
         model = build_model(config, train_meta)
@@ -186,7 +213,7 @@ class Trainer:
 
         self.sampler = TrainBatchSampler(
             self.dataset["train"], train_meta, config.global_batch_size, rank=accelerator.process_index,
-            world_size=accelerator.num_processes, seed=config.seed,
+            world_size=accelerator.num_processes, seed=config.seed, epochs_per_iter=config.eval_interval,
         )  # fmt: skip
         self.sparse = self.sparse_schedule = None
         checkpointed: list[Any] = [self.dense_schedule, self.sampler]
@@ -206,6 +233,11 @@ class Trainer:
 
         self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
         self.carry = None
+        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
+        # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
+        self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
+        self.stop_reason = ""
+        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
         if config.report_to:
@@ -219,6 +251,8 @@ class Trainer:
             "nonfinite_in_a_row": self.nonfinite_in_a_row,
             "nonfinite_total": self.nonfinite_total,
             "num_processes": self.accelerator.num_processes,
+            "best": self.best,
+            "stop_reason": self.stop_reason,
         }
 
     def checkpoint(self) -> Path:
@@ -233,6 +267,8 @@ class Trainer:
             )
         self.step = state["step"]
         self.nonfinite_in_a_row, self.nonfinite_total = state["nonfinite_in_a_row"], state["nonfinite_total"]
+        self.best, self.stop_reason = state["best"], state["stop_reason"]
+        self.lr = self.dense_schedule.get_last_lr()[0]
         self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
 
     # ----- training -----
@@ -258,6 +294,7 @@ class Trainer:
             return {}
         self.nonfinite_in_a_row = 0
         accelerator.backward(out.loss)
+        self.lr = self.dense_schedule.get_last_lr()[0]
         self.dense.step()
         self.dense.zero_grad(set_to_none=True)
         self.dense_schedule.step()
@@ -271,26 +308,33 @@ class Trainer:
         return {**out.metrics, "loss": out.loss.detach()}
 
     def log_train(self, sums: dict[str, torch.Tensor], logged_steps: int) -> dict[str, float]:
-        """Training metrics since the last log, summed over ranks, per halted row (the loss per step)."""
+        """Training metrics since the last log, summed over ranks, normalised as the release's (losses per row of
+        the global batch, the others per halted row), averaged over the steps; `train/lr` is the last step's rate."""
         keys = sorted(sums)
         totals = self.accelerator.reduce(torch.stack([sums[k].float() for k in keys]), reduction="sum")
         totals = dict(zip(keys, totals.tolist(), strict=True))
         count = max(totals.pop("count", 0.0), 1.0)
-        logs = {f"train/{k}": v / count for k, v in totals.items() if k in TRAIN_METRICS}
+        rows = self.config.global_batch_size * logged_steps
+        logs = {
+            f"train/{k}": v / (rows if k in PER_BATCH_ROW_METRICS else count)
+            for k, v in totals.items()
+            if k in TRAIN_METRICS
+        }
         logs["train/loss"] = totals.get("loss", 0.0) / logged_steps / self.accelerator.num_processes
-        logs["train/lr"] = self.dense_schedule.get_last_lr()[0]
+        logs["train/lr"] = self.lr
         self.accelerator.log(logs, step=self.step)
         return logs
 
     def fit(self) -> TrainResult:
+        """Train iteration by iteration, evaluating after each, until the iterations or the schedule end (or an
+        early-stopping rule fires); then evaluate, checkpoint and write the model folder."""
         config, accelerator = self.config, self.accelerator
         progress = tqdm(
             total=self.max_steps, initial=self.step, disable=not accelerator.is_local_main_process, desc="train"
         )
         sums: dict[str, torch.Tensor] = {}
         logged_steps = 0
-        metrics: dict[str, float] = {}
-        while self.step < self.max_steps:
+        while not self.finished():
             for batch in self.sampler:
                 step_sums = self.train_step({k: v.to(accelerator.device) for k, v in batch.items()})
                 self.step += 1
@@ -299,41 +343,97 @@ class Trainer:
                     sums[key] = sums.get(key, 0) + value
                 progress.update(1)
                 if self.step % config.log_every == 0 and sums:
-                    progress.set_postfix(
-                        {k.split("/")[1]: f"{v:.3g}" for k, v in self.log_train(sums, logged_steps).items()}
-                    )
+                    logs = self.log_train(sums, logged_steps)
+                    progress.set_postfix({k.split("/")[1]: f"{v:.3g}" for k, v in logs.items()})
+                    self.stop_reason = self.stop_reason or self.threshold_reached(logs)
                     sums, logged_steps = {}, 0
                 if config.checkpoint_every and self.step % config.checkpoint_every == 0:
                     self.checkpoint()
-                if self.step >= self.max_steps:
+                if self.step >= self.max_steps or self.stop_reason:
                     break
-            else:  # the sampler has moved on to the next epoch
-                if self.sampler.epoch % config.eval_interval == 0 and self.step < self.max_steps:
-                    metrics = self.evaluate_and_save(final=False)
+            else:  # the sampler has moved on to the next iteration
+                if not self.finished():
+                    self.evaluate_and_save(final=False)
         progress.close()
         metrics = self.evaluate_and_save(final=True)
         model_dir = Path(config.output_dir) / "model"
+        if self.stop_reason and accelerator.is_main_process:
+            self.note_in_card(model_dir, f"Training stopped early at step {self.step}: {self.stop_reason}.")
         if config.push_to_hub and accelerator.is_main_process:
             push_folder(model_dir, config.push_to_hub)
         accelerator.end_training()
         return TrainResult(model_dir=model_dir, metrics=metrics, step=self.step)
 
+    def finished(self) -> bool:
+        """Whether the release's loop would have ended (iterations done, schedule done) or a stopping rule fired."""
+        return self.step >= self.max_steps or self.sampler.iteration >= self.total_iters or bool(self.stop_reason)
+
+    def threshold_reached(self, logs: dict[str, float]) -> str:
+        """Why `stop_when` stops the run given these logged metrics, or "" when it does not."""
+        if self.config.stop_when is None:
+            return ""
+        split, name, relation, value = STOP_WHEN.fullmatch(self.config.stop_when).groups()
+        logged = logs.get(f"{split}/{name}")
+        if logged is None or not (logged >= float(value) if relation == ">=" else logged <= float(value)):
+            return ""
+        return f"{split}/{name} = {logged:.6g} {relation} {value} (stop_when)"
+
     def evaluate_and_save(self, final: bool) -> dict[str, float]:
-        metrics = self.evaluate()
-        self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
-        self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-        self.checkpoint()
-        if final or self.config.save_model_at_eval:
-            self.save_model(metrics)
+        """Evaluate, track the early-stopping metric, checkpoint, and write the model folder when it is due: at the
+        end, at every evaluation with `save_model_at_eval`, or (with `early_stopping_metric`) when it improved."""
+        if self.last_eval[0] == self.step:  # a stopping rule fired at this step's evaluation: do not repeat it
+            metrics, improved = self.last_eval[1], False
+        else:
+            metrics = self.evaluate()
+            self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
+            self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            improved = self.track_best(metrics)
+            self.stop_reason = self.stop_reason or self.threshold_reached({f"eval/{k}": v for k, v in metrics.items()})
+            self.last_eval = (self.step, metrics)
+            self.checkpoint()
+        watched = self.config.early_stopping_metric
+        if (improved if watched else final) or self.config.save_model_at_eval:
+            note = f"Saved at step {self.step}, the best `eval/{watched}` ({metrics[watched]:.6g}) of the run." if (
+                watched and improved) else ""  # fmt: skip
+            self.save_model(metrics, note)
         return metrics
 
-    def save_model(self, metrics: dict[str, float]) -> Path | None:
+    def track_best(self, metrics: dict[str, float]) -> bool:
+        """Record `early_stopping_metric`; whether it improved. Sets `stop_reason` once patience runs out."""
+        name = self.config.early_stopping_metric
+        if not name:
+            return False
+        if name not in metrics:
+            raise ValueError(f"Training config field `early_stopping_metric`: no {name!r} among {sorted(metrics)}.")
+        value, best = metrics[name], self.best["value"]
+        better = best is None or (value > best if self.config.early_stopping_greater_is_better else value < best)
+        if better:
+            self.best = {"value": value, "step": self.step, "evaluations_since": 0}
+        else:
+            self.best["evaluations_since"] += 1
+            patience = self.config.early_stopping_patience
+            if patience and self.best["evaluations_since"] >= patience:
+                self.stop_reason = (
+                    f"`eval/{name}` did not improve for {patience} evaluations (best {best:.6g} at step "
+                    f"{self.best['step']}, early_stopping_patience)"
+                )
+        return better
+
+    @staticmethod
+    def note_in_card(model_dir: Path, text: str) -> None:
+        with open(model_dir / "README.md", "a") as card:
+            card.write(f"\n{text}\n")
+
+    def save_model(self, metrics: dict[str, float], note: str = "") -> Path | None:
         if not self.accelerator.is_main_process:
             return None
         with self.ema.applied() if self.ema is not None else nullcontext():
-            return save_model_folder(
+            folder = save_model_folder(
                 self.unwrapped, Path(self.config.output_dir) / "model", self.config, metrics, self.command
             )
+        if note:
+            self.note_in_card(folder, note)
+        return folder
 
     # ----- evaluation -----
     @torch.no_grad()
@@ -393,4 +493,4 @@ def train(config: TrainConfig, dataset=None, command: str = "") -> TrainResult:
     return Trainer(config, dataset=dataset, command=command).fit()
 
 
-__all__ = ["TrainResult", "Trainer", "train", "create_accelerator", "build_model", "total_steps"]
+__all__ = ["TrainResult", "Trainer", "train", "create_accelerator", "build_model", "initial_weights", "total_steps"]
