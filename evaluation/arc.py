@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.arc import parse_identifier
-from .puzzles import decode_arc
+from ..tokenization_hrm import decode_arc
 
 
 SUBMISSION_ATTEMPTS = 2

@@ -16,7 +16,7 @@ from transformers import AutoModel
 
 from ..data.sudoku import build_sudoku_dataset
 from ..data.sudoku_generator import generate_puzzles
-from ..evaluation.puzzles import decode_sudoku, format_sudoku
+from ..tokenization_hrm import decode_sudoku, format_sudoku
 from ..training.config import TrainConfig, load_preset
 from ..training.loop import train
 
