@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.time() - start
     show_one(result.model_dir, dataset)
     print(
-        f"\nHeld-out exact accuracy {result.metrics['exact_accuracy']:.1%} (token accuracy {result.metrics['accuracy']:.1%}) "
+        f"\nHeld-out exact accuracy {result.metrics['exact_accuracy']:.1%} (token accuracy {result.metrics['token_accuracy']:.1%}) "
         f"after {result.step} steps, {elapsed:.0f}s wall, {time.process_time():.0f} CPU-s. Model folder: {result.model_dir}"
     )
 

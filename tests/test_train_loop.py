@@ -151,3 +151,16 @@ def test_nonfinite_losses_skip_steps_then_stop(tiny_data, tmp_path):
         torch.testing.assert_close(value, before[key], equal_nan=True)
     with pytest.raises(RuntimeError, match="2 non-finite losses in a row"):
         trainer.train_step(batch)
+
+
+def test_trainer_evaluation_is_hrm_evaluate(tiny_data, tmp_path):
+    """The periodic evaluation and `hrm evaluate --halting fixed` on the saved model report the same metrics."""
+    from hrm_hf.scripts import evaluate_model
+
+    result = train(tiny_config(tiny_data, tmp_path / "run", max_steps=4))
+    assert {"exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "count"} <= result.metrics.keys()
+    report = evaluate_model.main(["--model", str(result.model_dir), "--dataset", str(tiny_data), "--halting", "fixed",
+                                  "--batch-size", "16", "--output-dir", str(tmp_path / "eval")])  # fmt: skip
+    cli = report["results"]["fixed"]
+    assert cli.pop("steps_histogram") == {str(TINY["halt_max_steps"]): 16}
+    assert cli == pytest.approx(result.metrics)
