@@ -211,3 +211,16 @@ def test_accelerate_launch_on_two_processes_matches_one(sudoku, tmp_path):
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "metrics.json").read_text())["results"] == single["results"]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "solve"])
+def test_help_imports_no_heavy_library(command):
+    """`hrm evaluate --help` and `hrm solve --help` parse their arguments before importing torch and friends."""
+    code = (
+        "import sys\nfrom hrm_hf.scripts.cli import main\ntry:\n"
+        f"    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'evaluate', 'accelerate') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

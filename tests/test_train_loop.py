@@ -164,3 +164,13 @@ def test_trainer_evaluation_is_hrm_evaluate(tiny_data, tmp_path):
     cli = report["results"]["fixed"]
     assert cli.pop("steps_histogram") == {str(TINY["halt_max_steps"]): 16}
     assert cli == pytest.approx(result.metrics)
+
+
+def test_arc_training_evaluates_pass_at_k(tmp_path):
+    from hrm_hf.data.arc import build_arc_dataset, load_tasks
+
+    tasks = load_tasks(REPO / "tests" / "fixtures" / "data" / "arc", ["training", "evaluation", "concept"])
+    build_arc_dataset(tasks, "evaluation", num_aug=1, output_dir=tmp_path / "arc")
+    result = train(tiny_config(tmp_path / "arc", tmp_path / "run", max_steps=1, global_batch_size=4, halt_max_steps=1))
+    assert {"pass@1", "pass@2", "puzzles", "test_inputs"} <= result.metrics.keys()
+    assert result.metrics["puzzles"] == 2 and 0.0 <= result.metrics["pass@2"] <= 1.0
