@@ -1,8 +1,7 @@
 """ARC-AGI: task parsing (Kaggle JSON or one file per task), encoding, augmentation and its inverse.
 
-Tokens: PAD 0, EOS 1, colour c -> c + 2 (vocab 12) on a 30x30 canvas, flattened row-major; the grid sits at a
-top-left offset with an EOS row under it and an EOS column right of it where they fit (the corner stays PAD, as
-in the release). An augmented puzzle applies a colour permutation fixing 0, then a dihedral transform, to every
+Grids become tokens through the ARC codec of `tokenization_hrm` (EOS 1, colour c -> c + 2 on a 30x30 canvas, the
+grid at a top-left offset closed by an EOS row and column). An augmented puzzle applies a colour permutation fixing 0, then a dihedral transform, to every
 grid of the task, and is named `<task>_t<transform>_<colour map digits>` so that predictions can be mapped back.
 """
 
@@ -20,16 +19,13 @@ import numpy as np
 from datasets import DatasetDict
 from tqdm import tqdm
 
+from ..tokenization_hrm import ARC_SEQ_LEN, ARC_SIDE, ARC_VOCAB_SIZE, arc_canvas
 from .builder import PuzzleGroup, build_puzzle_dataset
 from .dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
 from .metadata import PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleFormatError
 
 
-MAX_SIDE = 30
-SEQ_LEN = MAX_SIDE * MAX_SIDE
-PAD, EOS, COLOUR_OFFSET = 0, 1, 2
-VOCAB_SIZE = 10 + COLOUR_OFFSET
 BLANK_IDENTIFIER = "<blank>"
 AUGMENT_RETRIES_FACTOR = 5
 
@@ -57,8 +53,8 @@ def parse_grid(raw: object, where: str) -> Grid:
     if len({len(row) for row in raw}) != 1 or not all(isinstance(v, int) for row in raw for v in row):
         raise PuzzleFormatError(f"{where}: a grid must be a rectangle of integers")
     grid = np.array(raw, dtype=np.int64)
-    if grid.shape[0] > MAX_SIDE or grid.shape[1] > MAX_SIDE:
-        raise PuzzleFormatError(f"{where}: grid of {grid.shape[0]}x{grid.shape[1]} exceeds {MAX_SIDE}x{MAX_SIDE}")
+    if grid.shape[0] > ARC_SIDE or grid.shape[1] > ARC_SIDE:
+        raise PuzzleFormatError(f"{where}: grid of {grid.shape[0]}x{grid.shape[1]} exceeds {ARC_SIDE}x{ARC_SIDE}")
     if grid.min() < 0 or grid.max() > 9:
         bad = sorted({int(v) for v in grid.flat if not 0 <= v <= 9})
         raise PuzzleFormatError(f"{where}: colours must be in 0..9, got {bad}")
@@ -130,34 +126,6 @@ def load_tasks(source_dir: str | Path, subsets: Sequence[str], kaggle: bool = Tr
             seen[task.name] = subset
             tasks.append(task)
     return tasks
-
-
-# ---------------------------------------------------------------- encoding
-
-
-def encode_grid(grid: Grid, row: int = 0, column: int = 0) -> np.ndarray:
-    """The [900] tokens of `grid` placed at (`row`, `column`) on the canvas."""
-    rows, cols = grid.shape
-    canvas = np.zeros((MAX_SIDE, MAX_SIDE), dtype=np.uint8)
-    canvas[row : row + rows, column : column + cols] = grid + COLOUR_OFFSET
-    if row + rows < MAX_SIDE:
-        canvas[row + rows, column : column + cols] = EOS
-    if column + cols < MAX_SIDE:
-        canvas[row : row + rows, column + cols] = EOS
-    return canvas.reshape(-1)
-
-
-def decode_grid(tokens: np.ndarray) -> Grid:
-    """The grid in a predicted token sequence: the largest rectangle of colour tokens at the top-left."""
-    is_colour = tokens.reshape(MAX_SIDE, MAX_SIDE)
-    is_colour = (is_colour >= COLOUR_OFFSET) & (is_colour < VOCAB_SIZE)
-    run_lengths = np.argmin(np.pad(is_colour, ((0, 0), (0, 1))), axis=1)  # colour cells from column 0, per row
-    widths = np.minimum.accumulate(run_lengths)
-    areas = widths * np.arange(1, MAX_SIDE + 1)
-    if areas.max() == 0:
-        return np.zeros((0, 0), dtype=np.uint8)
-    rows = int(np.argmax(areas)) + 1
-    return (tokens.reshape(MAX_SIDE, MAX_SIDE)[:rows, : widths[rows - 1]] - COLOUR_OFFSET).astype(np.uint8)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -238,10 +206,10 @@ def _encode_pairs(pairs: Sequence[Pair], translate: bool, rng: np.random.Generat
     for i, (grid_in, grid_out) in enumerate(pairs):
         row = column = 0
         if translate and i != fixed:
-            row = int(rng.integers(MAX_SIDE - max(grid_in.shape[0], grid_out.shape[0]) + 1))
-            column = int(rng.integers(MAX_SIDE - max(grid_in.shape[1], grid_out.shape[1]) + 1))
-        inputs.append(encode_grid(grid_in, row, column))
-        labels.append(encode_grid(grid_out, row, column))
+            row = int(rng.integers(ARC_SIDE - max(grid_in.shape[0], grid_out.shape[0]) + 1))
+            column = int(rng.integers(ARC_SIDE - max(grid_in.shape[1], grid_out.shape[1]) + 1))
+        inputs.append(arc_canvas(grid_in, row, column))
+        labels.append(arc_canvas(grid_out, row, column))
     return np.stack(inputs), np.stack(labels)
 
 
@@ -316,8 +284,8 @@ def build_arc_dataset(
     return build_puzzle_dataset(
         arc_groups(tasks, test_subset, num_aug, seed, names, workers),
         task="arc",
-        vocab_size=VOCAB_SIZE,
-        seq_len=SEQ_LEN,
+        vocab_size=ARC_VOCAB_SIZE,
+        seq_len=ARC_SEQ_LEN,
         identifier_names=names,
         output_dir=output_dir,
         source=source,

@@ -18,8 +18,9 @@ import pyarrow as pa
 from datasets import Dataset, DatasetDict, DatasetInfo, Features, List, Value
 from datasets.arrow_writer import ArrowWriter
 
+from ..tokenization_hrm import PAD_ID
 from .card import dataset_card
-from .metadata import PuzzleDatasetMetadata
+from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 from .storage import write_metadata_files
 
 
@@ -29,13 +30,14 @@ FLUSH_BYTES = 64 * 2**20  # rows are buffered up to this size, then written as o
 
 
 def puzzle_features(seq_len: int) -> Features:
-    """The row schema: fixed-length int8 token lists and int32 indices."""
+    """The row schema: fixed-length int8 token lists (labels -100 where no loss is taken) and int32 indices; the
+    columns are named like `HrmActModel.forward`'s arguments, so a torch-formatted batch is `model(**batch)`-ready."""
     tokens = List(Value("int8"), length=seq_len)
     return Features(
         {
             "input_ids": tokens,
             "labels": tokens,
-            "puzzle_identifier": Value("int32"),
+            "puzzle_identifiers": Value("int32"),
             "puzzle_index": Value("int32"),
             "group_index": Value("int32"),
         }
@@ -48,7 +50,7 @@ class PuzzleGroup:
 
     Attributes:
         inputs: [examples, seq_len] input tokens (uint8).
-        labels: [examples, seq_len] label tokens (uint8).
+        labels: [examples, seq_len] label tokens; the writer stores its `ignore_label_id` as -100.
         puzzle_identifiers: [puzzles] identifier of each puzzle.
         puzzle_sizes: [puzzles] examples of each puzzle, in order.
     """
@@ -79,10 +81,13 @@ class SplitStats:
 
 
 class SplitWriter:
-    """Appends groups to one split, in memory or as `save_to_disk` shards under `folder`."""
+    """Appends groups to one split, in memory or as `save_to_disk` shards under `folder`.
 
-    def __init__(self, name: str, seq_len: int, folder: Path | None = None):
-        self.name, self.seq_len, self.folder = name, seq_len, folder
+    Labels equal to `ignore_label_id` (the groups' no-loss label, PAD for our encodings) are stored as -100.
+    """
+
+    def __init__(self, name: str, seq_len: int, folder: Path | None = None, ignore_label_id: int | None = PAD_ID):
+        self.name, self.seq_len, self.folder, self.ignore_label_id = name, seq_len, folder, ignore_label_id
         self.features = puzzle_features(seq_len)
         self.stats = SplitStats()
         self._pending: list[dict[str, np.ndarray]] = []
@@ -105,7 +110,7 @@ class SplitWriter:
             {
                 "input_ids": group.inputs,
                 "labels": group.labels,
-                "puzzle_identifier": np.repeat(np.asarray(group.puzzle_identifiers, dtype=np.int32), sizes),
+                "puzzle_identifiers": np.repeat(np.asarray(group.puzzle_identifiers, dtype=np.int32), sizes),
                 "puzzle_index": np.repeat(
                     np.arange(self.stats.puzzles, self.stats.puzzles + len(sizes), dtype=np.int32), sizes
                 ),
@@ -124,6 +129,7 @@ class SplitWriter:
             return
         columns = {key: np.concatenate([p[key] for p in self._pending]) for key in self._pending[0]}
         self._pending, self._pending_bytes = [], 0
+        columns["labels"] = self._stored_labels(columns["labels"])
         table = pa.table(
             {key: self._token_array(value) if value.ndim == 2 else pa.array(value) for key, value in columns.items()},
             schema=self.features.arrow_schema,
@@ -141,6 +147,13 @@ class SplitWriter:
         self._shards.append(self.folder / f"shard-{len(self._shards):05d}.arrow")
         self._writer = ArrowWriter(features=self.features, path=str(self._shards[-1]), writer_batch_size=2**31 - 1)
         self._shard_bytes = 0
+
+    def _stored_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Label tokens as stored: int8, -100 where no loss is taken."""
+        stored = labels.astype(np.uint8).view(np.int8)
+        if self.ignore_label_id is not None and self.ignore_label_id != IGNORE_LABEL_ID:
+            stored = np.where(labels == self.ignore_label_id, np.int8(IGNORE_LABEL_ID), stored)
+        return stored
 
     def _token_array(self, tokens: np.ndarray) -> pa.Array:
         flat = np.ascontiguousarray(tokens, dtype=np.uint8).reshape(-1).view(np.int8)
@@ -187,11 +200,15 @@ def write_splits(
     seq_len: int,
     split_names: tuple[str, ...] = ("train", "test"),
     output_dir: Path | None = None,
+    ignore_label_id: int | None = PAD_ID,
 ) -> tuple[DatasetDict, dict[str, SplitStats]]:
     """Write `(split name, group)` pairs into a `DatasetDict` (streamed into `output_dir` when given)."""
     if output_dir is not None:
         _prepare_output_dir(output_dir)
-    writers = {name: SplitWriter(name, seq_len, output_dir / name if output_dir else None) for name in split_names}
+    writers = {
+        name: SplitWriter(name, seq_len, output_dir / name if output_dir else None, ignore_label_id)
+        for name in split_names
+    }
     for split, group in groups:
         writers[split].add(group)
     dataset = DatasetDict({name: writer.finish() for name, writer in writers.items()})
@@ -244,16 +261,18 @@ def build_puzzle_dataset(
     source: str = "",
     license: str | None = None,
     build_command: str = "",
+    ignore_label_id: int | None = PAD_ID,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Write `(split, group)` pairs into a `DatasetDict` and describe it.
 
     `identifier_names` (ARC) may be filled while `groups` is consumed; without names the dataset has the one
-    identifier 0. With `output_dir` the rows stream there and the metadata files and card are written beside them.
+    identifier 0. Group labels equal to `ignore_label_id` (PAD in our encodings and the release's) carry no loss and
+    are stored as -100. With `output_dir` the rows stream there and the metadata files and card are written beside them.
     """
     if not 0 < vocab_size <= MAX_VOCAB_SIZE:
         raise ValueError(f"vocab_size {vocab_size} does not fit the int8 token columns (1..{MAX_VOCAB_SIZE})")
     output_dir = Path(output_dir) if output_dir is not None else None
-    dataset, stats = write_splits(groups, seq_len, output_dir=output_dir)
+    dataset, stats = write_splits(groups, seq_len, output_dir=output_dir, ignore_label_id=ignore_label_id)
     metadata = split_metadata(
         stats,
         task=task,

@@ -31,8 +31,8 @@ COLUMNS = """\
 | column | type | meaning |
 |---|---|---|
 | `input_ids` | int8 x seq_len | input tokens |
-| `labels` | int8 x seq_len | target tokens (0 = no loss) |
-| `puzzle_identifier` | int32 | row of the puzzle-embedding table (0 = blank) |
+| `labels` | int8 x seq_len | target tokens (-100 = no loss) |
+| `puzzle_identifiers` | int32 | row of the puzzle-embedding table (0 = blank) |
 | `puzzle_index` | int32 | puzzle of this example within the split |
 | `group_index` | int32 | group (source puzzle and its augmentations) within the split |
 """
@@ -101,6 +101,8 @@ With the `data` package of hrm-hf (rows and metadata):
 from hrm_hf.data import load_puzzle_dataset
 dataset, metadata = load_puzzle_dataset("<this repo or folder>")
 ```
+The columns are named like the model's `forward` arguments, so a torch-formatted batch goes straight in:
+`model(**dataset["test"].with_format("torch", columns=["input_ids", "puzzle_identifiers", "labels"])[:4])`.
 With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`
 and the metadata from `puzzle_metadata.json` beside them.
 """

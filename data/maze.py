@@ -1,7 +1,7 @@
 """Maze: validation of source rows, encoding and the optional 8 dihedral augmentations.
 
-Characters `# SGo` (wall, open, start, goal, path) are tokens 1..5 with PAD 0 (vocab 6); the question has no
-path, the answer marks the shortest path from S to G with `o`.
+Tokens come from the maze codec of `tokenization_hrm` (`# SGo`: wall, open, start, goal, path -> 1..5, vocab 6);
+the question has no path, the answer marks the shortest path from S to G with `o`.
 """
 
 from __future__ import annotations
@@ -15,24 +15,18 @@ import numpy as np
 from datasets import DatasetDict
 from tqdm import tqdm
 
+from ..tokenization_hrm import MAZE_CHARS, MAZE_VOCAB_SIZE, maze_tokens
 from .builder import PuzzleGroup, build_puzzle_dataset
 from .dihedral import NUM_DIHEDRAL, dihedral_transform
 from .metadata import PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleRow, character_codes, problem_in_charset
 
 
-CHARSET = "# SGo"
-VOCAB_SIZE = len(CHARSET) + 1
-
-_TOKEN_OF_BYTE = np.zeros(256, dtype=np.uint8)
-_TOKEN_OF_BYTE[np.frombuffer(CHARSET.encode(), dtype=np.uint8)] = np.arange(1, len(CHARSET) + 1)
-
-
 def validate_row(question: str, answer: str, side: int = 30) -> str | None:
     """Why a question/answer pair is not a `side` x `side` maze with its marked path, or None."""
     cells = side * side
-    problem = problem_in_charset("question", question, cells, CHARSET[:4]) or problem_in_charset(
-        "answer", answer, cells, CHARSET
+    problem = problem_in_charset("question", question, cells, MAZE_CHARS[:4]) or problem_in_charset(
+        "answer", answer, cells, MAZE_CHARS
     )
     if problem:
         return problem
@@ -47,9 +41,9 @@ def validate_row(question: str, answer: str, side: int = 30) -> str | None:
 
 def encode_rows(rows: Sequence[PuzzleRow]) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, labels) token arrays of shape [len(rows), cells] (uint8)."""
-    return _TOKEN_OF_BYTE[character_codes([r.question for r in rows])], _TOKEN_OF_BYTE[
+    return maze_tokens(character_codes([r.question for r in rows])), maze_tokens(
         character_codes([r.answer for r in rows])
-    ]
+    )
 
 
 def maze_groups(rows: Sequence[PuzzleRow], dihedral_aug: bool) -> Iterator[PuzzleGroup]:
@@ -85,7 +79,7 @@ def build_maze_dataset(
     return build_puzzle_dataset(
         groups,
         task="maze",
-        vocab_size=VOCAB_SIZE,
+        vocab_size=MAZE_VOCAB_SIZE,
         seq_len=seq_len,
         output_dir=output_dir,
         source=source,

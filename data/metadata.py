@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Label id of positions that carry no loss, as `forward` and the loss functions expect (the release stored PAD 0).
+IGNORE_LABEL_ID = -100
 # The keys of the release's `dataset.json`, in its order.
 RELEASE_KEYS = (
     "pad_id",
@@ -36,7 +38,8 @@ class PuzzleDatasetMetadata:
         total_groups: groups (a source puzzle and its augmentations) in this split.
         mean_puzzle_examples: examples per puzzle in this split, on average.
         pad_id: input token used for padding.
-        ignore_label_id: label id that carries no loss (batches turn it into -100); None if every label counts.
+        ignore_label_id: label id stored where no loss is taken: -100 in datasets built here; the release and
+            datasets built before stored 0, which batches turn into -100. None if every label counts.
         blank_identifier_id: puzzle identifier of padding rows.
         sets: the release's subset names (always `["all"]` for datasets built here).
         identifier_names: name of each puzzle identifier (ARC: the augmented puzzle names), or None.
@@ -51,7 +54,7 @@ class PuzzleDatasetMetadata:
     total_groups: int
     mean_puzzle_examples: float
     pad_id: int = 0
-    ignore_label_id: int | None = 0
+    ignore_label_id: int | None = IGNORE_LABEL_ID
     blank_identifier_id: int = 0
     sets: list[str] = field(default_factory=lambda: ["all"])
     identifier_names: list[str] | None = None

@@ -1,6 +1,7 @@
 """Import a dataset folder written by the authors' builders: `identifiers.json` and, per split,
 `dataset.json` plus `<set>__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy`.
-All sets of a split are concatenated (their groups in set order)."""
+All sets of a split are concatenated (their groups in set order). The release stores ignored labels as its
+`ignore_label_id` (0, PAD); the import stores them as -100, like every dataset built here."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def release_groups(folder: str | Path, split: str) -> Iterator[tuple[str, Puzzle
                 split,
                 PuzzleGroup(
                     np.asarray(arrays["inputs"][start:end], dtype=np.uint8),
-                    np.asarray(arrays["labels"][start:end], dtype=np.uint8),
+                    np.asarray(arrays["labels"][start:end]),
                     np.asarray(arrays["puzzle_identifiers"][first:last]),
                     np.diff(puzzle_indices[first : last + 1]),
                 ),
@@ -74,4 +75,5 @@ def build_from_release(
         output_dir=output_dir,
         source=source or f"Imported from the release folder `{folder.name}`.",
         build_command=build_command,
+        ignore_label_id=first.ignore_label_id,
     )

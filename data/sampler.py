@@ -35,7 +35,7 @@ class _Rows:
         self.starts = np.cumsum([0] + [b.num_rows for b in batches])
         self.inputs = [self._tokens(b, "input_ids", seq_len) for b in batches]
         self.labels = [self._tokens(b, "labels", seq_len) for b in batches]
-        self.puzzle_identifier = self._column(table, "puzzle_identifier")
+        self.puzzle_identifier = self._column(table, "puzzle_identifiers")
         self.puzzle_index = self._column(table, "puzzle_index")
         self.group_index = self._column(table, "group_index")
 

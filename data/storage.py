@@ -8,6 +8,7 @@ same three files. `load_puzzle_dataset` reads either and returns the same rows a
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import overload
 
@@ -17,9 +18,12 @@ from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_downl
 from .metadata import PuzzleDatasetMetadata
 
 
+logger = logging.getLogger(__name__)
 METADATA_FILE = "puzzle_metadata.json"
 IDENTIFIERS_FILE = "identifiers.json"
 CARD_FILE = "README.md"
+# Datasets built before the columns were named like `forward`'s arguments call this column so.
+OLD_IDENTIFIER_COLUMN = "puzzle_identifier"
 
 
 class UnknownSplitError(ValueError):
@@ -90,7 +94,35 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
         dataset = dataset if split is None else dataset[split]
     else:
         dataset = load_dataset(repo_id, split=split, revision=revision)
+    dataset = read_old_layout(dataset, metadata, path_or_repo_id)
     return (dataset, metadata) if split is None else (dataset, metadata[split])
+
+
+def read_old_layout(
+    dataset: Dataset | DatasetDict, metadata: dict[str, PuzzleDatasetMetadata], name: str | Path
+) -> Dataset | DatasetDict:
+    """A dataset built or pushed before the columns were named like `forward`'s arguments, in today's layout.
+
+    The `puzzle_identifier` column is renamed `puzzle_identifiers`: a change of the Arrow schema, no row is copied.
+    Such datasets also store ignored labels as 0 (their metadata's `ignore_label_id`). Those bytes stay as they are,
+    since rewriting the labels would copy half of a multi-GB dataset on every load; the conversion happens at batch
+    time instead: the metadata keeps saying `ignore_label_id: 0`, and the batches of `data.sampler` (which training
+    and evaluation read) carry -100 there. Rebuilding the dataset stores -100 in the rows themselves.
+    """
+    if OLD_IDENTIFIER_COLUMN not in _column_names(dataset):
+        return dataset
+    ignore_ids = sorted({m.ignore_label_id for m in metadata.values() if m.ignore_label_id is not None})
+    logger.info(
+        f"Puzzle dataset {name} has the old layout: column {OLD_IDENTIFIER_COLUMN!r} renamed 'puzzle_identifiers' on "
+        f"load; its labels store no-loss positions as {ignore_ids or 'nothing'}, which batches turn into -100."
+    )
+    return dataset.rename_column(OLD_IDENTIFIER_COLUMN, "puzzle_identifiers")
+
+
+def _column_names(dataset: Dataset | DatasetDict) -> set[str]:
+    if isinstance(dataset, DatasetDict):
+        return {name for columns in dataset.column_names.values() for name in columns}
+    return set(dataset.column_names)
 
 
 def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:

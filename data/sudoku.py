@@ -1,6 +1,6 @@
 """Sudoku: validation of source rows, encoding and the release's augmentation.
 
-Tokens: digit + 1 (blank = digit 0 = token 1), so vocab = size + 2 with PAD 0: 11 for 9x9, 6 for 4x4.
+Tokens come from the Sudoku codec of `tokenization_hrm` (digit + 1, blank = token 1, vocab size + 2).
 The label is the solution. Augmentation (train only): a permutation of the digits, an optional transpose, and
 shuffles of the bands, the rows inside each band, the stacks and the columns inside each stack.
 """
@@ -18,14 +18,10 @@ import numpy as np
 from datasets import DatasetDict
 from tqdm import tqdm
 
+from ..tokenization_hrm import sudoku_tokens, sudoku_vocab_size
 from .builder import PuzzleGroup, build_puzzle_dataset
 from .metadata import PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleRow, character_codes, problem_in_charset
-
-
-def vocab_size(size: int = 9) -> int:
-    """PAD plus digits 0..size."""
-    return size + 2
 
 
 @cache
@@ -67,8 +63,9 @@ def validate_row(question: str, answer: str, size: int = 9) -> str | None:
 
 def encode_rows(rows: Sequence[PuzzleRow]) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, labels) token arrays of shape [len(rows), cells] (uint8)."""
-    questions = character_codes([r.question.replace(".", "0") for r in rows])
-    return questions - (ord("0") - 1), character_codes([r.answer for r in rows]) - (ord("0") - 1)
+    return sudoku_tokens(character_codes([r.question for r in rows])), sudoku_tokens(
+        character_codes([r.answer for r in rows])
+    )
 
 
 def random_cell_maps(rng: np.random.Generator, count: int, size: int = 9) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +135,7 @@ def build_sudoku_dataset(
     return build_puzzle_dataset(
         groups,
         task="sudoku",
-        vocab_size=vocab_size(size),
+        vocab_size=sudoku_vocab_size(size),
         seq_len=size * size,
         output_dir=output_dir,
         source=source,

@@ -1,4 +1,4 @@
-"""ARC scoring (spec section 8): crop each prediction, undo its augmentation, vote across augmentations per test input.
+"""ARC scoring, as the spec describes it: crop each prediction, undo its augmentation, vote across augmentations per test input.
 
 Augmented puzzles are named `<puzzle>_t<transform>_<colour map>` (see `data.arc`), which says how to map a predicted
 grid back to the original puzzle.
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.arc import parse_identifier
-from .puzzles import decode_arc
+from ..tokenization_hrm import decode_arc
 
 
 SUBMISSION_ATTEMPTS = 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from math import isqrt
 from pathlib import Path
 
 import yaml
@@ -17,7 +18,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import safe_open
 
-from .puzzles import infer_task
+from ..tokenization_hrm import infer_task
 
 
 TEMPLATE_NAME = "model_card.md"
@@ -31,23 +32,32 @@ TASK_DESCRIPTIONS = {
     "arc": "ARC-AGI abstract reasoning puzzles (produce the output grid from the demonstration pairs)",
     None: "grid puzzles",
 }
-# Usage snippets need only torch and the model's own code, so they run on a model pulled from the Hub.
+# Usage snippets need only torch, the model's own code and the puzzle codec, so they run on a model pulled from the Hub.
 USAGE_EXAMPLES = {
     "sudoku": (
-        "import torch\n\n"
+        "import torch\n"
+        "from hrm_hf.tokenization_hrm import decode_sudoku, encode_sudoku\n\n"
         'sudoku = "{sudoku}"  # the cells row by row, "." for blanks\n'
-        'input_ids = torch.tensor([[1 if cell == "." else int(cell) + 1 for cell in sudoku]])  # token = digit + 1\n'
+        "input_ids = torch.tensor(encode_sudoku(sudoku, side={side}))[None]\n"
         "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
-        'print("".join(str(token - 1) if token > 1 else "." for token in out.predictions[0].tolist()), out.steps[0].item())'
+        "print(decode_sudoku(out.predictions[0]), out.steps[0].item())"
     ),
     "maze": (
-        "import torch\n\n"
-        'chars = "?# SGo"  # by token id: (PAD), wall, open, start, goal, path\n'
-        'maze = open("maze.txt").read().splitlines()  # 30 lines of 30 characters\n'
-        "input_ids = torch.tensor([[chars.index(c) for line in maze for c in line]])\n"
+        "import torch\n"
+        "from hrm_hf.tokenization_hrm import decode_maze, encode_maze\n\n"
+        'maze = open("maze.txt").read()  # 30 lines of 30 characters: # wall, space open, S start, G goal\n'
+        "input_ids = torch.tensor(encode_maze(maze))[None]\n"
         "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
-        "cells = [chars[token] for token in out.predictions[0].tolist()]\n"
-        'print("\\n".join("".join(cells[row * 30 : row * 30 + 30]) for row in range(30)), out.steps[0].item())'
+        "print(decode_maze(out.predictions[0]), out.steps[0].item())"
+    ),
+    "arc": (
+        "import torch\n"
+        "from hrm_hf.tokenization_hrm import decode_arc, encode_arc\n\n"
+        "grid = [[0, 1, 2], [3, 4, 5]]  # the test input, colours 0..9\n"
+        "# The puzzle's row of the embedding table: its index in the training data's identifiers.json (0: blank).\n"
+        "puzzle_identifiers = torch.tensor([0])\n"
+        "out = model.solve(torch.tensor(encode_arc(grid))[None], puzzle_identifiers)\n"
+        "print(decode_arc(out.predictions[0]).tolist(), out.steps[0].item())"
     ),
     None: (
         "out = model.solve(input_ids, puzzle_identifiers)  # [batch, seq_len] token ids, [batch] puzzle ids\n"
@@ -62,9 +72,11 @@ EXAMPLE_SUDOKU = {
 
 
 def usage_example(task: str | None, seq_len: int) -> str:
-    """The Python lines after loading the model in the card's usage section (ARC and unknown tasks: generic)."""
+    """The Python lines after loading the model in the card's usage section (unknown tasks: generic)."""
     example = USAGE_EXAMPLES.get(task, USAGE_EXAMPLES[None])
-    return example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len))
+    return example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len)).replace(
+        "{side}", str(isqrt(seq_len))
+    )
 
 
 def template_path() -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .puzzles import MAZE_CHARS, MAZE_SIDE, decode_arc, sudoku_side
+from ..tokenization_hrm import decode_arc, decode_maze, decode_sudoku, sudoku_side
 
 
 CELL = 16
@@ -24,11 +24,16 @@ MAZE_COLOURS = {"#": (40, 40, 40), " ": (255, 255, 255), "S": (46, 204, 64), "G"
 
 
 def to_grids(task: str, inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> list[np.ndarray]:
-    """The three token vectors as 2-D grids of cell values (Sudoku digits, maze tokens, ARC colours)."""
+    """The three token vectors decoded as 2-D grids: ARC colours, maze characters, Sudoku digits (`.` blank)."""
     if task == "arc":
         return [decode_arc(tokens) for tokens in (inputs, labels, predictions)]
-    side = MAZE_SIDE if task == "maze" else sudoku_side(len(inputs))
-    return [np.asarray(tokens).reshape(side, side) for tokens in (inputs, labels, predictions)]
+    if task == "maze":
+        return [
+            np.array([list(line) for line in decode_maze(tokens).split("\n")])
+            for tokens in (inputs, labels, predictions)
+        ]
+    side = sudoku_side(len(inputs))
+    return [np.array(list(decode_sudoku(tokens))).reshape(side, side) for tokens in (inputs, labels, predictions)]
 
 
 def panel_width(grid: np.ndarray) -> int:
@@ -42,17 +47,16 @@ def picture_size(grids: list[np.ndarray]) -> tuple[int, int]:
     return width, height
 
 
-def draw_cell(draw: ImageDraw.ImageDraw, task: str, value: int, box: tuple[int, int, int, int]) -> None:
+def draw_cell(draw: ImageDraw.ImageDraw, task: str, value: int | str, box: tuple[int, int, int, int]) -> None:
     """Fill one cell: ARC colour, maze character colour, or a Sudoku digit on white."""
     if task == "arc":
-        draw.rectangle(box, fill=ARC_PALETTE[value] if 0 <= value <= 9 else (255, 255, 255), outline=(80, 80, 80))
+        draw.rectangle(box, fill=ARC_PALETTE[value], outline=(80, 80, 80))
     elif task == "maze":
-        char = MAZE_CHARS[value - 1] if 1 <= value <= len(MAZE_CHARS) else " "
-        draw.rectangle(box, fill=MAZE_COLOURS[char])
+        draw.rectangle(box, fill=MAZE_COLOURS.get(value, MAZE_COLOURS[" "]))
     else:
         draw.rectangle(box, fill=(255, 255, 255), outline=(190, 190, 190))
-        if value >= 2:
-            draw.text((box[0] + 4, box[1] + 1), str(value - 1), fill=(0, 0, 0))
+        if value != ".":
+            draw.text((box[0] + 4, box[1] + 1), value, fill=(0, 0, 0))
 
 
 def wrong_cells(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
@@ -77,7 +81,7 @@ def render_example(
         top = GAP + TITLE
         for (row, col), value in np.ndenumerate(grid):
             box = (left + col * CELL, top + row * CELL, left + (col + 1) * CELL - 1, top + (row + 1) * CELL - 1)
-            draw_cell(draw, task, int(value), box)
+            draw_cell(draw, task, value.item(), box)
             if index == 2 and wrong[row, col]:
                 draw.rectangle(box, outline=WRONG, width=2)
         left += panel_width(grid) + GAP

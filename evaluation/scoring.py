@@ -5,43 +5,52 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import evaluate
 import numpy as np
-from datasets import Dataset
 
-from ..data.metadata import PuzzleDatasetMetadata
+from ..data.metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 from .arc import RankedTestInput, candidates_from_rows, submission, vote
-from .halting import SolvedRow
 
 
-IGNORE_LABEL_ID = -100
+if TYPE_CHECKING:
+    import evaluate
+    from datasets import Dataset
+
+    from .halting import SolvedRow
+
+
 METRICS_DIR = Path(__file__).resolve().parent.parent / "metrics"
 PASS_AT_K = (1, 2, 5, 10, 100, 1000)
 
 
 def load_metric(name: str) -> evaluate.EvaluationModule:
     """One of the repository's `evaluate` modules (`metrics/<name>/<name>.py`), by local path."""
-    return evaluate.load(str(METRICS_DIR / name))
+    import evaluate  # 1.7 s to import: only once a metric is computed
+
+    return evaluate.load(str(METRICS_DIR / name), keep_in_memory=True)
 
 
 def dataset_arrays(split: Dataset, metadata: PuzzleDatasetMetadata, limit: int | None = None) -> dict[str, np.ndarray]:
-    """`input_ids`, `labels` (ignored label -> -100) and `puzzle_identifiers` of the first `limit` rows, as int64."""
+    """`input_ids`, `labels` and `puzzle_identifiers` of the first `limit` rows, tokens as stored (int8).
+
+    Labels read -100 where no loss is taken, also in datasets that store another `ignore_label_id` (the old layout).
+    """
     rows = split.select(range(min(limit, len(split)))) if limit is not None else split
-    columns = rows.with_format("numpy")[:]
-    labels = columns["labels"].astype(np.int64)
-    if metadata.ignore_label_id is not None:
-        labels[labels == metadata.ignore_label_id] = IGNORE_LABEL_ID
+    columns = rows.with_format("numpy", columns=["input_ids", "labels", "puzzle_identifiers"])[:]
+    labels = columns["labels"]
+    if metadata.ignore_label_id not in (None, IGNORE_LABEL_ID):
+        labels = np.where(labels == metadata.ignore_label_id, IGNORE_LABEL_ID, labels)
     return {
-        "input_ids": columns["input_ids"].astype(np.int64),
+        "input_ids": columns["input_ids"],
         "labels": labels,
-        "puzzle_identifiers": columns["puzzle_identifier"].astype(np.int64),
+        "puzzle_identifiers": columns["puzzle_identifiers"].astype(np.int64),
     }
 
 
 def puzzle_metrics(solved: list[SolvedRow], labels: np.ndarray) -> dict:
-    """Exact, token and Q-halt accuracy, mean segments (the shared `hrm_puzzle` metric), total segments and the
-    histogram of segments used; `solved` is in dataset order."""
+    """Exact, token and Q-halt accuracy, mean segments (the shared `hrm_puzzle` metric) and total segments;
+    `solved` is in dataset order."""
     steps = [row.steps for row in solved]
     scores = load_metric("hrm_puzzle").compute(
         predictions=np.stack([row.predictions.numpy() for row in solved]),
@@ -56,8 +65,12 @@ def puzzle_metrics(solved: list[SolvedRow], labels: np.ndarray) -> dict:
         "mean_steps": scores["steps"],
         "total_steps": int(sum(steps)),
         "count": scores["count"],
-        "steps_histogram": {str(k): v for k, v in sorted(Counter(steps).items())},
     }
+
+
+def steps_histogram(solved: list[SolvedRow]) -> dict[str, int]:
+    """Rows by segments used."""
+    return {str(k): v for k, v in sorted(Counter(row.steps for row in solved).items())}
 
 
 def arc_scores(

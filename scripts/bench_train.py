@@ -29,7 +29,7 @@ def synthetic_dataset(rows: int, seq_len: int, vocab_size: int, identifiers: int
     columns = {
         "input_ids": rng.integers(1, vocab_size, (rows, seq_len), dtype=np.int8).tolist(),
         "labels": rng.integers(1, vocab_size, (rows, seq_len), dtype=np.int8).tolist(),
-        "puzzle_identifier": rng.integers(1 if identifiers > 1 else 0, identifiers, rows).tolist(),
+        "puzzle_identifiers": rng.integers(1 if identifiers > 1 else 0, identifiers, rows).tolist(),
         "puzzle_index": list(range(rows)),
         "group_index": list(range(rows)),
     }

@@ -16,7 +16,7 @@ from transformers import AutoModel
 
 from ..data.sudoku import build_sudoku_dataset
 from ..data.sudoku_generator import generate_puzzles
-from ..evaluation.puzzles import decode_sudoku, format_sudoku
+from ..tokenization_hrm import decode_sudoku, format_sudoku
 from ..training.config import TrainConfig, load_preset
 from ..training.loop import train
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.time() - start
     show_one(result.model_dir, dataset)
     print(
-        f"\nHeld-out exact accuracy {result.metrics['exact_accuracy']:.1%} (token accuracy {result.metrics['accuracy']:.1%}) "
+        f"\nHeld-out exact accuracy {result.metrics['exact_accuracy']:.1%} (token accuracy {result.metrics['token_accuracy']:.1%}) "
         f"after {result.step} steps, {elapsed:.0f}s wall, {time.process_time():.0f} CPU-s. Model folder: {result.model_dir}"
     )
 

@@ -10,25 +10,23 @@ the first halting mode given).
 Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from accelerate import Accelerator
-from accelerate.utils import gather_object
-from datasets import Dataset
-from tqdm import tqdm
-from transformers import AutoModel, PretrainedConfig
+from ..tokenization_hrm import infer_task
 
-from ..data.metadata import PuzzleDatasetMetadata
-from ..data.storage import UnknownSplitError, load_puzzle_dataset
-from ..evaluation.card import write_model_card
-from ..evaluation.halting import SolvedRow, solve_stream
-from ..evaluation.puzzles import infer_task
-from ..evaluation.render import render_example
-from ..evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PretrainedConfig
+
+    from ..data.metadata import PuzzleDatasetMetadata
+    from ..evaluation.halting import SolvedRow
 
 
 TABLE_COLUMNS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count")
@@ -75,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
+    from ..data.storage import UnknownSplitError, load_puzzle_dataset
+
     try:
         return load_puzzle_dataset(dataset, split=split)
     except UnknownSplitError as error:
@@ -93,30 +93,6 @@ def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: 
             )
 
 
-def solve_split(
-    model, arrays: dict, accelerator: Accelerator, args: argparse.Namespace, halting: str
-) -> list[SolvedRow]:
-    """This rank's share of the rows solved, then every rank's results gathered in dataset order."""
-    rank, world = accelerator.process_index, accelerator.num_processes
-    indices = range(rank, len(arrays["input_ids"]), world)
-    rows = ({key: torch.as_tensor(arrays[key][i]) for key in ("input_ids", "puzzle_identifiers")} for i in indices)
-    stream = solve_stream(model, rows, args.batch_size, halting, args.max_steps)
-    progress = tqdm(stream, total=len(indices), desc=f"{halting} halting", unit="puzzle", disable=rank != 0)
-    solved = list(progress)
-    for row in solved:
-        row.index = row.index * world + rank
-    return sorted(gather_object(solved), key=lambda row: row.index)
-
-
-def score(solved: list[SolvedRow], arrays: dict, metadata, task: str | None) -> tuple[dict, dict | None]:
-    """Metrics of one halting mode and, for ARC, pass@k in them and the Kaggle submission beside them."""
-    metrics = puzzle_metrics(solved, arrays["labels"])
-    if task != "arc":
-        return metrics, None
-    pass_at_k, kaggle = arc_scores(solved, arrays, metadata)
-    return {**metrics, **pass_at_k}, kaggle
-
-
 def print_table(results: dict[str, dict]) -> None:
     """One line per halting mode, then each mode's histogram of segments used."""
     columns = list(TABLE_COLUMNS) + sorted({k for m in results.values() for k in m if k.startswith("pass@")})
@@ -132,6 +108,8 @@ def print_table(results: dict[str, dict]) -> None:
 
 def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, output_dir: Path) -> list[Path]:
     """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
+    from ..evaluation.render import render_example
+
     return [
         render_example(
             task,
@@ -146,27 +124,37 @@ def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
+    # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
+    from accelerate import Accelerator
+    from transformers import AutoModel
+
+    from ..evaluation.card import write_model_card
+    from ..evaluation.evaluator import evaluate_split
+
     accelerator = Accelerator()
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
-    arrays = dataset_arrays(split, metadata, args.limit)
     task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    results, solved = {}, []
+    results, evaluation = {}, None
     for halting in args.halting:
-        solved = solve_split(model, arrays, accelerator, args, halting)
-        if accelerator.is_main_process:
-            results[halting], kaggle = score(solved, arrays, metadata, task)
-            if kaggle is not None and halting == args.halting[0]:
-                (output_dir / "submission.json").write_text(json.dumps(kaggle))
+        evaluation = evaluate_split(
+            model, split, metadata, accelerator, halting=halting, batch_size=args.batch_size, limit=args.limit,
+            max_steps=args.max_steps, progress=True,
+        )  # fmt: skip
+        results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
+        if evaluation.submission is not None and halting == args.halting[0] and accelerator.is_main_process:
+            (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
     if not accelerator.is_main_process:
         return {}
     report = {"model": args.model, "dataset": args.dataset, "split": args.split, "task": task, "results": results}
     (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     print_table(results)
-    pictures = save_examples(solved, arrays, task, args.save_examples, output_dir) if task else []
+    pictures = (
+        save_examples(evaluation.solved, evaluation.arrays, task, args.save_examples, output_dir) if task else []
+    )
     for picture in pictures:
         print(f"Wrote {picture}")
     if args.update_card:

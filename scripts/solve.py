@@ -13,9 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from transformers import AutoModel
-
-from ..evaluation.puzzles import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task, solve_puzzle
+from ..tokenization_hrm import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,6 +65,11 @@ def main(argv: list[str] | None = None) -> None:
         task, puzzle = read_puzzle(args)
     except PuzzleInputError as error:
         sys.exit(f"error: {error}")
+    # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
+    from transformers import AutoModel
+
+    from ..evaluation.puzzles import solve_puzzle
+
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
     model_task = infer_task(model.config.seq_len, model.config.vocab_size)
     if model_task != task:

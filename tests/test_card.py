@@ -6,7 +6,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from hrm_hf.evaluation.card import EXAMPLE_SUDOKU, template_path, write_model_card
-from hrm_hf.evaluation.puzzles import decode_puzzle, encode_puzzle
+from hrm_hf.tokenization_hrm import decode_puzzle, encode_puzzle
 from tests.eval_utils import tiny_model
 from tests.test_solve import MAZE
 
@@ -82,16 +82,23 @@ def test_local_dataset_paths_stay_out_of_the_hub_metadata(model_dir, tmp_path):
     assert f"Trained on `{tmp_path}`." in path.read_text() and path.read_text().count("# hrm-demo") == 1
 
 
-@pytest.mark.parametrize(("task", "seq_len", "puzzle"), [("sudoku", 16, EXAMPLE_SUDOKU[16]), ("maze", 900, MAZE)])
-def test_usage_snippet_runs_on_the_saved_model(tmp_path, monkeypatch, capsys, task, seq_len, puzzle):
-    """The card's Python snippet, run as written, loads the folder and prints the decoded prediction and segments."""
+@pytest.mark.parametrize(
+    ("task", "seq_len", "vocab_size", "puzzle"),
+    [("sudoku", 16, 6, EXAMPLE_SUDOKU[16]), ("maze", 900, 6, MAZE), ("arc", 900, 12, [[0, 1, 2], [3, 4, 5]])],
+)
+def test_usage_snippet_runs_on_the_saved_model(tmp_path, monkeypatch, capsys, task, seq_len, vocab_size, puzzle):
+    """The card's Python snippet, run as written, loads the folder and prints the decoded prediction and segments;
+    it goes through the puzzle codec rather than hand-coding the token mapping."""
     folder = tmp_path / "model"
-    model = tiny_model(seq_len=seq_len, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=2)
+    model = tiny_model(seq_len=seq_len, vocab_size=vocab_size, num_puzzle_identifiers=1, halt_max_steps=2)
     model.save_pretrained(folder)
     snippet = write_model_card(folder, repo_id=str(folder)).read_text().split("```python\n")[1].split("```")[0]
     assert "trust_remote_code=True" in snippet
+    assert f"from hrm_hf.tokenization_hrm import decode_{task}, encode_{task}" in snippet
     (tmp_path / "maze.txt").write_text(MAZE + "\n")
     monkeypatch.chdir(tmp_path)
     exec(snippet, {})
     out = model.solve(torch.as_tensor(encode_puzzle(task, puzzle, seq_len))[None])
-    assert capsys.readouterr().out == f"{decode_puzzle(task, out.predictions[0].numpy())} {int(out.steps[0])}\n"
+    decoded = decode_puzzle(task, out.predictions[0].numpy())
+    shown = decoded.tolist() if task == "arc" else decoded
+    assert capsys.readouterr().out == f"{shown} {int(out.steps[0])}\n"

@@ -1,10 +1,13 @@
 """The DatasetDict: schema, metadata, identical bytes for identical seeds, save/load, release import, the card."""
 
+import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from datasets import List, Value
 
 from hrm_hf.data import PuzzleDatasetMetadata, arc, load_puzzle_dataset, save_puzzle_dataset
@@ -13,6 +16,7 @@ from hrm_hf.data.card import dataset_card
 from hrm_hf.data.maze import build_maze_dataset
 from hrm_hf.data.maze_generator import generate_mazes
 from hrm_hf.data.release import build_from_release
+from hrm_hf.data.sampler import TrainBatchSampler, eval_batches
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
 
@@ -47,7 +51,7 @@ def _assert_same_rows(a, b):
 def test_sudoku_dataset_schema_and_metadata(sudoku_rows):
     dataset, metadata = build_sudoku_dataset(sudoku_rows[:10], sudoku_rows[10:], num_aug=3, size=4)
     assert dataset["train"].features["input_ids"] == List(Value("int8"), length=16)
-    assert dataset["train"].features["puzzle_identifier"] == Value("int32")
+    assert dataset["train"].features["puzzle_identifiers"] == Value("int32")
     assert (dataset["train"].num_rows, dataset["test"].num_rows) == (40, 4)
     train = metadata["train"]
     assert (train.vocab_size, train.seq_len, train.num_puzzle_identifiers, train.total_groups) == (6, 16, 1, 10)
@@ -69,9 +73,9 @@ def test_arc_dataset_groups_identifiers_and_counts():
     assert dataset["train"].num_rows == 5 * examples and train.mean_puzzle_examples == examples / 5
     assert dataset["test"].num_rows == 5 * (1 + 2)
     test_rows = dataset["test"].with_format("numpy")[:]
-    assert {names[i].split("_")[0] for i in test_rows["puzzle_identifier"]} == {"66e6c45b", "6ea4a07e"}
-    train_ids = set(dataset["train"].with_format("numpy")[:]["puzzle_identifier"].tolist())
-    assert set(test_rows["puzzle_identifier"].tolist()) <= train_ids  # test puzzles share the training identifiers
+    assert {names[i].split("_")[0] for i in test_rows["puzzle_identifiers"]} == {"66e6c45b", "6ea4a07e"}
+    train_ids = set(dataset["train"].with_format("numpy")[:]["puzzle_identifiers"].tolist())
+    assert set(test_rows["puzzle_identifiers"].tolist()) <= train_ids  # test puzzles share the training identifiers
 
 
 @pytest.mark.parametrize("build", ["sudoku", "maze", "arc"])
@@ -141,19 +145,21 @@ def test_metadata_dict_round_trip_and_release_keys():
 
 
 def _write_release(folder: Path, dataset, metadata) -> None:
-    """The authors' layout, written from one of our datasets."""
+    """The authors' layout, written from one of our datasets: ignored labels stored as PAD 0."""
     names = next(iter(metadata.values())).identifier_names
     (folder / "identifiers.json").parent.mkdir(parents=True)
     (folder / "identifiers.json").write_text(json.dumps(names or ["<blank>"]))
     for split, rows in _rows(dataset).items():
         (folder / split).mkdir()
-        (folder / split / "dataset.json").write_text(json.dumps(metadata[split].to_release_dict()))
+        (folder / split / "dataset.json").write_text(
+            json.dumps(metadata[split].to_release_dict() | {"ignore_label_id": 0})
+        )
         puzzle_starts = np.flatnonzero(np.diff(rows["puzzle_index"], prepend=-1))
         group_starts = np.flatnonzero(np.diff(rows["group_index"][puzzle_starts], prepend=-1))
         arrays = {
             "inputs": rows["input_ids"].astype(np.uint8),
-            "labels": rows["labels"].astype(np.uint8),
-            "puzzle_identifiers": rows["puzzle_identifier"][puzzle_starts].astype(np.int32),
+            "labels": np.where(rows["labels"] == -100, 0, rows["labels"]).astype(np.uint8),
+            "puzzle_identifiers": rows["puzzle_identifiers"][puzzle_starts].astype(np.int32),
             "puzzle_indices": np.append(puzzle_starts, len(rows["puzzle_index"])).astype(np.int32),
             "group_indices": np.append(group_starts, len(puzzle_starts)).astype(np.int32),
         }
@@ -162,7 +168,9 @@ def _write_release(folder: Path, dataset, metadata) -> None:
 
 
 def test_release_folder_import(tmp_path):
+    """The release's ignored labels (PAD 0) are stored as -100, like ours; everything else is the same."""
     dataset, metadata = _arc()
+    assert (_rows(dataset)["test"]["labels"] == -100).any()
     _write_release(tmp_path / "release", dataset, metadata)
     imported, imported_metadata = build_from_release(tmp_path / "release", "arc", output_dir=tmp_path / "out")
     _assert_same_rows(dataset, imported)
@@ -205,3 +213,60 @@ def test_output_folder_must_be_empty(tmp_path, sudoku_rows):
     (tmp_path / "d" / "x").write_text("")
     with pytest.raises(FileExistsError, match="not empty"):
         build_sudoku_dataset(sudoku_rows[:2], sudoku_rows[2:4], size=4, output_dir=tmp_path / "d")
+
+
+def test_a_torch_formatted_batch_of_rows_is_model_input():
+    """Columns are named like `forward`'s arguments and labels hold -100 where no loss is taken."""
+    from hrm_hf.configuration_hrm import HrmActConfig
+    from hrm_hf.modeling_hrm import HrmActModel
+
+    dataset, metadata = _arc()
+    config = HrmActConfig(
+        seq_len=900, vocab_size=12, num_puzzle_identifiers=metadata["test"].num_puzzle_identifiers, hidden_size=16,
+        num_heads=2, H_layers=1, L_layers=1, H_cycles=1, L_cycles=1, halt_max_steps=1, forward_dtype="float32",
+    )  # fmt: skip
+    model = HrmActModel(config).eval()
+    columns = ["input_ids", "puzzle_identifiers", "labels"]
+    batch = dataset["test"].with_format("torch", columns=columns)[:4]
+    assert (batch["labels"] == -100).any() and (batch["labels"] == 0).sum() == 0
+    assert (batch["puzzle_identifiers"] > 0).all()  # the rows' own puzzles, not the blank one
+    out = model(**batch)
+    assert torch.isfinite(out.loss) and out.logits.shape == (4, 900, 12)
+
+
+def _write_old_layout(folder: Path, dataset, metadata) -> None:
+    """A dataset as built before: column `puzzle_identifier`, ignored labels stored as 0 (`ignore_label_id` 0)."""
+    old = dataset.rename_column("puzzle_identifiers", "puzzle_identifier").map(
+        lambda rows: {"labels": [[0 if t == -100 else t for t in row] for row in rows["labels"]]}, batched=True
+    )
+    old_metadata = {split: dataclasses.replace(m, ignore_label_id=0) for split, m in metadata.items()}
+    save_puzzle_dataset(old, old_metadata, folder, dataset_card(old_metadata, {"train": 1, "test": 1}, "src"))
+
+
+def test_old_layout_loads_with_identical_batches(tmp_path, caplog):
+    dataset, metadata = _arc(tmp_path / "new")
+    _write_old_layout(tmp_path / "old", dataset, metadata)
+    with caplog.at_level(logging.INFO, logger="hrm_hf.data.storage"):
+        old, old_metadata = load_puzzle_dataset(tmp_path / "old")
+    (record,) = [r for r in caplog.records if "old layout" in r.message]
+    assert "renamed 'puzzle_identifiers'" in record.message and "[0]" in record.message
+    new, new_metadata = load_puzzle_dataset(tmp_path / "new")
+    assert old["train"].column_names == new["train"].column_names
+    assert old_metadata["test"].ignore_label_id == 0 and new_metadata["test"].ignore_label_id == -100
+    for split in ("train", "test"):
+        pairs = zip(
+            eval_batches(old[split], old_metadata[split], 8),
+            eval_batches(new[split], new_metadata[split], 8),
+            strict=True,
+        )
+        for old_batch, new_batch in pairs:
+            assert old_batch.keys() == new_batch.keys()
+            for key in new_batch:
+                assert torch.equal(old_batch[key], new_batch[key]), key
+    old_train = TrainBatchSampler(old["train"], old_metadata["train"], 8, seed=3)
+    new_train = TrainBatchSampler(new["train"], new_metadata["train"], 8, seed=3)
+    for old_batch, new_batch in zip(old_train, new_train, strict=True):
+        for key in new_batch:
+            assert torch.equal(old_batch[key], new_batch[key]), key
+    (_, test_metadata) = load_puzzle_dataset(tmp_path / "old", split="test")
+    assert test_metadata == old_metadata["test"]

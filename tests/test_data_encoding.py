@@ -7,6 +7,7 @@ from hrm_hf.data import arc, maze, sudoku
 from hrm_hf.data.dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
 from hrm_hf.data.puzzle_csv import PuzzleRow
 from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.tokenization_hrm import arc_canvas, decode_arc, sudoku_vocab_size
 
 
 ARC_TASK = arc.ArcTask(
@@ -28,7 +29,7 @@ def test_sudoku_tokens_are_digit_plus_one():
     row = PuzzleRow("s", "1.3." + "." * 12, "1234341221434321", 0)
     inputs, labels = sudoku.encode_rows([row])
     assert inputs[0, :4].tolist() == [2, 1, 4, 1] and labels[0, :4].tolist() == [2, 3, 4, 5]
-    assert sudoku.vocab_size(9) == 11 and sudoku.vocab_size(4) == 6
+    assert sudoku_vocab_size(9) == 11 and sudoku_vocab_size(4) == 6
 
 
 def test_maze_tokens_follow_the_charset():
@@ -72,26 +73,26 @@ def test_dihedral_transforms_and_inverses():
 
 
 def test_arc_encoding_of_a_known_grid():
-    tokens = arc.encode_grid(np.array([[1, 2, 3], [4, 5, 0]], np.uint8), row=1, column=2).reshape(30, 30)
+    tokens = arc_canvas(np.array([[1, 2, 3], [4, 5, 0]], np.uint8), row=1, column=2).reshape(30, 30)
     expected = np.zeros((30, 30), np.uint8)
     expected[1, 2:5] = [3, 4, 5]
     expected[2, 2:5] = [6, 7, 2]
     expected[3, 2:5] = 1  # EOS row under the grid
     expected[1:3, 5] = 1  # EOS column right of it; the corner (3, 5) stays PAD
     assert (tokens == expected).all()
-    full = arc.encode_grid(np.full((30, 30), 9, np.uint8))
+    full = arc_canvas(np.full((30, 30), 9, np.uint8))
     assert (full == 11).all()  # no room for EOS
-    edge = arc.encode_grid(np.zeros((2, 30), np.uint8)).reshape(30, 30)
+    edge = arc_canvas(np.zeros((2, 30), np.uint8)).reshape(30, 30)
     assert (edge[2] == 1).all() and (edge[:2] == 2).all() and (edge[3:] == 0).all()
 
 
 def test_arc_decoding_crops_the_largest_colour_rectangle():
     grid = np.array([[1, 2, 3], [4, 5, 0]], np.uint8)
-    assert (arc.decode_grid(arc.encode_grid(grid)) == grid).all()
-    tokens = arc.encode_grid(np.ones((4, 4), np.uint8)).reshape(30, 30)
+    assert (decode_arc(arc_canvas(grid)) == grid).all()
+    tokens = arc_canvas(np.ones((4, 4), np.uint8)).reshape(30, 30)
     tokens[2, 2] = 1  # an EOS inside: the best rectangle is the 2x4 above it (area 8 > 4x2)
-    assert arc.decode_grid(tokens.reshape(-1)).shape == (2, 4)
-    assert arc.decode_grid(np.zeros(900, np.uint8)).shape == (0, 0)
+    assert decode_arc(tokens.reshape(-1)).shape == (2, 4)
+    assert decode_arc(np.zeros(900, np.uint8)).shape == (0, 0)
 
 
 def test_arc_augmentation_inverse_and_fixed_background():
@@ -121,7 +122,7 @@ def test_arc_task_augmentations_are_distinct_and_recoverable():
     assert sizes == [1] * 31 and encoded.names[0] == "demo"
     for name, tokens in zip(encoded.names, labels, strict=True):
         _, aug = arc.parse_identifier(name)
-        assert (aug.invert(arc.decode_grid(tokens)) == ARC_TASK.test[0][1]).all()
+        assert (aug.invert(decode_arc(tokens)) == ARC_TASK.test[0][1]).all()
 
 
 def test_arc_splits_and_translation():

@@ -152,7 +152,7 @@ def test_batch_tensors_and_label_mapping(data):
     assert (batch["labels"][:, :2] == batch["input_ids"][:, :2]).all()
     rows = dataset.with_format("numpy")[:]
     assert batch["puzzle_identifiers"].dtype == torch.int32
-    assert (batch["puzzle_identifiers"].numpy() == rows["puzzle_identifier"][_row_numbers(batch)]).all()
+    assert (batch["puzzle_identifiers"].numpy() == rows["puzzle_identifiers"][_row_numbers(batch)]).all()
     assert sampler.state_dict()["batches_done"] == 1
 
 

@@ -6,9 +6,10 @@ import evaluate
 import numpy as np
 import pytest
 
-from hrm_hf.data.arc import Augmentation, encode_grid
+from hrm_hf.data.arc import Augmentation
 from hrm_hf.evaluation.arc import candidates_from_rows, submission, vote
 from hrm_hf.evaluation.scoring import METRICS_DIR
+from hrm_hf.tokenization_hrm import arc_canvas
 
 
 TRUTH = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)
@@ -21,7 +22,7 @@ NAMES = ["<blank>", "task", ROTATED.name("task"), FLIPPED.name("task"), "other"]
 
 def tokens(grid: np.ndarray, augmentation: Augmentation = IDENTITY) -> np.ndarray:
     """How the model would write `grid` of the original puzzle in the augmented puzzle."""
-    return encode_grid(augmentation.apply(grid))
+    return arc_canvas(augmentation.apply(grid))
 
 
 @pytest.fixture

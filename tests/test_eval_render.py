@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.puzzles import encode_puzzle
 from hrm_hf.evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.tokenization_hrm import encode_puzzle
 from tests.test_solve import MAZE, SUDOKU
 
 

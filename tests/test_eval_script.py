@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+import transformers
 import yaml
 from PIL import Image
 
@@ -16,6 +17,7 @@ from hrm_hf.data.arc import ArcTask, build_arc_dataset
 from hrm_hf.data.storage import load_puzzle_dataset
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.evaluation import evaluator
 from hrm_hf.evaluation.card import write_model_card
 from hrm_hf.evaluation.scoring import dataset_arrays
 from hrm_hf.scripts import evaluate_model as evaluate_script
@@ -61,7 +63,7 @@ def test_fixed_and_adaptive_on_the_same_rows(sudoku, tmp_path, capsys):
     arrays = dataset_arrays(split, metadata)
     labels = torch.as_tensor(arrays["labels"])
     for mode, metrics in report["results"].items():
-        out = model.solve(torch.as_tensor(arrays["input_ids"]), halting=mode)
+        out = model.solve(torch.as_tensor(arrays["input_ids"]).long(), halting=mode)
         right = (out.predictions == labels) | (labels == -100)
         assert metrics["exact_accuracy"] == pytest.approx(right.all(-1).float().mean().item())
         token_accuracy = ((out.predictions == labels).sum(-1) / (labels != -100).sum(-1)).mean().item()
@@ -99,16 +101,13 @@ def test_ranks_split_the_rows_without_duplicates(sudoku, monkeypatch):
     model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
     split, metadata = load_puzzle_dataset(sudoku / "data", split="test")
     arrays = dataset_arrays(split, metadata, limit=11)  # uneven: 6 rows on rank 0, 5 on rank 1
-    args = SimpleNamespace(batch_size=4, max_steps=None)
     per_rank = []
-    monkeypatch.setattr(evaluate_script, "gather_object", lambda rows: per_rank.append(rows) or rows)
+    monkeypatch.setattr(evaluator, "gather_object", lambda rows: per_rank.append(rows) or rows)
     for rank in (0, 1):
-        evaluate_script.solve_split(
-            model, arrays, SimpleNamespace(process_index=rank, num_processes=2), args, "adaptive"
-        )
+        evaluator.solve_rows(model, arrays, SimpleNamespace(process_index=rank, num_processes=2), 4, "adaptive")
     gathered = sorted(per_rank[0] + per_rank[1], key=lambda row: row.index)
     assert [row.index for row in gathered] == list(range(11))
-    expected = model.solve(torch.as_tensor(arrays["input_ids"]), halting="adaptive")
+    expected = model.solve(torch.as_tensor(arrays["input_ids"]).long(), halting="adaptive")
     assert torch.equal(torch.stack([row.predictions for row in gathered]), expected.predictions)
 
 
@@ -125,8 +124,10 @@ class OracleSegments:
 
     def __init__(self, model, arrays):
         self.model, self.run_segment = model, model.run_segment
-        labels = np.where(arrays["labels"] == -100, 0, arrays["labels"])
-        self.answers = {inputs.tobytes(): label for inputs, label in zip(arrays["input_ids"], labels, strict=True)}
+        labels = np.where(arrays["labels"] == -100, 0, arrays["labels"]).astype(np.int64)
+        self.answers = {
+            inputs.astype(np.int64).tobytes(): label for inputs, label in zip(arrays["input_ids"], labels, strict=True)
+        }
 
     def __call__(self, z_H, z_L, data):
         z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, data)
@@ -143,7 +144,7 @@ def test_arc_voting_pass_at_k_and_submission(tmp_path, monkeypatch):
                        halt_max_steps=1)  # fmt: skip
     split, test_metadata = load_puzzle_dataset(tmp_path / "data", split="test")
     monkeypatch.setattr(model, "run_segment", OracleSegments(model, dataset_arrays(split, test_metadata)))
-    monkeypatch.setattr(evaluate_script.AutoModel, "from_pretrained", lambda *args, **kwargs: model)
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", lambda *args, **kwargs: model)
     report = run("--model", "oracle", "--dataset", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"),
                  "--halting", "fixed")  # fmt: skip
     metrics = report["results"]["fixed"]
@@ -210,3 +211,16 @@ def test_accelerate_launch_on_two_processes_matches_one(sudoku, tmp_path):
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "metrics.json").read_text())["results"] == single["results"]
+
+
+@pytest.mark.parametrize("command", ["evaluate", "solve"])
+def test_help_imports_no_heavy_library(command):
+    """`hrm evaluate --help` and `hrm solve --help` parse their arguments before importing torch and friends."""
+    code = (
+        "import sys\nfrom hrm_hf.scripts.cli import main\ntry:\n"
+        f"    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'evaluate', 'accelerate') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -1,18 +1,12 @@
-"""Puzzle helpers (string/grid <-> tokens), `model.solve` through them, and `scripts.solve`."""
+"""The puzzle codecs (string/grid <-> tokens), `model.solve` through them, and `scripts.solve`."""
 
 import numpy as np
 import pytest
 import torch
 
-from hrm_hf.evaluation.puzzles import (
-    PuzzleInputError,
-    decode_puzzle,
-    encode_puzzle,
-    format_sudoku,
-    infer_task,
-    solve_puzzle,
-)
+from hrm_hf.evaluation.puzzles import solve_puzzle
 from hrm_hf.scripts import solve as solve_script
+from hrm_hf.tokenization_hrm import PuzzleInputError, decode_puzzle, encode_puzzle, format_sudoku, infer_task
 from tests.eval_utils import tiny_model
 
 

@@ -181,7 +181,7 @@ def test_logged_losses_are_per_global_batch_row_and_lr_is_the_steps(tiny_data, t
     logs = trainer.log_train(sums, logged_steps=1)
     assert logs["train/lr"] == rates[-1] != trainer.dense.param_groups[0]["lr"]
     assert logs["train/lm_loss"] == pytest.approx(sums["lm_loss"].item() / 16)
-    assert logs["train/steps"] == pytest.approx(sums["steps"].item() / max(sums["count"].item(), 1))
+    assert logs["train/mean_steps"] == pytest.approx(sums["steps"].item() / max(sums["count"].item(), 1))
 
 
 def test_early_stopping_keeps_the_best_model_and_says_why(tiny_data, tmp_path, monkeypatch):
@@ -205,3 +205,26 @@ def test_stop_when_a_training_metric_crosses_its_threshold(tiny_data, tmp_path):
     result = train(tiny_config(tiny_data, tmp_path, max_steps=50, log_every=2, stop_when="train/lr>=0"))
     assert result.step == 2
     assert "train/lr = " in (result.model_dir / "README.md").read_text()
+
+
+def test_trainer_evaluation_is_hrm_evaluate(tiny_data, tmp_path):
+    """The periodic evaluation and `hrm evaluate --halting fixed` on the saved model report the same metrics."""
+    from hrm_hf.scripts import evaluate_model
+
+    result = train(tiny_config(tiny_data, tmp_path / "run", max_steps=4))
+    assert {"exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "count"} <= result.metrics.keys()
+    report = evaluate_model.main(["--model", str(result.model_dir), "--dataset", str(tiny_data), "--halting", "fixed",
+                                  "--batch-size", "16", "--output-dir", str(tmp_path / "eval")])  # fmt: skip
+    cli = report["results"]["fixed"]
+    assert cli.pop("steps_histogram") == {str(TINY["halt_max_steps"]): 16}
+    assert cli == pytest.approx(result.metrics)
+
+
+def test_arc_training_evaluates_pass_at_k(tmp_path):
+    from hrm_hf.data.arc import build_arc_dataset, load_tasks
+
+    tasks = load_tasks(REPO / "tests" / "fixtures" / "data" / "arc", ["training", "evaluation", "concept"])
+    build_arc_dataset(tasks, "evaluation", num_aug=1, output_dir=tmp_path / "arc")
+    result = train(tiny_config(tmp_path / "arc", tmp_path / "run", max_steps=1, global_batch_size=4, halt_max_steps=1))
+    assert {"pass@1", "pass@2", "puzzles", "test_inputs"} <= result.metrics.keys()
+    assert result.metrics["puzzles"] == 2 and 0.0 <= result.metrics["pass@2"] <= 1.0

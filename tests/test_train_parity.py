@@ -19,7 +19,7 @@ from hrm_hf.training.loop import Trainer, train
 
 FIXTURES = Path(__file__).parent / "fixtures" / "training"
 STEPS, RNG_BASE = 30, 10000
-TASKS = {"sudoku_fp32": "sudoku", "synth_bf16": "arc"}
+TASKS = {"sudoku_fp32": "sudoku", "synth_bf16": "synthetic"}  # synth: multi-example puzzles, not ARC grids
 RUN_FIELDS = ("global_batch_size", "epochs", "eval_interval", "lr", "lr_min_ratio", "lr_warmup_steps", "beta1",
               "beta2", "weight_decay", "puzzle_emb_lr", "puzzle_emb_weight_decay", "seed")  # fmt: skip
 

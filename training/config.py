@@ -153,7 +153,7 @@ class RunConfig:
     stop_when: str | None = field(
         default=None,
         metadata=_help(
-            "stop once a metric crosses a threshold, e.g. train/exact_accuracy>=0.99 or eval/lm_loss<=0.1 (training "
+            "stop once a metric crosses a threshold, e.g. train/exact_accuracy>=0.99 or eval/exact_accuracy>=0.95 (training "
             "metrics are checked when logged, evaluation ones after each evaluation)"
         ),
     )

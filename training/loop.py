@@ -16,25 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import evaluate
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import (
-    broadcast_object_list,
-    is_tensorboard_available,
-    is_trackio_available,
-    is_wandb_available,
-    set_seed,
-)
+from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
 from tqdm.auto import tqdm
 
 from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
-from ..data.sampler import TrainBatchSampler, eval_batches
+from ..data.sampler import TrainBatchSampler
 from ..data.storage import load_puzzle_dataset
-from ..modeling_hrm import IGNORE_LABEL_ID, LOSS_FUNCTIONS, HrmActModel
+from ..evaluation.evaluator import evaluate_split
+from ..modeling_hrm import HrmActModel
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
@@ -43,8 +36,11 @@ from .output import push_folder, save_model_folder
 
 
 logger = get_logger(__name__)
-METRIC_PATH = str(Path(__file__).resolve().parent.parent / "metrics" / "hrm_puzzle")
-TRAIN_METRICS = ("accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss")
+# The model's metric sums under the names `hrm evaluate` and the trainer's evaluation report.
+TRAIN_METRICS = {
+    "accuracy": "token_accuracy", "exact_accuracy": "exact_accuracy", "q_halt_accuracy": "q_halt_accuracy",
+    "steps": "mean_steps", "lm_loss": "lm_loss", "q_halt_loss": "q_halt_loss", "q_continue_loss": "q_continue_loss",
+}  # fmt: skip
 # Logged like the release's: losses are summed over the batch and divided by the global batch size (so `lm_loss` is
 # the per-row loss times the fraction of rows that have labels), the others averaged over the rows that halted.
 PER_BATCH_ROW_METRICS = ("lm_loss", "q_halt_loss", "q_continue_loss")
@@ -316,7 +312,7 @@ class Trainer:
         count = max(totals.pop("count", 0.0), 1.0)
         rows = self.config.global_batch_size * logged_steps
         logs = {
-            f"train/{k}": v / (rows if k in PER_BATCH_ROW_METRICS else count)
+            f"train/{TRAIN_METRICS[k]}": v / (rows if k in PER_BATCH_ROW_METRICS else count)
             for k, v in totals.items()
             if k in TRAIN_METRICS
         }
@@ -436,55 +432,19 @@ class Trainer:
         return folder
 
     # ----- evaluation -----
-    @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        """Every test example run for `halt_max_steps` segments; metrics over all ranks (returned on every rank)."""
+        """The release's evaluation of the test split (every row runs `halt_max_steps` segments) through the same
+        `evaluate_split` as `hrm evaluate`, so the tracker, the card and the CLI report the same names (ARC data gets
+        pass@k too); the metrics are returned on every rank. Eval losses are not computed (no `lm_loss` here)."""
         accelerator, model = self.accelerator, self.unwrapped
         model.eval()
-        rows: dict[str, list[torch.Tensor]] = {}
         with self.ema.applied() if self.ema is not None else nullcontext():
-            batches = eval_batches(
-                self.dataset["test"], self.metadata["test"], self.config.global_batch_size,
-                accelerator.process_index, accelerator.num_processes,
+            result = evaluate_split(
+                model, self.dataset["test"], self.metadata["test"], accelerator, halting="fixed",
+                batch_size=self.config.global_batch_size // accelerator.num_processes,
             )  # fmt: skip
-            for batch in batches:
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                real = batch.pop("example_index") >= 0
-                for key, value in accelerator.gather(self.eval_rows(model, batch) | {"real": real}).items():
-                    rows.setdefault(key, []).append(value.cpu())
         model.train()
-        rows = {key: torch.cat(value) for key, value in rows.items()}
-        real = rows.pop("real").bool()
-        rows = {key: value[real] for key, value in rows.items()}
-        results = [None]
-        if accelerator.is_main_process:  # one rank loads and computes the metric module, the others receive it
-            results[0] = evaluate.load(METRIC_PATH, keep_in_memory=True).compute(
-                predictions=rows["predictions"].tolist(), references=rows["labels"].tolist(),
-                q_halt_logits=rows["q_halt_logits"].numpy(), steps=rows["steps"].numpy(),
-            )  # fmt: skip
-            results[0].update(lm_loss=rows["lm_loss"].mean().item(), q_halt_loss=rows["q_halt_loss"].mean().item())
-        return broadcast_object_list(results)[0]
-
-    def eval_rows(self, model: HrmActModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Run one evaluation batch to its end; per-row predictions, labels, Q-halt logit, steps and losses."""
-        carry = None
-        for _ in range(model.config.halt_max_steps):
-            out = model(**batch, carry=carry)
-            carry = out.carry
-        labels = batch["labels"]
-        valid = labels != IGNORE_LABEL_ID
-        predictions = out.logits.argmax(-1)
-        solved = ((predictions == labels) | ~valid).all(-1)
-        lm_loss = LOSS_FUNCTIONS[model.config.loss_type](out.logits, labels).sum(-1) / valid.sum(-1).clamp_min(1)
-        q_halt_loss = F.binary_cross_entropy_with_logits(out.q_halt_logits, solved.float(), reduction="none")
-        return {
-            "predictions": predictions,
-            "labels": labels,
-            "q_halt_logits": out.q_halt_logits.float(),
-            "steps": carry.steps,
-            "lm_loss": lm_loss.float(),
-            "q_halt_loss": q_halt_loss.float(),
-        }
+        return result.metrics
 
 
 def train(config: TrainConfig, dataset=None, command: str = "") -> TrainResult:
