@@ -176,7 +176,11 @@ LOSS_FUNCTIONS = {"stablemax_cross_entropy": stablemax_cross_entropy, "softmax_c
 
 
 class HrmActLinear(nn.Linear):
-    """A linear layer whose float32 weights are cast to the input's dtype on use."""
+    """A linear layer whose weights are built and stored in float32, whatever the default dtype, and cast to the
+    input's dtype on use."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool, device: torch.device | str | None = None):
+        super().__init__(in_features, out_features, bias, device=device, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias.to(x.dtype) if self.bias is not None else None
@@ -501,8 +505,8 @@ class HrmActModel(HrmActPreTrainedModel):
         self.L_module = HrmActReasoningModule(config, config.L_layers)
         self.H_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.L_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
-        self.lm_head = HrmActLinear(config.hidden_size, config.vocab_size, bias=False, dtype=torch.float32)
-        self.q_head = HrmActLinear(config.hidden_size, 2, bias=True, dtype=torch.float32)
+        self.lm_head = HrmActLinear(config.hidden_size, config.vocab_size, bias=False)
+        self.q_head = HrmActLinear(config.hidden_size, 2, bias=True)
         # Every module holds float32 tensors only (`H_init`/`L_init`, in the forward dtype, are the model's own):
         # loading with `dtype=torch.bfloat16` neither rounds nor widens a tensor, so not a single output changes.
         self._keep_in_fp32_modules_strict = [name for name, _ in self.named_children()]
