@@ -7,6 +7,7 @@ import torch
 from transformers import Trainer, TrainingArguments
 from transformers.modeling_layers import GradientCheckpointingLayer
 
+from hrm_hf.evaluation.card import write_model_card
 from hrm_hf.modeling_hrm import HrmActLinear, HrmActModel
 from tests.test_model import random_batch, seeded_model, tiny_config
 
@@ -247,6 +248,15 @@ def test_puzzle_table_size_is_reported_next_to_num_parameters():
     assert model.num_puzzle_table_values() == 5000 * 32 > model.num_parameters()
     assert model.num_parameters() == sum(p.numel() for p in model.parameters())
     assert HrmActModel(tiny_config(puzzle_emb_ndim=0)).num_puzzle_table_values() == 0
+
+
+def test_model_card_shows_parameters_and_puzzle_table(tmp_path):
+    model = HrmActModel(tiny_config(num_puzzle_identifiers=5000, puzzle_emb_ndim=32))
+    model.save_pretrained(tmp_path)
+    text = write_model_card(tmp_path).read_text()
+    stored = sum(tensor.numel() for tensor in model.state_dict().values())  # H_init/L_init count as parameters
+    expected = f"{stored - 5000 * 32:,} parameters and a puzzle-embedding table of {5000 * 32:,}\nvalues"
+    assert expected in text
 
 
 # --- save / load ---------------------------------------------------------------------------------------------------
