@@ -220,7 +220,9 @@ class HrmActPuzzleEmbedding(nn.Module):
 
     def __init__(self, config: HrmActConfig):
         super().__init__()
-        self.weight = nn.Buffer(torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim))
+        self.weight = nn.Buffer(
+            torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim, dtype=torch.float32)
+        )
         self.last_ids: torch.Tensor | None = None
         self.last_rows: torch.Tensor | None = None
 

@@ -195,6 +195,7 @@ def test_weights_are_built_in_float32_whatever_dtype_asks(pos_encodings, puzzle_
     config = tiny_config(forward_dtype="bfloat16", pos_encodings=pos_encodings, puzzle_emb_ndim=puzzle_emb_ndim)
     model = HrmActModel._from_config(config, dtype=torch.bfloat16)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert puzzle_emb_ndim == 0 or model.puzzle_emb.weight.dtype == torch.float32
     assert model.H_init.dtype == torch.bfloat16 and model.config.dtype == torch.float32
     children = dict(model.named_children())
     assert set(model._keep_in_fp32_modules_strict) == set(children)  # every module, and only modules that exist
