@@ -69,9 +69,14 @@ class HrmActConfig(PreTrainedConfig):
         `"stablemax_cross_entropy"` (the release's) or `"softmax_cross_entropy"`.
     blank_puzzle_id (`int`, defaults to 0):
         Puzzle identifier of padding rows.
+    tie_word_embeddings (`bool`, defaults to `False`):
+        Must stay False: the token embedding and the LM head are separate weights, as in the release.
+
+    `num_attention_heads`, the name most tools read, is an alias of `num_heads`.
     """
 
     model_type = "hrm_act_v1"
+    attribute_map = {"num_attention_heads": "num_heads"}
 
     vocab_size: int = 11
     seq_len: int = 81
@@ -132,6 +137,11 @@ class HrmActConfig(PreTrainedConfig):
                 raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
         if not 0.0 <= self.halt_exploration_prob <= 1.0:
             raise ValueError(f"`halt_exploration_prob` must be in [0, 1], got {self.halt_exploration_prob!r}.")
+        if self.tie_word_embeddings:
+            raise ValueError(
+                "`tie_word_embeddings` must be False: HRM's token embedding and LM head are separate weights, "
+                f"got {self.tie_word_embeddings!r}."
+            )
         if not 0 <= self.blank_puzzle_id < self.num_puzzle_identifiers:
             raise ValueError(
                 f"`blank_puzzle_id` must be in [0, num_puzzle_identifiers={self.num_puzzle_identifiers}), "

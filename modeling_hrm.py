@@ -23,13 +23,16 @@ This file travels with every saved model (`trust_remote_code`): it imports only 
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 from transformers.utils import ModelOutput, logging
 
@@ -75,8 +78,12 @@ def fa4_attention_forward(
 AttentionInterface.register(FA4_ATTENTION, fa4_attention_forward)
 
 
+FA4_NOT_INSTALLED = "flash_attn.cute (pip install flash-attn-4) does not import"
+
+
 def fa4_unavailable_reason(forward_dtype: torch.dtype) -> str | None:
-    """Why FlashAttention 4 cannot run here, or None when it can."""
+    """Why FlashAttention 4 cannot run here, or None when it can; `FA4_NOT_INSTALLED` only where everything else
+    (a Hopper or newer GPU, a half-precision `forward_dtype`) would let it run."""
     if forward_dtype not in (torch.bfloat16, torch.float16):
         return f"forward_dtype is {forward_dtype}, FlashAttention needs bfloat16 or float16"
     if not torch.cuda.is_available():
@@ -84,7 +91,7 @@ def fa4_unavailable_reason(forward_dtype: torch.dtype) -> str | None:
     if torch.cuda.get_device_capability()[0] < 9:
         return "FlashAttention 4 needs a Hopper or newer GPU"
     if fa4_func is None:
-        return "flash_attn.cute (pip install flash-attn-4) does not import"
+        return FA4_NOT_INSTALLED
     return None
 
 
@@ -173,7 +180,11 @@ LOSS_FUNCTIONS = {"stablemax_cross_entropy": stablemax_cross_entropy, "softmax_c
 
 
 class HrmActLinear(nn.Linear):
-    """A linear layer whose float32 weights are cast to the input's dtype on use."""
+    """A linear layer whose weights are built and stored in float32, whatever the default dtype, and cast to the
+    input's dtype on use."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool, device: torch.device | str | None = None):
+        super().__init__(in_features, out_features, bias, device=device, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias.to(x.dtype) if self.bias is not None else None
@@ -213,7 +224,9 @@ class HrmActPuzzleEmbedding(nn.Module):
 
     def __init__(self, config: HrmActConfig):
         super().__init__()
-        self.weight = nn.Buffer(torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim))
+        self.weight = nn.Buffer(
+            torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim, dtype=torch.float32)
+        )
         self.last_ids: torch.Tensor | None = None
         self.last_rows: torch.Tensor | None = None
 
@@ -240,20 +253,27 @@ class HrmActAttention(nn.Module):
         self.o_proj = HrmActLinear(config.hidden_size, config.hidden_size, bias=False)
 
     def forward(
-        self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The attention output and, from the eager path (which `output_attentions` selects), the attention map."""
         batch, seq, _ = hidden_states.shape
         qkv = self.qkv_proj(hidden_states).view(batch, seq, 3 * self.num_heads, self.head_dim)
         query, key, value = qkv.split(self.num_heads, dim=2)
         if position_embeddings is not None:
             query, key = apply_rotary_pos_emb(query, key, *position_embeddings)
-        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
+        # Only the eager path materialises the attention map, so asking for it selects that path (as transformers does).
+        attention_interface: Callable = (
+            eager_attention_forward
+            if output_attentions
+            else ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
         )
-        attn_output, _ = attention_interface(
+        attn_output, attn_weights = attention_interface(
             self, query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), None, scaling=self.scaling
         )
-        return self.o_proj(attn_output.reshape(batch, seq, -1))
+        return self.o_proj(attn_output.reshape(batch, seq, -1)), attn_weights
 
 
 class HrmActMLP(nn.Module):
@@ -269,8 +289,11 @@ class HrmActMLP(nn.Module):
         return self.down_proj(F.silu(gate) * up)
 
 
-class HrmActBlock(nn.Module):
-    """A post-norm transformer block: `h = norm(h + attn(h)); h = norm(h + mlp(h))`."""
+class HrmActBlock(GradientCheckpointingLayer):
+    """A post-norm transformer block: `h = norm(h + attn(h)); h = norm(h + mlp(h))`.
+
+    Returns the new hidden states and the attention map (None unless `output_attentions`).
+    """
 
     def __init__(self, config: HrmActConfig, layer_idx: int):
         super().__init__()
@@ -279,10 +302,14 @@ class HrmActBlock(nn.Module):
         self.mlp = HrmActMLP(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
-        hidden_states = rms_norm(hidden_states + self.self_attn(hidden_states, position_embeddings), self.eps)
-        return rms_norm(hidden_states + self.mlp(hidden_states), self.eps)
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attn_output, attn_weights = self.self_attn(hidden_states, position_embeddings, output_attentions)
+        hidden_states = rms_norm(hidden_states + attn_output, self.eps)
+        return rms_norm(hidden_states + self.mlp(hidden_states), self.eps), attn_weights
 
 
 class HrmActReasoningModule(nn.Module):
@@ -297,10 +324,17 @@ class HrmActReasoningModule(nn.Module):
         state: torch.Tensor,
         injection: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        attentions: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        """Run the blocks; when given a list, `attentions` receives each block's attention map."""
         hidden_states = state + injection
         for layer in self.layers:
-            hidden_states = layer(hidden_states, position_embeddings)
+            # Hidden states go in positionally, as `GradientCheckpointingLayer` needs them for a reentrant checkpoint.
+            hidden_states, attn_weights = layer(
+                hidden_states, position_embeddings, output_attentions=attentions is not None
+            )
+            if attentions is not None:
+                attentions.append(attn_weights)
         return hidden_states
 
 
@@ -316,6 +350,23 @@ class HrmActCarry:
     current_data: dict[str, torch.Tensor]
 
 
+# A pytree node, so that `torch.export` and `torch.compile` see through the carry to its tensors.
+torch.export.register_dataclass(HrmActCarry)
+
+
+@dataclass
+class SegmentTrace:
+    """What one segment records when `output_hidden_states` or `output_attentions` asks: every `z_L` and `z_H` in
+    the order computed, and every block's attention map. None leaves that kind unrecorded."""
+
+    states: list[torch.Tensor] | None = None
+    attentions: list[torch.Tensor] | None = None
+
+    def add_state(self, state: torch.Tensor) -> None:
+        if self.states is not None:
+            self.states.append(state)
+
+
 @dataclass
 class HrmActOutput(ModelOutput):
     """Output of one ACT segment.
@@ -327,6 +378,14 @@ class HrmActOutput(ModelOutput):
     carry: pass it back as `carry=` on the next call.
     metrics: sums over the rows that halted at this segment (spec section 6): `count`, `accuracy`,
         `exact_accuracy`, `q_halt_accuracy`, `steps`, `lm_loss`, `q_halt_loss` and, in training, `q_continue_loss`.
+    hidden_states: with `output_hidden_states=True`, `(z_H, z_L)` at the end of the segment; with
+        `output_hidden_states="cycles"`, every state the segment computed, in order: for each high-level cycle its
+        `L_cycles` low-level states `z_L`, then its `z_H` (`H_cycles * (L_cycles + 1)` tensors, so the last two are
+        the segment's `z_L` and `z_H`). Each is `[batch, puzzle_emb_len + seq_len, hidden]` in the forward dtype,
+        puzzle-embedding prefix included.
+    attentions: with `output_attentions=True`, the attention map of every block application in the order computed
+        (`H_cycles * (L_cycles * L_layers + H_layers)` tensors of `[batch, heads, seq, seq]` float32, `seq` counting
+        the prefix).
     """
 
     loss: torch.Tensor | None = None
@@ -336,6 +395,21 @@ class HrmActOutput(ModelOutput):
     target_q_continue: torch.Tensor | None = None
     carry: HrmActCarry | None = None
     metrics: dict[str, torch.Tensor] | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+def keep_float32_storage(config: HrmActConfig) -> None:
+    """Point `config.dtype` back at float32 (the stored weights' dtype) when a load or `from_config` asked for
+    another, and say in one line what that `dtype` does."""
+    requested = getattr(torch, config.dtype) if isinstance(config.dtype, str) else config.dtype
+    if requested in (None, torch.float32):
+        return
+    logger.warning_once(
+        f"HRM keeps its weights in float32 and computes in `forward_dtype` ({config.forward_dtype}): `dtype={requested}` "
+        "changes neither. Set `forward_dtype` to change the compute dtype."
+    )
+    config.dtype = torch.float32
 
 
 class HrmActPreTrainedModel(PreTrainedModel):
@@ -348,18 +422,10 @@ class HrmActPreTrainedModel(PreTrainedModel):
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_attention_backend = True
-    # Weights and the puzzle table stay float32 whatever `dtype=` asks (compute follows `config.forward_dtype`), and
-    # `H_init`/`L_init`, left out here, keep the forward dtype they are built in: loading with `dtype=torch.bfloat16`
-    # neither rounds nor widens a tensor, so not a single output changes.
-    _keep_in_fp32_modules_strict = [
-        "embed_tokens",
-        "embed_positions",
-        "puzzle_emb",
-        "H_module",
-        "L_module",
-        "lm_head",
-        "q_head",
-    ]
+    supports_gradient_checkpointing = True
+    # The loss is a mean over the batch's rows, so `Trainer` must divide it by the accumulation steps itself (and not
+    # hand the model `num_items_in_batch`, nor scale it by the process count).
+    accepts_loss_kwargs = False
 
     def _check_and_adjust_attn_implementation(
         self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
@@ -367,7 +433,9 @@ class HrmActPreTrainedModel(PreTrainedModel):
         if attn_implementation is None:
             reason = fa4_unavailable_reason(getattr(torch, self.config.forward_dtype))
             attn_implementation = FA4_ATTENTION if reason is None else "sdpa"
-            logger.warning_once(
+            # A warning only where a missing package is all that keeps a GPU from FlashAttention 4.
+            log_once = logger.warning_once if reason == FA4_NOT_INSTALLED else logger.info_once
+            log_once(
                 f"HRM attention: {attn_implementation}"
                 + (f" (FlashAttention 4 not used: {reason})." if reason else ".")
             )
@@ -410,14 +478,21 @@ class HrmActModel(HrmActPreTrainedModel):
     out = model(input_ids=x, puzzle_identifiers=p, labels=y, carry=None)  # carry=None: every row starts fresh
     out = model(input_ids=x2, puzzle_identifiers=p2, labels=y2, carry=out.carry)  # halted rows take new puzzles
     ```
+
+    Dtypes: every parameter and the puzzle table are stored in float32 and built so, whatever `dtype=` asks
+    (`_keep_in_fp32_modules_strict` names every module); `config.forward_dtype` is the compute dtype of the
+    activations, the logits and the carry (`H_init`/`L_init` are stored in it). `from_pretrained(dtype=...)` or
+    `from_config(..., dtype=...)` with another dtype changes nothing, says so in one log line, and leaves
+    `config.dtype` at float32; to compute in another dtype, set `forward_dtype`.
     """
 
     def __init__(self, config: HrmActConfig):
+        keep_float32_storage(config)
         super().__init__(config)
         self.forward_dtype = getattr(torch, config.forward_dtype)
         self.puzzle_emb_len = config.puzzle_emb_len
         self.embed_scale = math.sqrt(config.hidden_size)
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, dtype=torch.float32)
         # CODEPATH: released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
         # `puzzle_emb_ndim = 0` is the release's option without them (fixture `no_puzzle`).
         if config.puzzle_emb_ndim > 0:
@@ -429,13 +504,18 @@ class HrmActModel(HrmActPreTrainedModel):
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
         else:
-            self.embed_positions = nn.Embedding(self.puzzle_emb_len + config.seq_len, config.hidden_size)
+            self.embed_positions = nn.Embedding(
+                self.puzzle_emb_len + config.seq_len, config.hidden_size, dtype=torch.float32
+            )
         self.H_module = HrmActReasoningModule(config, config.H_layers)
         self.L_module = HrmActReasoningModule(config, config.L_layers)
         self.H_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.L_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.lm_head = HrmActLinear(config.hidden_size, config.vocab_size, bias=False)
         self.q_head = HrmActLinear(config.hidden_size, 2, bias=True)
+        # Every module holds float32 tensors only (`H_init`/`L_init`, in the forward dtype, are the model's own):
+        # loading with `dtype=torch.bfloat16` neither rounds nor widens a tensor, so not a single output changes.
+        self._keep_in_fp32_modules_strict = [name for name, _ in self.named_children()]
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -443,6 +523,19 @@ class HrmActModel(HrmActPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embed_tokens = value
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        """Install `value`'s weight as the LM head, keeping the head that casts it to the forward dtype on use
+        (`resize_token_embeddings` hands over a plain `nn.Linear`)."""
+        lm_head = HrmActLinear(value.in_features, value.out_features, bias=False, device="meta")
+        lm_head.weight = value.weight
+        self.lm_head = lm_head
+
+    def num_puzzle_table_values(self) -> int:
+        """Values in the puzzle-embedding table, which `num_parameters()` leaves out because the table is a buffer
+        (trained by sparse SignSGD); on ARC-sized datasets it outnumbers all the parameters."""
+        table = getattr(self, "puzzle_emb", None)
+        return 0 if table is None else table.weight.numel()
 
     def pop_puzzle_emb_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Ids and row gradients of the puzzle embeddings used by the last training forward, then forget them.
@@ -473,26 +566,27 @@ class HrmActModel(HrmActPreTrainedModel):
         return self.embed_scale * embedding
 
     def run_segment(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor]
+        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], trace: SegmentTrace | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One segment of H/L cycles with the one-step gradient: only the last L and the last H pass carry grad.
 
-        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32.
+        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32; `trace`,
+        when given, records the states and attention maps it asks for.
         """
         config = self.config
+        trace = trace if trace is not None else SegmentTrace()
         # CODEPATH: RoPE in released checkpoints; `learned` positions were added to the embedding instead.
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
-        with torch.no_grad():
-            # Every high-level cycle but the last, then the last one's low-level steps but its final one.
-            for _ in range(config.H_cycles - 1):
-                for _ in range(config.L_cycles):
-                    z_L = self.L_module(z_L, z_H + injection, position_embeddings)
-                z_H = self.H_module(z_H, z_L, position_embeddings)
-            for _ in range(config.L_cycles - 1):
-                z_L = self.L_module(z_L, z_H + injection, position_embeddings)
-        z_L = self.L_module(z_L, z_H + injection, position_embeddings)
-        z_H = self.H_module(z_H, z_L, position_embeddings)
+        for h_step in range(config.H_cycles):
+            last_cycle = h_step == config.H_cycles - 1
+            for l_step in range(config.L_cycles):
+                with nullcontext() if last_cycle and l_step == config.L_cycles - 1 else torch.no_grad():
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, trace.attentions)
+                trace.add_state(z_L)
+            with nullcontext() if last_cycle else torch.no_grad():
+                z_H = self.H_module(z_H, z_L, position_embeddings, trace.attentions)
+            trace.add_state(z_H)
         logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
         q_logits = self.q_head(z_H[:, 0]).float()
         return z_H.detach(), z_L.detach(), logits, q_logits[..., 0], q_logits[..., 1]
@@ -527,16 +621,41 @@ class HrmActModel(HrmActPreTrainedModel):
         puzzle_identifiers: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         carry: HrmActCarry | None = None,
-        **kwargs,
-    ) -> HrmActOutput:
+        attention_mask: None = None,
+        output_hidden_states: bool | Literal["cycles"] | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> HrmActOutput | tuple:
         """Run one ACT segment.
+
+        The arguments are explicit, so an unknown name (such as the old `puzzle_identifier`) raises a `TypeError`
+        naming it. Besides the model's own inputs they are the ones transformers' tools pass to any model.
 
         Args:
             input_ids: `[batch, seq_len]` token ids in `[0, vocab_size)`.
             puzzle_identifiers: `[batch]` ids in `[0, num_puzzle_identifiers)`; defaults to the blank puzzle.
             labels: `[batch, seq_len]` target ids, `-100` where no loss is taken. Gives `loss` and `metrics`.
             carry: the previous call's `out.carry`; None starts every row fresh.
+            attention_mask: must be None: every position attends to every other (a puzzle has no padding to hide,
+                PAD tokens included), so a mask would be a request the model cannot honour.
+            output_hidden_states: `True` returns `(z_H, z_L)` of the segment, `"cycles"` every state of every cycle
+                (see [`HrmActOutput`]); defaults to `config.output_hidden_states`.
+            output_attentions: return every block's attention map, computed by the eager path; defaults to
+                `config.output_attentions`.
+            return_dict: False returns `HrmActOutput.to_tuple()` (its non-None fields in order); defaults to
+                `config.return_dict`.
         """
+        if attention_mask is not None:
+            raise ValueError(
+                "`attention_mask` must be None: every puzzle position attends to every other, "
+                f"got a mask of shape {list(attention_mask.shape)}."
+            )
+        config = self.config
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        if output_hidden_states not in (True, False, "cycles"):
+            raise ValueError(f"`output_hidden_states` must be True, False or 'cycles', got {output_hidden_states!r}.")
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        return_dict = config.return_dict if return_dict is None else return_dict
         if puzzle_identifiers is None:
             puzzle_identifiers = torch.full(
                 input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
@@ -546,7 +665,8 @@ class HrmActModel(HrmActPreTrainedModel):
             batch["labels"] = labels
         self.check_inputs(batch, carry)
         carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
-        z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data)
+        trace = SegmentTrace(states=[] if output_hidden_states else None, attentions=[] if output_attentions else None)
+        z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data, trace)
 
         with torch.no_grad():
             steps = carry.steps + 1
@@ -571,7 +691,12 @@ class HrmActModel(HrmActPreTrainedModel):
         if "labels" in new_carry.current_data:
             total, metrics = self.loss_and_metrics(logits, q_halt, q_continue, target_q_continue, new_carry)
             loss = total / input_ids.shape[0]
-        return HrmActOutput(
+        hidden_states = None
+        if output_hidden_states == "cycles":
+            hidden_states = tuple(trace.states)
+        elif output_hidden_states:
+            hidden_states = (trace.states[-1], trace.states[-2])
+        output = HrmActOutput(
             loss=loss,
             logits=logits,
             q_halt_logits=q_halt,
@@ -579,7 +704,10 @@ class HrmActModel(HrmActPreTrainedModel):
             target_q_continue=target_q_continue,
             carry=new_carry,
             metrics=metrics,
+            hidden_states=hidden_states,
+            attentions=tuple(trace.attentions) if output_attentions else None,
         )
+        return output if return_dict else output.to_tuple()
 
     def loss_and_metrics(
         self,

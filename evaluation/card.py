@@ -212,7 +212,8 @@ def write_model_card(
         repo_id=repo_id or model_name,
         task_description=TASK_DESCRIPTIONS[task],
         usage_example=usage_example(task, config["seq_len"]),
-        num_parameters=f"{count_parameters(output_dir):,}",
+        num_parameters=f"{count_parameters(output_dir) - puzzle_table_values(config):,}",
+        puzzle_table_values=f"{puzzle_table_values(config):,}",
         dataset=dataset,
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
         metrics=metrics,
@@ -237,6 +238,11 @@ def write_model_card(
     )
     card.save(card_path)
     return card_path
+
+
+def puzzle_table_values(config: dict) -> int:
+    """Values in the puzzle-embedding table, which the safetensors weights hold beside the parameters."""
+    return config["num_puzzle_identifiers"] * config["puzzle_emb_ndim"]
 
 
 def count_parameters(output_dir: Path) -> int:

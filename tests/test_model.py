@@ -258,26 +258,39 @@ def fa4_importable(monkeypatch):
     monkeypatch.setitem(AttentionInterface._global_mapping, FA4_ATTENTION, modeling_hrm.fa4_attention_forward)
 
 
-def attention_log_lines(caplog, make_model) -> list[str]:
-    logging.Logger.warning_once.cache_clear()  # transformers' once-only warnings remember earlier tests
-    with caplog.at_level(logging.WARNING):
+def attention_log_lines(caplog, make_model) -> list[tuple[str, str]]:
+    """(level, message) of the attention-choice lines logged while making the model twice."""
+    for log_once in (logging.Logger.warning_once, logging.Logger.info_once):
+        log_once.cache_clear()  # transformers' once-only lines remember earlier tests
+    with caplog.at_level(logging.INFO):
         make_model()
         make_model()
-    return [record.getMessage() for record in caplog.records if "HRM attention" in record.getMessage()]
+    return [(r.levelname, r.getMessage()) for r in caplog.records if "HRM attention" in r.getMessage()]
 
 
-def test_attention_defaults_to_sdpa_with_one_log_line_saying_why(caplog):
+def test_attention_defaults_to_sdpa_with_one_info_line_saying_why(caplog):
     lines = attention_log_lines(caplog, lambda: HrmActModel(tiny_config()))
     assert lines == [
-        "HRM attention: sdpa (FlashAttention 4 not used: forward_dtype is torch.float32, "
-        "FlashAttention needs bfloat16 or float16)."
+        (
+            "INFO",
+            "HRM attention: sdpa (FlashAttention 4 not used: forward_dtype is torch.float32, "
+            "FlashAttention needs bfloat16 or float16).",
+        )
+    ]
+
+
+def test_attention_warns_only_where_a_gpu_could_run_fa4_but_it_is_not_installed(caplog, monkeypatch):
+    monkeypatch.setattr(modeling_hrm, "fa4_unavailable_reason", lambda forward_dtype: modeling_hrm.FA4_NOT_INSTALLED)
+    lines = attention_log_lines(caplog, lambda: HrmActModel(tiny_config()))
+    assert lines == [
+        ("WARNING", f"HRM attention: sdpa (FlashAttention 4 not used: {modeling_hrm.FA4_NOT_INSTALLED}).")
     ]
 
 
 def test_attention_defaults_to_fa4_where_it_runs(caplog, monkeypatch, fa4_importable):
     monkeypatch.setattr(modeling_hrm, "fa4_unavailable_reason", lambda forward_dtype: None)
     lines = attention_log_lines(caplog, lambda: HrmActModel(tiny_config()))
-    assert lines == [f"HRM attention: {FA4_ATTENTION}."]
+    assert lines == [("INFO", f"HRM attention: {FA4_ATTENTION}.")]
     assert HrmActModel(tiny_config()).config._attn_implementation == FA4_ATTENTION
 
 
@@ -328,7 +341,17 @@ def imported_modules(tree: ast.AST) -> list[tuple[str, bool]]:
 
 def test_modeling_files_import_only_torch_transformers_and_each_other():
     # huggingface_hub is transformers' own dependency; its `strict` is how transformers configs validate.
-    allowed = {"torch", "transformers", "huggingface_hub", "math", "collections", "dataclasses", ""}
+    allowed = {
+        "torch",
+        "transformers",
+        "huggingface_hub",
+        "math",
+        "collections",
+        "contextlib",
+        "dataclasses",
+        "typing",
+        "",
+    }
     root = Path(__file__).parents[1]
     for name in ("modeling_hrm.py", "configuration_hrm.py"):
         for module, guarded in imported_modules(ast.parse((root / name).read_text())):
