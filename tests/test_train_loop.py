@@ -3,7 +3,6 @@ and misuse fails with clear errors."""
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -93,12 +92,6 @@ def test_keep_last_rotation(tiny_data, tmp_path):
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-8", "step-9"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_script(args: list[str], cwd: Path = REPO) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -106,15 +99,15 @@ def run_script(args: list[str], cwd: Path = REPO) -> None:
 
 
 def test_two_cpu_ranks_equal_one(tiny_data, tmp_path):
+    """Two gloo ranks through exactly README's line (`accelerate launch --cpu --num_processes 2 -m hrm_hf.scripts
+    train ...`) train to the single-process weights."""
+    bin_dir = Path(sys.executable).parent
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     flags += ["--preset", "cpu-demo", "--data-path", str(tiny_data), "--max-steps", "4", "--halt-exploration-prob", "0",
               "--puzzle-emb-ndim", "32"]  # fmt: skip
-    run_script([sys.executable, "-m", "hrm_hf.scripts", "train", *flags, "--output-dir", str(tmp_path / "one")])
-    run_script([
-        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-        "-m", "hrm_hf.scripts", "train", *flags, "--output-dir", str(tmp_path / "two"),
-    ])  # fmt: skip
+    run_script([str(bin_dir / "hrm"), "train", *flags, "--output-dir", str(tmp_path / "one")])
+    run_script([str(bin_dir / "accelerate"), "launch", "--cpu", "--num_processes", "2", "-m", "hrm_hf.scripts", "train",
+                *flags, "--output-dir", str(tmp_path / "two")])  # fmt: skip
     one, two = weights(tmp_path / "one" / "model"), weights(tmp_path / "two" / "model")
     assert "puzzle_emb.weight" in one and one["puzzle_emb.weight"].abs().sum() > 0
     assert_same_weights(one, two, atol=1e-6)
