@@ -38,7 +38,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
-from .output import push_folder, save_model_folder
+from .output import BackgroundPusher, push_folder, push_message, save_model_folder
 
 
 logger = get_logger(__name__)
@@ -206,6 +206,12 @@ class Trainer:
 
         self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
         self.carry = None
+        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
+        self.pusher = None
+        if config.push_every_checkpoint and accelerator.is_main_process:  # creates the repo: a bad token fails now
+            self.pusher = BackgroundPusher(
+                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private, revision=config.revision
+            )
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
         if config.report_to:
@@ -222,7 +228,20 @@ class Trainer:
         }
 
     def checkpoint(self) -> Path:
-        return save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+        folder = save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+        if self.pusher is not None:
+            self.push_in_background()
+        return folder
+
+    def push_in_background(self) -> None:
+        """`push_every_checkpoint`: write the model as checkpointed into a folder of its own and queue its upload."""
+        eval_step, metrics = self.last_eval
+        with self.ema.applied() if self.ema is not None else nullcontext():
+            folder = save_model_folder(
+                self.unwrapped, self.pusher.folder_for(self.step), self.config,
+                metrics if eval_step == self.step else {}, self.command,
+            )  # fmt: skip
+        self.pusher.push(folder, push_message(self.step, self.last_eval))
 
     def resume(self, folder: Path) -> None:
         state, self.carry = load_checkpoint(self.accelerator, self.config, folder)
@@ -313,8 +332,13 @@ class Trainer:
         progress.close()
         metrics = self.evaluate_and_save(final=True)
         model_dir = Path(config.output_dir) / "model"
+        if self.pusher is not None:
+            self.pusher.wait()
         if config.push_to_hub and accelerator.is_main_process:
-            push_folder(model_dir, config.push_to_hub)
+            push_folder(
+                model_dir, config.push_to_hub, private=config.private, revision=config.revision,
+                commit_message=push_message(self.step, self.last_eval),
+            )  # fmt: skip
         accelerator.end_training()
         return TrainResult(model_dir=model_dir, metrics=metrics, step=self.step)
 
@@ -322,6 +346,7 @@ class Trainer:
         metrics = self.evaluate()
         self.accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=self.step)
         self.accelerator.print(f"step {self.step} eval: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        self.last_eval = (self.step, metrics)
         self.checkpoint()
         if final or self.config.save_model_at_eval:
             self.save_model(metrics)
