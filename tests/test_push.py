@@ -3,6 +3,10 @@ leave the local folder as it was, and the background pusher of `--push-every-che
 
 import pytest
 
+from hrm_hf.data.sudoku import build_sudoku_dataset
+from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.training.config import ConfigError, TrainConfig
+from hrm_hf.training.loop import train
 from hrm_hf.training.output import BackgroundPusher, PushError, push_folder, push_message
 
 
@@ -116,3 +120,27 @@ def test_bad_token_fails_before_training(local_hub, tmp_path):
     local_hub.hub.fail_next(401, count=1)
     with pytest.raises(PushError, match=r"^Creating tester/hrm failed: HTTP 401"):
         BackgroundPusher(REPO, tmp_path / ".push", backoff_s=0)
+
+
+def test_training_pushes_every_checkpoint_to_a_private_branch(local_hub, tmp_path):
+    rows = generate_puzzles(24, seed=1, size=4, clues=(10, 10), progress=False)
+    build_sudoku_dataset(rows[:16], rows[16:], size=4, output_dir=tmp_path / "data")
+    config = TrainConfig.from_dict(
+        {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "H_cycles": 1, "L_cycles": 1,
+         "halt_max_steps": 2, "forward_dtype": "float32", "global_batch_size": 8, "max_steps": 6, "num_threads": 1,
+         "checkpoint_every": 3, "data_path": str(tmp_path / "data"), "output_dir": str(tmp_path / "run"),
+         "push_to_hub": REPO, "push_every_checkpoint": True, "private": True, "revision": "run-1"}
+    )  # fmt: skip
+    result = train(config)
+    repo = local_hub.hub.repos[("model", REPO)]
+    titles = [commit.title for commit in repo.commits]
+    assert "HRM-ACT-v1 at step 3 (not evaluated yet)" in titles
+    final = f"HRM-ACT-v1 at step 6: exact_accuracy {result.metrics['exact_accuracy']:.4f}"
+    assert repo.private and repo.at("run-1").title == final and not repo.head.files
+    assert {"model.safetensors", "config.json", "README.md"} <= set(repo.at("run-1").files)
+    assert not list((tmp_path / "run" / ".push").iterdir())
+
+
+def test_push_every_checkpoint_needs_a_repo(tmp_path):
+    with pytest.raises(ConfigError, match="`push_to_hub` must name a Hub repo for --push-every-checkpoint"):
+        TrainConfig.from_dict({"data_path": str(tmp_path), "push_every_checkpoint": True})

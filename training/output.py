@@ -171,11 +171,14 @@ class BackgroundPusher:
             backoff_s,
         )
         self.queued: tuple[Future, Path] | None = None
+        self.folders_made = 0
         self.refused: PushError | None = None
 
     def folder_for(self, step: int) -> Path:
-        """Where to write the model folder of the push at `step`."""
-        return self.staging_dir / f"step-{step}"
+        """A new folder to write the model of the push at `step` into (a step may be pushed twice: checkpoint_every
+        and the final evaluation)."""
+        self.folders_made += 1
+        return self.staging_dir / f"{self.folders_made}-step-{step}"
 
     def push(self, folder: Path, commit_message: str) -> Future:
         """Queue the upload of `folder` (deleted afterwards); returns its future (the commit URL, or None if given up)."""
