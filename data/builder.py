@@ -262,6 +262,7 @@ def build_puzzle_dataset(
     license: str | None = None,
     build_command: str = "",
     ignore_label_id: int | None = PAD_ID,
+    source_datasets: list[str] | None = None,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Write `(split, group)` pairs into a `DatasetDict` and describe it.
 
@@ -283,6 +284,7 @@ def build_puzzle_dataset(
         build_command=build_command,
     )
     if output_dir is not None:
-        card = dataset_card(metadata, {name: split.examples for name, split in stats.items()}, source, license)
+        examples = {name: split.examples for name, split in stats.items()}
+        card = dataset_card(metadata, examples, source, license, source_datasets)
         write_metadata_files(output_dir, metadata, card)
     return dataset, metadata

@@ -66,6 +66,7 @@ def build_maze_dataset(
     source: str = "",
     license: str | None = None,
     build_command: str = "",
+    source_datasets: list[str] | None = None,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Encode rows (e.g. from `generate_mazes` or `read_puzzle_csv`) into the Maze `DatasetDict`.
 
@@ -85,4 +86,5 @@ def build_maze_dataset(
         source=source,
         license=license,
         build_command=build_command,
+        source_datasets=source_datasets,
     )

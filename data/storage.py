@@ -125,15 +125,18 @@ def _column_names(dataset: Dataset | DatasetDict) -> set[str]:
     return set(dataset.column_names)
 
 
-def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None) -> str:
-    """Push a saved puzzle dataset to the Hub: parquet shards via `push_to_hub`, then card and metadata files.
+def push_puzzle_dataset(
+    folder: str | Path, repo_id: str, private: bool = False, token: str | None = None, revision: str | None = None
+) -> str:
+    """Push a saved puzzle dataset to the Hub (on branch `revision`, created if needed): parquet shards via
+    `push_to_hub`, then card and metadata files.
 
     The card keeps the `dataset_info` and `configs` YAML written by `push_to_hub`. Returns the commit URL.
     """
     folder = Path(folder)
     dataset, _ = load_puzzle_dataset(folder)
-    dataset.push_to_hub(repo_id, private=private, token=token)
-    pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+    dataset.push_to_hub(repo_id, private=private, token=token, revision=revision)
+    pushed = DatasetCard.load(hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision, token=token))
     card = DatasetCard.load(folder / CARD_FILE)
     for key in ("dataset_info", "configs"):
         if key in pushed.data:
@@ -142,6 +145,10 @@ def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False,
     operations = [CommitOperationAdd(CARD_FILE, str(card).encode())]
     operations += [CommitOperationAdd(name, str(folder / name)) for name in files]
     commit = HfApi(token=token).create_commit(
-        repo_id, operations, commit_message="Add puzzle metadata and dataset card", repo_type="dataset"
+        repo_id,
+        operations,
+        commit_message="Add puzzle metadata and dataset card",
+        repo_type="dataset",
+        revision=revision,
     )
     return commit.commit_url

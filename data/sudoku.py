@@ -122,6 +122,7 @@ def build_sudoku_dataset(
     source: str = "",
     license: str | None = None,
     build_command: str = "",
+    source_datasets: list[str] | None = None,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Encode rows (e.g. from `generate_puzzles` or `read_puzzle_csv`) into the Sudoku `DatasetDict`.
 
@@ -141,4 +142,5 @@ def build_sudoku_dataset(
         source=source,
         license=license,
         build_command=build_command,
+        source_datasets=source_datasets,
     )

@@ -153,6 +153,7 @@ def write_model_card(
     model_name: str | None = None,
     eval_dataset: str | None = None,
     eval_split: str | None = None,
+    base_model: str | None = None,
 ) -> Path:
     """Render `model_card.md` into `output_dir/README.md` and return its path.
 
@@ -168,6 +169,7 @@ def write_model_card(
             folder's name.
         eval_dataset: the dataset `metrics` were measured on; defaults to `dataset`.
         eval_split: the split of `eval_dataset` they were measured on.
+        base_model: the Hub model repo the weights were converted from (the card's `base_model`).
     """
     output_dir = Path(output_dir)
     config_path = output_dir / "config.json"
@@ -182,6 +184,7 @@ def write_model_card(
         eval_dataset, eval_split = previous.get("eval_dataset"), previous.get("eval_split")
     eval_dataset = eval_dataset or dataset
     command = command or previous.get("command")
+    base_model = base_model or previous.get("base_model")
     training_config = training_config if training_config is not None else previous.get("training_config")
     examples = copy_examples(examples, output_dir) if examples else previous.get("examples") or []
     task = infer_task(config["seq_len"], config["vocab_size"])
@@ -195,12 +198,14 @@ def write_model_card(
         "command": command,
         "training_config": training_config,
         "examples": examples,
+        "base_model": base_model,
     }
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
         tags=["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle", *([task] if task else [])],
         datasets=[hub_dataset] if hub_dataset else None,
+        base_model=base_model,
         model_name=model_name,
         eval_results=eval_results(metrics, eval_dataset, eval_split, task) if metrics else None,
         **{PROVENANCE_KEY: {key: value for key, value in provenance.items() if value}},

@@ -3,6 +3,8 @@
 Examples:
     hrm build-dataset sudoku --generate 1000 --seed 0 --output-dir data/sudoku-gen-1k
     hrm build-dataset sudoku --csv train.csv --test-csv test.csv --subsample-size 1000 --num-aug 1000 --output-dir data/sudoku-extreme-1k-aug-1000
+    hrm build-dataset sudoku --source sapientinc/sudoku-extreme --subsample-size 1000 --num-aug 1000 --output-dir data/sudoku-extreme-1k-aug-1000
+    hrm build-dataset maze --source sapientinc/maze-30x30-hard-1k --output-dir data/maze-30x30-hard-1k
     hrm build-dataset maze --generate 1000 --dihedral-aug --output-dir data/maze-gen-1k
     hrm build-dataset arc --kaggle-dir kaggle/ --subsets training evaluation concept --test-set evaluation --output-dir data/arc-1-aug-1000
     hrm build-dataset sudoku --from-release-dir data/sudoku-extreme-1k-aug-1000 --output-dir data/sudoku-hf
@@ -17,22 +19,19 @@ import shutil
 import sys
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .cli import HelpFormatter, resolve_source
 
-from ..data import arc, maze, sudoku
-from ..data.maze_generator import generate_mazes
-from ..data.puzzle_csv import PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
-from ..data.release import build_from_release
-from ..data.storage import push_puzzle_dataset
-from ..data.sudoku_generator import generate_puzzles
-from .cli import HelpFormatter
 
+if TYPE_CHECKING:  # the data package (and `datasets`) is imported once the options are parsed: `--help` stays light
+    from ..data.puzzle_csv import PuzzleRow
 
 CSV_SOURCES = (
-    "the authors' CSV files (--csv with --test-csv), generated offline (--generate) or a release folder "
-    "(--from-release-dir): give exactly one."
+    "the authors' CSV files (--csv with --test-csv, or --source: a Hub dataset repo or folder holding train.csv and "
+    "test.csv), generated offline (--generate) or a release folder (--from-release-dir): give exactly one."
 )
+CSV_FILES = ("train.csv", "test.csv")  # the authors' names, in their Hub dataset repos too
 ARC_LICENSED_SUBSETS = {"training", "evaluation", "training2", "evaluation2"}  # ARC-AGI-1/2: Apache-2.0
 
 
@@ -42,6 +41,7 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
     common.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset to this Hub dataset repo")
     common.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    common.add_argument("--revision", metavar="BRANCH", help="branch to push to (created if needed; default: main)")
     common.add_argument(
         "--from-release-dir",
         type=Path,
@@ -56,6 +56,13 @@ def _csv_options(parser: argparse.ArgumentParser, kind: str, aug_help: str) -> N
         "--csv", type=Path, help=f"training {kind} in the authors' CSV format (source,question,answer,rating)"
     )
     parser.add_argument("--test-csv", type=Path, help="test CSV (required with --csv)")
+    parser.add_argument(
+        "--source",
+        metavar="REPO_OR_DIR",
+        help=f"a Hub dataset repo id (e.g. sapientinc/{'sudoku-extreme' if 'Sudoku' in kind else 'maze-30x30-hard-1k'})"
+        " or a folder holding the authors' train.csv and test.csv",
+    )
+    parser.add_argument("--source-revision", metavar="REV", help="branch, tag or commit of --source (default: main)")
     parser.add_argument("--generate", type=int, metavar="N", help=f"generate N training {kind} offline")
     parser.add_argument(
         "--test-generate", type=int, metavar="M", help="generated test puzzles (default: same as --generate)"
@@ -157,22 +164,50 @@ def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace, na
         parser.error(f"{args.task}: give exactly one of {', '.join(names)}")
     if getattr(args, "csv", None) is not None and args.test_csv is None:
         parser.error("--csv needs --test-csv")
+    if getattr(args, "source_revision", None) is not None and args.source is None:
+        parser.error("--source-revision needs --source")
 
 
-def _csv_rows(args: argparse.Namespace, validate) -> tuple[list[PuzzleRow], list[PuzzleRow], str]:
-    train = [r for r in read_puzzle_csv(args.csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
-    test = [r for r in read_puzzle_csv(args.test_csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
-    source = f"Read from `{args.csv.name}` ({len(train)} rows with rating >= {args.min_rating}) and `{args.test_csv.name}` ({len(test)} rows)"
+def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | None]:
+    """The training and test CSV files, how the card names where they come from, and the Hub dataset they are of."""
+    if args.source is None:
+        return args.csv, args.test_csv, f"`{args.csv.name}`", None
+    source = resolve_source(
+        args.source, "--source", repo_type="dataset", revision=args.source_revision, allow_patterns=list(CSV_FILES)
+    )
+    missing = [name for name in CSV_FILES if not (source.path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"--source {args.source} holds no {' and no '.join(missing)}.")
+    where = f" of the Hub dataset `{source.repo_id}` at commit {source.commit}" if source.repo_id else ""
+    return (
+        source.path / "train.csv",
+        source.path / "test.csv",
+        f"`train.csv`{where}",
+        [source.repo_id] if source.repo_id else None,
+    )
+
+
+def _csv_rows(args: argparse.Namespace, validate) -> tuple[list[PuzzleRow], list[PuzzleRow], str, list[str] | None]:
+    import numpy as np
+
+    from ..data.puzzle_csv import read_puzzle_csv
+
+    train_csv, test_csv, named, source_datasets = _csv_files(args)
+    train = [r for r in read_puzzle_csv(train_csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
+    test = [r for r in read_puzzle_csv(test_csv, validate, args.skip_invalid) if r.rating >= args.min_rating]
+    source = f"Read from {named} ({len(train)} rows with rating >= {args.min_rating}) and `{test_csv.name}` ({len(test)} rows)"
     if args.subsample_size is not None and args.subsample_size < len(train):
         chosen = np.random.default_rng(args.seed).choice(len(train), args.subsample_size, replace=False)
         train = [train[i] for i in chosen]
         source += f"; {args.subsample_size} training rows subsampled with seed {args.seed}"
-    return train, test, source + "."
+    return train, test, source + ".", source_datasets
 
 
 def _generated_rows(
     args: argparse.Namespace, generate, description: str
-) -> tuple[list[PuzzleRow], list[PuzzleRow], str]:
+) -> tuple[list[PuzzleRow], list[PuzzleRow], str, None]:
+    from ..data.puzzle_csv import write_puzzle_csv
+
     test_count = args.test_generate if args.test_generate is not None else args.generate
     rows = generate(args.generate + test_count)
     train, test = rows[: args.generate], rows[args.generate :]
@@ -183,16 +218,20 @@ def _generated_rows(
         train,
         test,
         f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct).",
+        None,
     )
 
 
 def _build_sudoku(args: argparse.Namespace, command: str):
-    if args.csv is not None:
-        train, test, source = _csv_rows(args, partial(sudoku.validate_row, size=args.size))
+    from ..data import sudoku
+    from ..data.sudoku_generator import generate_puzzles
+
+    if args.generate is None:
+        train, test, source, source_datasets = _csv_rows(args, partial(sudoku.validate_row, size=args.size))
     else:
         clues = None if args.min_clues is None else (args.min_clues, args.max_clues or args.min_clues)
         generate = partial(generate_puzzles, seed=args.seed, size=args.size, clues=clues, min_rating=args.min_rating)
-        train, test, source = _generated_rows(
+        train, test, source, source_datasets = _generated_rows(
             args,
             generate,
             f"data.sudoku_generator.generate_puzzles(size={args.size}, clues={clues}, min_rating={args.min_rating}, seed={args.seed})",
@@ -208,12 +247,16 @@ def _build_sudoku(args: argparse.Namespace, command: str):
         source=source,
         license=license,
         build_command=command,
+        source_datasets=source_datasets,
     )
 
 
 def _build_maze(args: argparse.Namespace, command: str):
-    if args.csv is not None:
-        train, test, source = _csv_rows(args, partial(maze.validate_row, side=args.size))
+    from ..data import maze
+    from ..data.maze_generator import generate_mazes
+
+    if args.generate is None:
+        train, test, source, source_datasets = _csv_rows(args, partial(maze.validate_row, side=args.size))
     else:
         generate = partial(
             generate_mazes,
@@ -222,7 +265,7 @@ def _build_maze(args: argparse.Namespace, command: str):
             min_path_length=args.min_path_length,
             loop_fraction=args.loop_fraction,
         )
-        train, test, source = _generated_rows(
+        train, test, source, source_datasets = _generated_rows(
             args,
             generate,
             f"data.maze_generator.generate_mazes(side={args.size}, min_path_length={args.min_path_length}, loop_fraction={args.loop_fraction}, seed={args.seed})",
@@ -236,10 +279,14 @@ def _build_maze(args: argparse.Namespace, command: str):
         source=source,
         license=license,
         build_command=command,
+        source_datasets=source_datasets,
     )
 
 
 def _build_arc(args: argparse.Namespace, command: str):
+    from ..data import arc
+    from ..data.puzzle_csv import PuzzleFormatError
+
     if args.test_set not in args.subsets:
         raise PuzzleFormatError(f"--test-set {args.test_set} is not among --subsets {args.subsets}")
     kaggle = args.kaggle_dir is not None
@@ -264,7 +311,11 @@ def _build_arc(args: argparse.Namespace, command: str):
 
 
 BUILDERS = {"sudoku": _build_sudoku, "maze": _build_maze, "arc": _build_arc}
-SOURCES = {"sudoku": ["--csv", "--generate"], "maze": ["--csv", "--generate"], "arc": ["--kaggle-dir", "--tasks-dir"]}
+SOURCES = {
+    "sudoku": ["--csv", "--source", "--generate"],
+    "maze": ["--csv", "--source", "--generate"],
+    "arc": ["--kaggle-dir", "--tasks-dir"],
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -275,6 +326,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.output_dir.exists() and any(args.output_dir.iterdir()):
         parser.error(f"--output-dir {args.output_dir} is not empty")
     command = "hrm build-dataset " + shlex.join(argv)
+    from ..data.puzzle_csv import PuzzleFormatError
+    from ..data.release import build_from_release
+    from ..data.storage import push_puzzle_dataset
+
     try:
         if args.from_release_dir is not None:
             dataset, _ = build_from_release(
@@ -291,7 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     print(dataset)
     print(f"Saved to {args.output_dir}")
     if args.push_to_hub:
-        print(f"Pushed: {push_puzzle_dataset(args.output_dir, args.push_to_hub, private=args.private)}")
+        url = push_puzzle_dataset(args.output_dir, args.push_to_hub, private=args.private, revision=args.revision)
+        print(f"Pushed: {url}")
 
 
 if __name__ == "__main__":

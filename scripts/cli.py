@@ -8,6 +8,8 @@ import argparse
 import importlib
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 
 # sub-command: (module under hrm_hf.scripts, one-line description)
@@ -36,6 +38,52 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         if "default" in text or silent or not action.option_strings:
             return text
         return super()._get_help_string(action)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a command's input is: a local file or folder, and for a Hub repo the repo and commit it came from."""
+
+    path: Path
+    repo_id: str | None = None
+    commit: str | None = None
+
+
+def resolve_source(
+    value: str,
+    option: str,
+    *,
+    repo_type: str = "model",
+    revision: str | None = None,
+    allow_patterns: list[str] | None = None,
+) -> Source:
+    """A local path, or a Hub repo id downloaded with `snapshot_download` (only `allow_patterns` of it).
+
+    An existing local path wins. A value that starts with `.` or `/` or has more than one `/` is always a path, so a
+    missing one is "no such file or folder" rather than a Hub look-up; otherwise `owner/name` is a Hub repo id
+    (`revision`: a branch, tag or commit), and one line says which commit it resolved to.
+    """
+    path = Path(value)
+    if path.exists():
+        return Source(path)
+    if value.startswith((".", "/")) or value.count("/") != 1:
+        raise FileNotFoundError(f"{option} {value}: no such file or folder.")
+    from huggingface_hub import snapshot_download  # only here: `--help` and local paths stay light
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+    try:
+        folder = Path(snapshot_download(value, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns))
+    except HFValidationError:
+        raise FileNotFoundError(f"{option} {value}: no such file or folder, nor a valid Hub repo id.") from None
+    except HfHubHTTPError as error:  # 401/404: missing, private or gated; its own message spans several lines
+        status = error.response.status_code
+        raise FileNotFoundError(
+            f"{option} {value}: no such file or folder, and the Hub {repo_type} repo {value}"
+            f"{'' if revision is None else f' at revision {revision}'} cannot be read (HTTP {status})."
+        ) from None
+    commit = folder.name  # the cache keeps each snapshot under its commit sha
+    print(f"{option}: Hub {repo_type} repo {value} at revision {revision or 'main'} = commit {commit}")
+    return Source(folder, value, commit)
 
 
 def usage() -> str:

@@ -1,13 +1,18 @@
 """Convert a checkpoint of the authors' HRM release into a Hub-ready transformers model folder.
 
     hrm convert path/to/checkpoint_or_step_N --output-dir hrm-sudoku
-    hrm convert path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze
+    hrm convert sapientinc/HRM-checkpoint-sudoku-extreme --task sudoku --output-dir hrm-sudoku
+    hrm convert path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze --private
 
 The release saves `torch.save(state_dict)` under the name `checkpoint` (Hub) or `step_N` (its trainer), with keys
-prefixed `_orig_mod.model.`, next to `all_config.yaml`. The data sizes it needs (`seq_len`, `vocab_size`,
-`num_puzzle_identifiers`) come, in this order, from flags, from a `dataset.json` beside the checkpoint, or from the
-tensor shapes (`--task` then gives the RoPE `seq_len`).
+prefixed `_orig_mod.model.`, next to `all_config.yaml`. The checkpoint is a local file or folder or a Hub model repo
+id (downloaded, at `--source-revision`; the card then names it as `base_model`). The data sizes it needs
+(`seq_len`, `vocab_size`, `num_puzzle_identifiers`) come, in this order, from flags, from a `dataset.json` beside
+the checkpoint, or from the tensor shapes (`--task` then gives the RoPE `seq_len`; the authors' Hub repos carry no
+`dataset.json`).
 """
+
+from __future__ import annotations
 
 import argparse
 import json
@@ -15,15 +20,18 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
 
-from ..configuration_hrm import HrmActConfig
-from ..evaluation.card import write_model_card
-from ..modeling_hrm import HrmActModel
-from ..training.output import push_folder
-from .cli import HelpFormatter
+from .cli import HelpFormatter, resolve_source
+
+
+if TYPE_CHECKING:  # torch and transformers are imported where used, so `hrm convert --help` starts light
+    import torch
+
+    from ..configuration_hrm import HrmActConfig
+    from ..modeling_hrm import HrmActModel
 
 
 TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
@@ -38,6 +46,8 @@ KEY_RENAMES = [
 ]
 # Buffers the release keeps in its state dict that are scratch space or recomputed, not weights.
 DROPPED_KEYS = {"puzzle_emb.local_weights", "puzzle_emb.local_ids", "rotary_emb.cos_cached", "rotary_emb.sin_cached"}
+# What the converter reads of a Hub repo (the authors' hold `all_config.yaml` and `checkpoint`).
+RELEASE_FILES = ["all_config.yaml", "dataset.json", "checkpoint", "step_*"]
 
 
 def find_checkpoint_file(path: Path) -> Path:
@@ -98,6 +108,8 @@ def build_config(
     checkpoint_file: Path, state: dict[str, torch.Tensor], overrides: dict, task: str | None
 ) -> HrmActConfig:
     """The config from `all_config.yaml`, with data sizes from flags, `dataset.json` or the tensor shapes."""
+    from ..configuration_hrm import HrmActConfig
+
     arch = read_arch(checkpoint_file.parent / "all_config.yaml")
     dataset_json = checkpoint_file.parent / "dataset.json"
     from_dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
@@ -123,6 +135,10 @@ def build_config(
 
 def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, task: str | None = None) -> HrmActModel:
     """Load an authors' checkpoint (file or folder) into an [`HrmActModel`], checking every tensor is used."""
+    import torch
+
+    from ..modeling_hrm import HrmActModel
+
     checkpoint_file = find_checkpoint_file(Path(checkpoint))
     state = convert_state_dict(torch.load(checkpoint_file, map_location="cpu", weights_only=True))
     config = build_config(checkpoint_file, state, overrides or {}, task)
@@ -139,7 +155,14 @@ def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, ta
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("checkpoint", help="The release's checkpoint file (`checkpoint` or `step_N`) or its folder.")
+    parser.add_argument(
+        "checkpoint",
+        help="The release's checkpoint file (`checkpoint` or `step_N`) or its folder, or a Hub model repo id "
+        "holding them (e.g. sapientinc/HRM-checkpoint-sudoku-extreme).",
+    )
+    parser.add_argument(
+        "--source-revision", metavar="REV", help="Branch, tag or commit of the checkpoint's Hub repo (default: main)."
+    )
     parser.add_argument("--output-dir", required=True, help="Folder to write the Hub-ready model to.")
     parser.add_argument("--task", choices=sorted(TASK_SEQ_LEN), help="Puzzle type, to know seq_len for RoPE models.")
     parser.add_argument("--seq-len", type=int, help="Tokens per puzzle (overrides dataset.json).")
@@ -150,19 +173,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--push-to-hub", metavar="REPO", help="Also push the folder (weights, code, card) to this Hub repo id."
     )
+    parser.add_argument("--private", action="store_true", help="Create the pushed repo as private.")
+    parser.add_argument("--revision", metavar="BRANCH", help="Branch to push to (created if needed; default: main).")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    source = resolve_source(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
-    model = convert_checkpoint(args.checkpoint, overrides, args.task)
+    model = convert_checkpoint(source.path, overrides, args.task)
     model.save_pretrained(args.output_dir)
     command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
-    write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub)
+    from ..evaluation.card import write_model_card
+    from ..training.output import push_folder
+
+    write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:
-        print(f"Pushed to {push_folder(Path(args.output_dir), args.push_to_hub)}")
+        url = push_folder(Path(args.output_dir), args.push_to_hub, private=args.private, revision=args.revision)
+        print(f"Pushed to {url}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 It implements what `huggingface_hub` (2.x, with `HF_HUB_DISABLE_XET=1`) and `datasets` need to push and load:
 repo creation and info, preupload, LFS batch and upload, NDJSON commits, tree listing, paths-info, refs and
-`resolve` (HEAD and GET, byte ranges, the ETag / X-Repo-Commit / X-Linked-* headers). History is linear on `main`;
-every commit is a full snapshot, addressable by its sha. Blobs live in a folder, keyed by sha256.
+`resolve` (HEAD and GET, byte ranges, the ETag / X-Repo-Commit / X-Linked-* headers), and branches (create, commit
+to, read at). Every commit is a full snapshot, addressable by its sha; a branch names its newest commit. Blobs live
+in a folder, keyed by sha256. `fail_next` makes the next requests fail with a chosen HTTP status, to test retries.
 """
 
 from __future__ import annotations
@@ -51,15 +52,17 @@ class Repo:
     repo_id: str
     private: bool
     commits: list[Commit] = field(default_factory=list)
+    branches: dict[str, str] = field(default_factory=dict)  # branch name -> sha of its newest commit
 
     @property
     def head(self) -> Commit:
-        return self.commits[-1]
+        """The newest commit of `main`."""
+        return self.at("main")
 
     def at(self, revision: str) -> Commit | None:
-        if revision in ("main", "refs/heads/main"):
-            return self.head
-        return next((c for c in self.commits if c.sha == revision), None)
+        """The commit a branch name (`main`, `refs/heads/main`) or a commit sha names; None when none."""
+        sha = self.branches.get(revision.removeprefix("refs/heads/"), revision)
+        return next((c for c in self.commits if c.sha == sha), None)
 
 
 class HubError(Exception):
@@ -86,6 +89,7 @@ class LocalHub:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lock = threading.Lock()
         self.requests: list[str] = []  # "METHOD path" of every request, for debugging tests
+        self.failures: list[int] = []  # HTTP statuses the next requests get instead of an answer, first first
         self._server: ThreadingHTTPServer | None = None
         self.endpoint = ""
 
@@ -114,6 +118,15 @@ class LocalHub:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def fail_next(self, status: int, count: int = 1) -> None:
+        """Answer the next `count` requests with HTTP `status` (e.g. 503, 429 or 401) without serving them."""
+        with self.lock:
+            self.failures += [status] * count
+
+    def take_failure(self) -> int | None:
+        with self.lock:
+            return self.failures.pop(0) if self.failures else None
+
     # ------------------------------------------------------------ storage
     def store_blob(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
@@ -138,27 +151,38 @@ class LocalHub:
                 # The real Hub's 409 carries the repo URL, which `create_repo(exist_ok=True)` returns.
                 raise HubError(409, "", "You already created this repo", url=self.repo_url(repo_type, repo_id))
             repo = Repo(repo_type, repo_id, private)
-            repo.commits.append(
-                Commit(hashlib.sha1(f"{repo_type}/{repo_id}".encode()).hexdigest(), "initial commit", {})
-            )
+            initial = Commit(hashlib.sha1(f"{repo_type}/{repo_id}".encode()).hexdigest(), "initial commit", {})
+            repo.commits.append(initial)
+            repo.branches["main"] = initial.sha
             self.repos[(repo_type, repo_id)] = repo
 
     def repo_url(self, repo_type: str, repo_id: str) -> str:
         prefix = "" if repo_type == "model" else f"{repo_type}s/"
         return f"{self.endpoint}/{prefix}{repo_id}"
 
-    def commit(self, repo: Repo, lines: list[dict]) -> Commit:
-        header = lines[0]["value"]
+    def create_branch(self, repo: Repo, branch: str, starting_point: str | None) -> None:
         with self.lock:
+            if branch in repo.branches:
+                raise HubError(409, "", f"Branch {branch} already exists")
+            repo.branches[branch] = self.snapshot(repo, starting_point or "main").sha
+
+    def commit(self, repo: Repo, lines: list[dict], branch: str = "main") -> Commit:
+        header = lines[0]["value"]
+        branch = branch.removeprefix("refs/heads/")
+        with self.lock:
+            if branch not in repo.branches:
+                raise HubError(404, "RevisionNotFound", f"Invalid rev id: {branch}")
+            head = repo.at(branch)
             parent = header.get("parentCommit")
-            if parent is not None and parent != repo.head.sha:
+            if parent is not None and parent != head.sha:
                 raise HubError(412, "", "Parent commit is not the head of the branch")
-            files = dict(repo.head.files)
+            files = dict(head.files)
             for line in lines[1:]:
                 self._apply(files, line["key"], line["value"])
-            digest = hashlib.sha1((repo.head.sha + json.dumps(lines, sort_keys=True)).encode()).hexdigest()
+            digest = hashlib.sha1((head.sha + json.dumps(lines, sort_keys=True)).encode()).hexdigest()
             repo.commits.append(Commit(digest, header.get("summary", ""), files))
-            return repo.head
+            repo.branches[branch] = digest
+            return repo.commits[-1]
 
     def _apply(self, files: dict[str, FileEntry], key: str, value: dict) -> None:
         path = value["path"]
@@ -279,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.query = parse_qs(url.query)
         self._body_read = False
         try:
+            status = self.hub.take_failure()
+            if status is not None:
+                raise HubError(status, "", f"Injected failure {status}")
             served = {self.command, "GET" if self.command == "HEAD" else self.command}
             for method, pattern, handler in ROUTES:
                 if method in served and (match := re.fullmatch(pattern, url.path)):
@@ -336,7 +363,10 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self.hub.repo(self._repo_type(kind), repo_id)
         self._json(
             {
-                "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": repo.head.sha}],
+                "branches": [
+                    {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha}
+                    for name, sha in repo.branches.items()
+                ],
                 "tags": [],
                 "converts": [],
             }
@@ -353,12 +383,18 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for f in files
         ]
-        self._json({"files": modes, "commitOid": repo.head.sha})
+        self._json({"files": modes, "commitOid": self.hub.snapshot(repo, revision).sha})
+
+    def create_branch(self, kind: str, repo_id: str, branch: str) -> None:
+        repo = self.hub.repo(self._repo_type(kind), repo_id)
+        body = self._body()
+        self.hub.create_branch(repo, unquote(branch), (json.loads(body) if body else {}).get("startingPoint"))
+        self._json({})
 
     def commit(self, kind: str, repo_id: str, revision: str) -> None:
         repo = self.hub.repo(self._repo_type(kind), repo_id)
         lines = [json.loads(line) for line in self._body().decode().splitlines() if line.strip()]
-        commit = self.hub.commit(repo, lines)
+        commit = self.hub.commit(repo, lines, unquote(revision))
         prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
         self._json(
             {
@@ -438,6 +474,7 @@ ROUTES = [
     ("GET", rf"/api/{_KIND}/{_REPO}/refs", _Handler.refs),
     ("POST", rf"/api/{_KIND}/{_REPO}/preupload/(?P<revision>[^/]+)", _Handler.preupload),
     ("POST", rf"/api/{_KIND}/{_REPO}/commit/(?P<revision>[^/]+)", _Handler.commit),
+    ("POST", rf"/api/{_KIND}/{_REPO}/branch/(?P<branch>[^/]+)", _Handler.create_branch),
     ("GET", rf"/api/{_KIND}/{_REPO}/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?", _Handler.tree),
     ("POST", rf"/api/{_KIND}/{_REPO}/paths-info/(?P<revision>[^/]+)", _Handler.paths_info),
     ("POST", rf"/(?P<kind>datasets/|spaces/)?{_REPO}\.git/info/lfs/objects/batch", _Handler.lfs_batch),

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 import torch
+from huggingface_hub import HfApi, ModelCard
+from transformers import AutoModel
 
 from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint, main
 from tests.official import FIXTURES
@@ -94,3 +96,43 @@ def test_command_line_writes_a_hub_ready_folder(tmp_path):
     assert {"config.json", "model.safetensors", "modeling_hrm.py", "configuration_hrm.py"} <= {
         p.name for p in out.iterdir()
     }
+
+
+AUTHORS_REPO = "sapientinc/HRM-checkpoint-sudoku-extreme"
+
+
+def publish_like_the_authors(tmp_path) -> str:
+    """The rope_puzzle release as the authors publish theirs: `all_config.yaml` and `checkpoint`, no dataset.json."""
+    folder = release_folder(tmp_path, "rope_puzzle", keep_dataset_json=False, file_name="checkpoint")
+    api = HfApi()
+    api.create_repo(AUTHORS_REPO)
+    return api.upload_folder(folder_path=str(folder), repo_id=AUTHORS_REPO).oid
+
+
+def test_converts_a_hub_repo_and_names_it_as_base_model(local_hub, tmp_path, capsys):
+    commit = publish_like_the_authors(tmp_path)
+    HfApi().delete_file("checkpoint", AUTHORS_REPO)  # main moves on; --source-revision still reads the release
+    out = tmp_path / "out"
+    main([AUTHORS_REPO, "--source-revision", commit, "--task", "sudoku", "--output-dir", str(out),
+          "--push-to-hub", "tester/hrm-sudoku", "--private", "--revision", "converted"])  # fmt: skip
+    assert f"Hub model repo {AUTHORS_REPO} at revision {commit} = commit {commit}" in capsys.readouterr().out
+    card = ModelCard.load(out / "README.md").data
+    assert card.base_model == AUTHORS_REPO and f"--source-revision {commit}" in card.hrm["command"]
+    converted = convert_checkpoint(out.parent / "rope_puzzle", task="sudoku").state_dict()
+    pushed = AutoModel.from_pretrained("tester/hrm-sudoku", revision="converted", trust_remote_code=True)
+    assert pushed.config.seq_len == 81 and pushed.config.num_puzzle_identifiers == 5
+    for key, tensor in converted.items():
+        assert torch.equal(pushed.state_dict()[key], tensor), key
+    pushed_repo = local_hub.hub.repos[("model", "tester/hrm-sudoku")]
+    assert pushed_repo.private and "README.md" in pushed_repo.at("converted").files and not pushed_repo.head.files
+
+
+def test_paths_and_repo_ids_that_do_not_exist_are_one_line_errors(local_hub, tmp_path):
+    for path in ("./nowhere", "/no/such/folder", "a/b/c", "nowhere"):
+        with pytest.raises(FileNotFoundError, match=rf"^checkpoint {path}: no such file or folder\.$"):
+            main([path, "--output-dir", str(tmp_path / "out")])
+    with pytest.raises(
+        FileNotFoundError, match=r"^checkpoint me/missing: .*Hub model repo me/missing .*HTTP 404\)\.$"
+    ):
+        main(["me/missing", "--output-dir", str(tmp_path / "out")])
+    assert not any(request.startswith("GET /api/models/a/b") for request in local_hub.hub.requests)

@@ -204,7 +204,7 @@ def test_malformed_input_exits_with_the_reason_and_leaves_nothing(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["sudoku"], "give exactly one of --csv, --generate, --from-release-dir"),
+        (["sudoku"], "give exactly one of --csv, --source, --generate, --from-release-dir"),
         (["sudoku", "--generate", "2", "--csv", "x.csv"], "give exactly one of"),
         (["maze", "--csv", "x.csv"], "--csv needs --test-csv"),
         (

@@ -39,7 +39,8 @@ ARCH_CHOICES = {"pos_encodings": POS_ENCODINGS, "forward_dtype": FORWARD_DTYPES,
 # Fields that may differ between a checkpoint and the run resuming from it; every other one must match.
 RESUMABLE_CHANGES = frozenset(
     {"output_dir", "resume_from_checkpoint", "report_to", "run_name", "project_name", "push_to_hub", "keep_last",
-     "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps", "cpu", "num_threads"}
+     "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps", "cpu", "num_threads",
+     "push_every_checkpoint", "private", "revision"}
 )  # fmt: skip
 
 
@@ -114,6 +115,17 @@ class RunConfig:
         default=False, metadata=_help("also write the model folder at each evaluation, not only at the end")
     )
     push_to_hub: str | None = field(default=None, metadata=_help("Hub model repo id to upload the model folder to"))
+    push_every_checkpoint: bool = field(
+        default=False,
+        metadata=_help(
+            "also upload the model at every checkpoint, in the background while training goes on (needs "
+            "--push-to-hub; the commit message holds the step and exact_accuracy)"
+        ),
+    )
+    private: bool = field(default=False, metadata=_help("create the --push-to-hub repo as private"))
+    revision: str | None = field(
+        default=None, metadata=_help("branch of the --push-to-hub repo to push to (created if needed; default main)")
+    )
     report_to: list[str] = field(
         default_factory=list,
         metadata=_help(f"trackers to log to, any of {', '.join(TRACKERS)} (through Accelerate); none by default"),
@@ -182,6 +194,8 @@ class RunConfig:
         _require("lr_min_ratio", self.lr_min_ratio, self.lr_min_ratio <= 1, "must lie in (0, 1]")
         for tracker in self.report_to:
             _require("report_to", tracker, tracker in TRACKERS, f"must name trackers among {TRACKERS}")
+        wanted = bool(self.push_to_hub) or not self.push_every_checkpoint
+        _require("push_to_hub", self.push_to_hub, wanted, "must name a Hub repo for --push-every-checkpoint")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
         _require("epochs", self.epochs, self.epochs % self.eval_interval == 0, "must be a multiple of eval_interval")
         _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,

@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
-from .output import push_folder, save_model_folder
+from .output import BackgroundPusher, push_folder, push_message, save_model_folder
 
 
 logger = get_logger(__name__)
@@ -234,6 +234,11 @@ class Trainer:
         self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
         self.stop_reason = ""
         self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
+        self.pusher = None
+        if config.push_every_checkpoint and accelerator.is_main_process:  # creates the repo: a bad token fails now
+            self.pusher = BackgroundPusher(
+                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private, revision=config.revision
+            )
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
         if config.report_to:
@@ -252,7 +257,20 @@ class Trainer:
         }
 
     def checkpoint(self) -> Path:
-        return save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+        folder = save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+        if self.pusher is not None:
+            self.push_in_background()
+        return folder
+
+    def push_in_background(self) -> None:
+        """`push_every_checkpoint`: write the model as checkpointed into a folder of its own and queue its upload."""
+        eval_step, metrics = self.last_eval
+        with self.ema.applied() if self.ema is not None else nullcontext():
+            folder = save_model_folder(
+                self.unwrapped, self.pusher.folder_for(self.step), self.config,
+                metrics if eval_step == self.step else {}, self.command,
+            )  # fmt: skip
+        self.pusher.push(folder, push_message(self.step, self.last_eval))
 
     def resume(self, folder: Path) -> None:
         state, self.carry = load_checkpoint(self.accelerator, self.config, folder)
@@ -355,8 +373,13 @@ class Trainer:
         model_dir = Path(config.output_dir) / "model"
         if self.stop_reason and accelerator.is_main_process:
             self.note_in_card(model_dir, f"Training stopped early at step {self.step}: {self.stop_reason}.")
+        if self.pusher is not None:
+            self.pusher.wait()
         if config.push_to_hub and accelerator.is_main_process:
-            push_folder(model_dir, config.push_to_hub)
+            push_folder(
+                model_dir, config.push_to_hub, private=config.private, revision=config.revision,
+                commit_message=push_message(self.step, self.last_eval),
+            )  # fmt: skip
         accelerator.end_training()
         return TrainResult(model_dir=model_dir, metrics=metrics, step=self.step)
 
