@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -223,6 +224,7 @@ def read_part(path: Path, read: Any) -> Any:
         KeyError,
         TypeError,
         EOFError,
+        pickle.UnpicklingError,
         SafetensorError,
         yaml.YAMLError,
     ) as error:

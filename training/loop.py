@@ -162,14 +162,14 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
 
 
 def claim_output_dir(config: TrainConfig) -> None:
-    """Make `output_dir` this run's: repair an interrupted checkpoint rewrite when resuming; otherwise refuse a folder
-    that holds another run (its model or checkpoints) unless `overwrite_output_dir`, which drops its checkpoints (so
-    that rotation and `latest` only ever see this run's). Main process only."""
+    """Make `output_dir` this run's: repair an interrupted checkpoint rewrite and drop stale temporary folders; unless
+    resuming, refuse a folder that holds another run (its model or checkpoints) unless `overwrite_output_dir`, which
+    drops its checkpoints (so that rotation and `latest` only ever see this run's). Main process only."""
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"Training config field `output_dir`: {config.output_dir!r} is a file, not a folder.")
+    recover_checkpoints(out)
     if config.resume_from_checkpoint:
-        recover_checkpoints(out)
         return
     checkpoints = checkpoints_dir(out)
     held = [p.name for p in (out / "model", checkpoints) if p.is_dir() and any(p.iterdir())]
