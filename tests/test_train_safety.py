@@ -190,8 +190,8 @@ def test_nan_logits_are_never_counted_correct():
     config = HrmActConfig(vocab_size=4, seq_len=3, num_puzzle_identifiers=1, hidden_size=16, num_heads=2,
                           H_layers=1, L_layers=1, forward_dtype="float32")  # fmt: skip
     model = HrmActModel(config)
-    labels = torch.tensor([[1, 2, 3], [1, 2, 3]])
-    logits = torch.full((2, 3, 4), float("nan"))
+    labels = torch.tensor([[0, 0, 0], [1, 2, 3]])
+    logits = torch.full((2, 3, 4), float("nan"))  # row 0: argmax of all-NaN logits is 0, its labels
     logits[1] = torch.nn.functional.one_hot(labels[1], 4).float()  # row 1 right and finite
     q_halt = torch.tensor([float("nan"), 1.0])
     carry = HrmActCarry(None, None, torch.tensor([1, 1]), torch.tensor([True, True]), {"labels": labels})
