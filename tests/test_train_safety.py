@@ -208,3 +208,9 @@ def test_the_puzzle_metric_never_counts_a_nan_q_halt_logit_as_agreeing():
         predictions=[[1, 2], [1, 3]], references=[[1, 2], [1, 2]], q_halt_logits=[math.nan, math.nan]
     )
     assert results["q_halt_accuracy"] == 0.0
+
+
+def test_a_fresh_run_removes_stale_temporary_checkpoints_and_is_not_refused_for_them(tiny_data, tmp_path):
+    make_checkpoint(tmp_path / "checkpoints" / ".tmp-step-5", complete=False)  # a first run killed while writing
+    train(tiny_config(tiny_data, tmp_path, max_steps=2))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-2"]

@@ -161,25 +161,32 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
     return dataset, metadata
 
 
-def claim_output_dir(config: TrainConfig) -> None:
-    """Make `output_dir` this run's: repair an interrupted checkpoint rewrite and drop stale temporary folders; unless
-    resuming, refuse a folder that holds another run (its model or checkpoints) unless `overwrite_output_dir`, which
-    drops its checkpoints (so that rotation and `latest` only ever see this run's). Main process only."""
+def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
+    """Make `output_dir` this run's. Unless resuming, a folder that holds another run (its model or checkpoints) is
+    refused (on every rank, so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints so
+    that rotation and `latest` only ever see this run's. The main process then repairs an interrupted checkpoint
+    rewrite and drops stale temporary folders."""
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"Training config field `output_dir`: {config.output_dir!r} is a file, not a folder.")
-    recover_checkpoints(out)
-    if config.resume_from_checkpoint:
-        return
     checkpoints = checkpoints_dir(out)
-    held = [p.name for p in (out / "model", checkpoints) if p.is_dir() and any(p.iterdir())]
-    if held and not config.overwrite_output_dir:
+    held = [
+        p.name
+        for p in (out / "model", checkpoints)
+        if p.is_dir() and any(not entry.name.startswith(".tmp-") for entry in p.iterdir())
+    ]
+    if held and not (config.resume_from_checkpoint or config.overwrite_output_dir):
         raise ConfigError(
             f"Training config field `output_dir`: {config.output_dir!r} holds another run ({', '.join(held)}); "
             "resume it with --resume-from-checkpoint latest, choose another --output-dir, or pass "
             "--overwrite-output-dir to replace it."
         )
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    if not is_main_process:
+        return
+    if config.resume_from_checkpoint:
+        recover_checkpoints(out)
+    else:
+        shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
@@ -237,8 +244,7 @@ class Trainer:
         self.config = config
         self.command = command
         self.accelerator = accelerator = create_accelerator(config)
-        if accelerator.is_main_process:
-            claim_output_dir(config)
+        claim_output_dir(config, accelerator.is_main_process)
         accelerator.wait_for_everyone()
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
