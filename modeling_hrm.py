@@ -722,7 +722,8 @@ class HrmActModel(HrmActPreTrainedModel):
         with torch.no_grad():
             mask = labels != IGNORE_LABEL_ID
             label_counts = mask.sum(-1)
-            is_correct = mask & (logits.argmax(-1) == labels)
+            # argmax picks a NaN as the largest logit: a position whose logits are not all finite is never right.
+            is_correct = mask & (logits.argmax(-1) == labels) & logits.isfinite().all(-1)
             row_correct = is_correct.sum(-1) == label_counts
             counted = carry.halted & (label_counts > 0)
             divisor = label_counts.clamp_min(1).unsqueeze(-1)
@@ -730,7 +731,7 @@ class HrmActModel(HrmActPreTrainedModel):
                 "count": counted.sum(),
                 "accuracy": torch.where(counted, (is_correct.float() / divisor).sum(-1), 0).sum(),
                 "exact_accuracy": (counted & row_correct).sum(),
-                "q_halt_accuracy": (counted & ((q_halt >= 0) == row_correct)).sum(),
+                "q_halt_accuracy": (counted & ((q_halt >= 0) == row_correct) & q_halt.isfinite()).sum(),
                 "steps": torch.where(counted, carry.steps, 0).sum(),
             }
         lm_loss = (LOSS_FUNCTIONS[self.config.loss_type](logits, labels) / divisor).sum()

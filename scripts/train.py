@@ -7,6 +7,12 @@
     accelerate launch --cpu --num_processes 2 -m hrm_hf.scripts train --preset cpu-demo   # two CPU (gloo) ranks
 
 `--preset` or `--config` gives the values, any other option overrides them; `--help` lists every field.
+An `--output-dir` that holds another run's model or checkpoints is refused unless resuming or given
+`--overwrite-output-dir`.
+
+Exit codes: 0 trained (and pushed, with `--push-to-hub`); 1 failed at run time (e.g. the weights became NaN/inf:
+nothing is saved as the model, the checkpoints are kept); 2 bad usage or configuration; 3 trained and saved, but the
+push failed (the error line gives the model folder and the `hf upload` command that pushes it later).
 """
 
 import logging

@@ -1,33 +1,53 @@
 """Atomic checkpoints of the whole training state, their rotation, and finding the one to resume from.
 
-A checkpoint is written into `checkpoints/.tmp-step-N` and renamed to `checkpoints/step-N` only once every rank has
-finished writing, so a killed run never leaves a folder that resumption would pick. It holds Accelerate's state
-(model with the puzzle table, Adam-atan2, the objects registered for checkpointing, every rank's RNG states), each
-rank's ACT carry, the trainer counters and the resolved config.
+A checkpoint is written into `checkpoints/.tmp-step-N`, ends with a completion marker written last, and is renamed to
+`checkpoints/step-N` only once every rank has finished writing, so `latest` never picks a partial folder. Rewriting an
+existing `step-N` moves the old folder aside first and deletes it only after the new one is in place; a run killed in
+between is repaired at the next start (`recover_checkpoints`), and stale `.tmp-*`/`.old-*` folders are removed then.
+
+A checkpoint holds Accelerate's state (model with the puzzle table in safetensors, Adam-atan2, every rank's RNG
+states), the trainer's own objects (schedules, sampler, sparse optimizer, EMA), each rank's ACT carry in safetensors,
+the trainer counters and the resolved config. Nothing in it can run code on load: Accelerate reads its files with
+`weights_only=True`, and the trainer's objects are read with `weights_only=True` too, which Accelerate's
+`register_for_checkpointing` would not do (it unpickles them in full).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import re
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 from accelerate import Accelerator
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
+from ..modeling_hrm import HrmActCarry
 from .config import TrainConfig
 
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d+)$")
 TRAINER_STATE = "trainer_state.json"
 CONFIG_FILE = "train_config.yaml"
+TRAINER_OBJECTS = "trainer_objects.pt"
+COMPLETE_MARKER = "checkpoint_complete"
+# Test hook: SIGKILL this process inside the rewrite of `step-N` (old folder moved aside, new one not yet renamed in).
+KILL_IN_REWRITE_ENV = "HRM_TEST_KILL_IN_CHECKPOINT_REWRITE"
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / COMPLETE_MARKER).is_file()
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -35,8 +55,29 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     root = checkpoints_dir(output_dir)
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name)) and is_complete(p)
+    ]
     return [path for _, path in sorted(found)]
+
+
+def recover_checkpoints(output_dir: str | Path) -> None:
+    """Finish a checkpoint rewrite a kill interrupted, then remove what interrupted writes left behind.
+
+    A complete `.tmp-step-N` (or, failing that, the `.old-step-N` moved aside) whose `step-N` is missing or partial
+    becomes `step-N`; every other `.tmp-*` and `.old-*` folder is deleted. Call on the main process only.
+    """
+    root = checkpoints_dir(output_dir)
+    if not root.is_dir():
+        return
+    for prefix in (".tmp-", ".old-"):
+        for leftover in sorted(root.glob(f"{prefix}step-*")):
+            final = root / leftover.name.removeprefix(prefix)
+            if is_complete(leftover) and not is_complete(final):
+                shutil.rmtree(final, ignore_errors=True)
+                leftover.rename(final)
+    for stale in [*root.glob(".tmp-*"), *root.glob(".old-*")]:
+        shutil.rmtree(stale)
 
 
 def resolve_checkpoint(spec: str, output_dir: str | Path) -> Path:
@@ -49,46 +90,98 @@ def resolve_checkpoint(spec: str, output_dir: str | Path) -> Path:
             )
         return found[-1]
     path = Path(spec)
-    if not (path / TRAINER_STATE).is_file():
-        raise FileNotFoundError(f"--resume-from-checkpoint {spec}: not a complete checkpoint (no {TRAINER_STATE}).")
+    if not is_complete(path):
+        raise FileNotFoundError(
+            f"--resume-from-checkpoint {spec}: not a complete checkpoint (no {COMPLETE_MARKER} marker)."
+        )
     return path
 
 
 def carry_file(folder: Path, rank: int) -> Path:
-    return folder / f"carry_{rank}.pt"
+    return folder / f"carry_{rank}.safetensors"
+
+
+def save_carry(carry: HrmActCarry | None, path: Path) -> None:
+    """The carry's tensors in safetensors, the names of its `current_data` in the file's metadata (JSON)."""
+    if carry is None:
+        save_file({}, path, metadata={"carry": "none"})
+        return
+    tensors = {"z_H": carry.z_H, "z_L": carry.z_L, "steps": carry.steps, "halted": carry.halted}
+    tensors |= {f"current_data.{name}": value for name, value in carry.current_data.items()}
+    save_file(
+        {k: v.detach().contiguous() for k, v in tensors.items()},
+        path,
+        metadata={"carry": "HrmActCarry", "current_data": json.dumps(sorted(carry.current_data))},
+    )
+
+
+def load_carry(path: Path, device: torch.device) -> HrmActCarry | None:
+    """The carry `save_carry` wrote."""
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("carry") == "none":
+        return None
+    tensors = load_file(path, device=str(device))
+    names = json.loads(metadata["current_data"])
+    return HrmActCarry(
+        tensors["z_H"], tensors["z_L"], tensors["steps"], tensors["halted"],
+        {name: tensors[f"current_data.{name}"] for name in names},
+    )  # fmt: skip
 
 
 def save_checkpoint(
-    accelerator: Accelerator, config: TrainConfig, step: int, trainer_state: dict[str, Any], carry: Any
+    accelerator: Accelerator,
+    config: TrainConfig,
+    step: int,
+    trainer_state: dict[str, Any],
+    carry: HrmActCarry | None,
+    objects: dict[str, Any],
 ) -> Path:
-    """Write the checkpoint of `step` atomically on every rank, then drop all but the newest `keep_last`."""
+    """Write the checkpoint of `step` atomically on every rank, then drop all but the newest `keep_last`.
+
+    `objects` are the trainer's stateful objects by name (each with `state_dict`/`load_state_dict`); their state
+    dicts must hold only tensors, numbers, strings, lists and dicts, so that they load with `weights_only=True`.
+    """
     root = checkpoints_dir(config.output_dir)
-    final, tmp = root / f"step-{step}", root / f".tmp-step-{step}"
+    final, tmp, old = root / f"step-{step}", root / f".tmp-step-{step}", root / f".old-step-{step}"
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
-    torch.save(carry, carry_file(tmp, accelerator.process_index))
+    save_carry(carry, carry_file(tmp, accelerator.process_index))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        torch.save({name: obj.state_dict() for name, obj in objects.items()}, tmp / TRAINER_OBJECTS)
         config.save(tmp / CONFIG_FILE)
         (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
-        shutil.rmtree(final, ignore_errors=True)
+        (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+            if os.environ.get(KILL_IN_REWRITE_ENV) == str(step):
+                os.kill(os.getpid(), signal.SIGKILL)
         tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
         if config.keep_last:
-            for old in list_checkpoints(config.output_dir)[: -config.keep_last]:
-                shutil.rmtree(old)
+            for stale in list_checkpoints(config.output_dir)[: -config.keep_last]:
+                shutil.rmtree(stale)
     accelerator.wait_for_everyone()
     return final
 
 
-def load_checkpoint(accelerator: Accelerator, config: TrainConfig, folder: Path) -> tuple[dict[str, Any], Any]:
-    """Restore everything `save_checkpoint` wrote; returns (trainer state, this rank's carry).
+def load_checkpoint(
+    accelerator: Accelerator, config: TrainConfig, folder: Path, objects: dict[str, Any]
+) -> tuple[dict[str, Any], HrmActCarry | None]:
+    """Restore everything `save_checkpoint` wrote into the accelerator's objects and `objects`; returns (trainer
+    state, this rank's carry).
 
-    Raises `ValueError` if the checkpoint was written by a run whose config differs in a field that matters.
+    Raises `ValueError` if the checkpoint was written by a run whose config differs in a field that matters, or if
+    one of its files cannot be read.
     """
-    saved = TrainConfig.from_dict(yaml.safe_load((folder / CONFIG_FILE).read_text()))
+    saved = TrainConfig.from_dict(read_part(folder / CONFIG_FILE, lambda p: yaml.safe_load(p.read_text())))
     differences = config.differences(saved)
     if differences:
         raise ValueError(
@@ -98,6 +191,46 @@ def load_checkpoint(accelerator: Accelerator, config: TrainConfig, folder: Path)
     carry_path = carry_file(folder, accelerator.process_index)
     if not carry_path.is_file():
         raise ValueError(f"Checkpoint {folder} has no {carry_path.name}: it was written by fewer processes.")
-    accelerator.load_state(str(folder))
-    carry = torch.load(carry_path, map_location=accelerator.device, weights_only=False)
-    return json.loads((folder / TRAINER_STATE).read_text()), carry
+    try:
+        accelerator.load_state(str(folder))
+    except RuntimeError as error:
+        if "size mismatch" not in str(error):
+            raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line(error)}).") from error
+        mismatch = next(line.strip() for line in str(error).splitlines() if "size mismatch" in line)
+        raise ValueError(
+            f"Checkpoint {folder}: its model's sizes do not fit this run's ({mismatch}); was the dataset at "
+            f"{config.data_path!r} rebuilt since the checkpoint was written?"
+        ) from error
+    except (OSError, EOFError, SafetensorError, KeyError) as error:
+        raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line(error)}).") from error
+    states = read_part(folder / TRAINER_OBJECTS, lambda p: torch.load(p, map_location="cpu", weights_only=True))
+    if not isinstance(states, dict) or set(states) != set(objects):
+        raise ValueError(f"Checkpoint file {folder / TRAINER_OBJECTS}: holds no state for {sorted(objects)}.")
+    for name, obj in objects.items():
+        obj.load_state_dict(states[name])
+    carry = read_part(carry_path, lambda p: load_carry(p, accelerator.device))
+    return read_part(folder / TRAINER_STATE, lambda p: json.loads(p.read_text())), carry
+
+
+def read_part(path: Path, read: Any) -> Any:
+    """`read(path)`, with any failure to read or parse it (truncated, corrupt, wrong kind) as one `ValueError`
+    naming the file."""
+    try:
+        return read(path)
+    except (
+        OSError,
+        RuntimeError,
+        ValueError,
+        KeyError,
+        TypeError,
+        EOFError,
+        pickle.UnpicklingError,
+        SafetensorError,
+        yaml.YAMLError,
+    ) as error:
+        raise ValueError(f"Checkpoint file {path}: cannot be read ({one_line(error)}).") from error
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message (its type when it has none)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

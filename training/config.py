@@ -38,9 +38,9 @@ ARCH_FIELDS = (
 ARCH_CHOICES = {"pos_encodings": POS_ENCODINGS, "forward_dtype": FORWARD_DTYPES, "loss_type": LOSS_TYPES}
 # Fields that may differ between a checkpoint and the run resuming from it; every other one must match.
 RESUMABLE_CHANGES = frozenset(
-    {"output_dir", "resume_from_checkpoint", "report_to", "run_name", "project_name", "push_to_hub", "keep_last",
-     "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps", "cpu", "num_threads",
-     "push_every_checkpoint", "private", "revision"}
+    {"output_dir", "resume_from_checkpoint", "overwrite_output_dir", "report_to", "run_name", "project_name",
+     "push_to_hub", "keep_last", "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps",
+     "cpu", "num_threads", "push_every_checkpoint", "private", "revision"}
 )  # fmt: skip
 
 
@@ -110,6 +110,10 @@ class RunConfig:
     keep_last: int = field(default=2, metadata=_help("checkpoints kept (0 keeps all)"))
     resume_from_checkpoint: str | None = field(
         default=None, metadata=_help("`latest` (the newest checkpoint under --output-dir) or a checkpoint folder")
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata=_help("start a new run in an --output-dir that holds another run's model or checkpoints (dropped)"),
     )
     save_model_at_eval: bool = field(
         default=False, metadata=_help("also write the model folder at each evaluation, not only at the end")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
+import shutil
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,14 @@ from ..data.sampler import TrainBatchSampler
 from ..data.storage import load_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
 from ..modeling_hrm import HrmActModel
-from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from .checkpoint import (
+    checkpoints_dir,
+    load_checkpoint,
+    one_line,
+    recover_checkpoints,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
@@ -46,6 +56,16 @@ TRAIN_METRICS = {
 PER_BATCH_ROW_METRICS = ("lm_loss", "q_halt_loss", "q_continue_loss")
 # Fields of the training config that may differ from an `init_from` model's: they change training, not the weights.
 INIT_FROM_FREE_FIELDS = ("halt_exploration_prob",)
+
+
+class NonFiniteModelError(ValueError):
+    """The weights about to be saved as the model hold NaN or inf: nothing is written or pushed."""
+
+
+class PushFailedError(OSError):
+    """Training finished and the model folder is saved, but its upload failed: `hrm train` exits with 3."""
+
+    exit_code = 3
 
 
 @dataclass
@@ -142,6 +162,41 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
     return dataset, metadata
 
 
+def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
+    """Make `output_dir` this run's. Unless resuming, a folder that holds another run (its model or checkpoints) is
+    refused (on every rank, so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints so
+    that rotation and `latest` only ever see this run's. The main process then repairs an interrupted checkpoint
+    rewrite and drops stale temporary folders."""
+    out = Path(config.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"Training config field `output_dir`: {config.output_dir!r} is a file, not a folder.")
+    checkpoints = checkpoints_dir(out)
+    held = [
+        p.name
+        for p in (out / "model", checkpoints)
+        if p.is_dir() and any(not entry.name.startswith(".tmp-") for entry in p.iterdir())
+    ]
+    if held and not (config.resume_from_checkpoint or config.overwrite_output_dir):
+        raise ConfigError(
+            f"Training config field `output_dir`: {config.output_dir!r} holds another run ({', '.join(held)}); "
+            "resume it with --resume-from-checkpoint latest, choose another --output-dir, or pass "
+            "--overwrite-output-dir to replace it."
+        )
+    if not is_main_process:
+        return
+    if config.resume_from_checkpoint:
+        recover_checkpoints(out)
+    else:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
+    """Names of the model's parameters and buffers that hold NaN or inf."""
+    return [
+        name for name, value in model.state_dict().items() if value.is_floating_point() and not value.isfinite().all()
+    ]
+
+
 def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> HrmActModel:
     """A freshly initialised model sized for the dataset (vocabulary, sequence length, puzzle table)."""
     model_config = HrmActConfig(
@@ -190,6 +245,8 @@ class Trainer:
         self.config = config
         self.command = command
         self.accelerator = accelerator = create_accelerator(config)
+        claim_output_dir(config, accelerator.is_main_process)
+        accelerator.wait_for_everyone()
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
@@ -212,7 +269,9 @@ class Trainer:
             world_size=accelerator.num_processes, seed=config.seed, epochs_per_iter=config.eval_interval,
         )  # fmt: skip
         self.sparse = self.sparse_schedule = None
-        checkpointed: list[Any] = [self.dense_schedule, self.sampler]
+        # Saved by `save_checkpoint` and read back with `weights_only=True`, not registered with Accelerate (which
+        # would unpickle them in full on resume).
+        self.checkpointed: dict[str, Any] = {"dense_schedule": self.dense_schedule, "sampler": self.sampler}
         if hasattr(self.unwrapped, "puzzle_emb"):
             # Built after `prepare`, which may have moved the table to another device.
             self.sparse = SparseSignSGD(
@@ -221,11 +280,10 @@ class Trainer:
             self.sparse_schedule = make_schedule(
                 self.sparse, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio
             )
-            checkpointed += [self.sparse, self.sparse_schedule]
+            self.checkpointed |= {"sparse": self.sparse, "sparse_schedule": self.sparse_schedule}
         self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
         if self.ema is not None:
-            checkpointed.append(self.ema)
-        accelerator.register_for_checkpointing(*checkpointed)
+            self.checkpointed["ema"] = self.ema
 
         self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
         self.carry = None
@@ -239,6 +297,7 @@ class Trainer:
             self.pusher = BackgroundPusher(
                 config.push_to_hub, Path(config.output_dir) / ".push", private=config.private, revision=config.revision
             )
+        self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
         if config.report_to:
@@ -254,18 +313,23 @@ class Trainer:
             "num_processes": self.accelerator.num_processes,
             "best": self.best,
             "stop_reason": self.stop_reason,
+            "evaluated_step": self.last_eval[0],
         }
 
     def checkpoint(self) -> Path:
-        folder = save_checkpoint(self.accelerator, self.config, self.step, self.trainer_state(), self.carry)
+        folder = save_checkpoint(
+            self.accelerator, self.config, self.step, self.trainer_state(), self.carry, self.checkpointed
+        )
         if self.pusher is not None:
             self.push_in_background()
         return folder
 
     def push_in_background(self) -> None:
-        """`push_every_checkpoint`: write the model as checkpointed into a folder of its own and queue its upload."""
+        """`push_every_checkpoint`: write the model as checkpointed into a folder of its own and queue its upload
+        (never a model with non-finite weights)."""
         eval_step, metrics = self.last_eval
         with self.ema.applied() if self.ema is not None else nullcontext():
+            self.check_finite()
             folder = save_model_folder(
                 self.unwrapped, self.pusher.folder_for(self.step), self.config,
                 metrics if eval_step == self.step else {}, self.command,
@@ -273,7 +337,7 @@ class Trainer:
         self.pusher.push(folder, push_message(self.step, self.last_eval))
 
     def resume(self, folder: Path) -> None:
-        state, self.carry = load_checkpoint(self.accelerator, self.config, folder)
+        state, self.carry = load_checkpoint(self.accelerator, self.config, folder, self.checkpointed)
         if state["num_processes"] != self.accelerator.num_processes:
             raise ValueError(
                 f"Checkpoint {folder} was written by {state['num_processes']} processes; resume it with as many "
@@ -282,6 +346,8 @@ class Trainer:
         self.step = state["step"]
         self.nonfinite_in_a_row, self.nonfinite_total = state["nonfinite_in_a_row"], state["nonfinite_total"]
         self.best, self.stop_reason = state["best"], state["stop_reason"]
+        at_iteration_end = self.sampler.batches_done == 0 and self.sampler.iteration > 0
+        self.evaluation_due = at_iteration_end and state["evaluated_step"] != self.step
         self.lr = self.dense_schedule.get_last_lr()[0]
         self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
 
@@ -348,6 +414,8 @@ class Trainer:
         )
         sums: dict[str, torch.Tensor] = {}
         logged_steps = 0
+        if self.evaluation_due and not self.finished():  # the evaluation a kill after the checkpoint prevented
+            self.evaluate_and_save(final=False)
         while not self.finished():
             for batch in self.sampler:
                 step_sums = self.train_step({k: v.to(accelerator.device) for k, v in batch.items()})
@@ -373,15 +441,33 @@ class Trainer:
         model_dir = Path(config.output_dir) / "model"
         if self.stop_reason and accelerator.is_main_process:
             self.note_in_card(model_dir, f"Training stopped early at step {self.step}: {self.stop_reason}.")
-        if self.pusher is not None:
-            self.pusher.wait()
-        if config.push_to_hub and accelerator.is_main_process:
-            push_folder(
-                model_dir, config.push_to_hub, private=config.private, revision=config.revision,
-                commit_message=push_message(self.step, self.last_eval),
-            )  # fmt: skip
-        accelerator.end_training()
+        try:
+            if self.pusher is not None:
+                self.push(self.pusher.wait)
+            if config.push_to_hub and accelerator.is_main_process:
+                self.push(
+                    lambda: push_folder(
+                        model_dir, config.push_to_hub, private=config.private, revision=config.revision,
+                        commit_message=push_message(self.step, self.last_eval),
+                    )
+                )  # fmt: skip
+        finally:
+            accelerator.end_training()
         return TrainResult(model_dir=model_dir, metrics=metrics, step=self.step)
+
+    def push(self, upload: Callable[[], Any]) -> None:
+        """Run an upload of the model folder; a failure is one `PushFailedError` line saying where the model is and
+        how to push it later."""
+        config, model_dir = self.config, Path(self.config.output_dir) / "model"
+        try:
+            upload()
+        except Exception as error:  # network, auth or server errors alike: the trained model is safe on disk
+            revision = ["--revision", config.revision] if config.revision else []
+            later = shlex.join(["hf", "upload", config.push_to_hub, str(model_dir), ".", *revision])
+            raise PushFailedError(
+                f"training finished but the push to {config.push_to_hub} failed ({one_line(error)}); the model is "
+                f"saved at {model_dir}; push it later with: {later}"
+            ) from error
 
     def finished(self) -> bool:
         """Whether the release's loop would have ended (iterations done, schedule done) or a stopping rule fired."""
@@ -444,15 +530,28 @@ class Trainer:
             card.write(f"\n{text}\n")
 
     def save_model(self, metrics: dict[str, float], note: str = "") -> Path | None:
-        if not self.accelerator.is_main_process:
-            return None
+        """Write the model folder (the EMA weights when kept), refusing weights that hold NaN or inf."""
         with self.ema.applied() if self.ema is not None else nullcontext():
+            self.check_finite()  # on every rank (they hold the same weights), so that all stop together
+            if not self.accelerator.is_main_process:
+                return None
             folder = save_model_folder(
                 self.unwrapped, Path(self.config.output_dir) / "model", self.config, metrics, self.command
             )
         if note:
             self.note_in_card(folder, note)
         return folder
+
+    def check_finite(self) -> None:
+        bad = nonfinite_tensors(self.unwrapped)
+        if bad:
+            total = len(self.unwrapped.state_dict())
+            raise NonFiniteModelError(
+                f"the trained weights hold NaN or inf at step {self.step} in {len(bad)} of {total} tensors "
+                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): training diverged (lower --lr); the model "
+                f"folder was not written or pushed, the checkpoints under {checkpoints_dir(self.config.output_dir)} "
+                "are kept."
+            )
 
     # ----- evaluation -----
     def evaluate(self) -> dict[str, float]:
@@ -476,4 +575,14 @@ def train(config: TrainConfig, dataset=None, command: str = "") -> TrainResult:
     return Trainer(config, dataset=dataset, command=command).fit()
 
 
-__all__ = ["TrainResult", "Trainer", "train", "create_accelerator", "build_model", "initial_weights", "total_steps"]
+__all__ = [
+    "NonFiniteModelError",
+    "PushFailedError",
+    "TrainResult",
+    "Trainer",
+    "train",
+    "create_accelerator",
+    "build_model",
+    "initial_weights",
+    "total_steps",
+]

@@ -18,7 +18,8 @@ IGNORE_LABEL_ID = -100
 _DESCRIPTION = """
 Exact accuracy (every labelled token of the puzzle right), token accuracy (mean over puzzles of the fraction of
 labelled tokens right), Q-halt accuracy (the halting head's `q_halt >= 0` agrees with the puzzle being solved) and the
-mean number of ACT segments. Rows with no labelled token are skipped, as in the authors' release.
+mean number of ACT segments. Rows with no labelled token are skipped, as in the authors' release. A NaN or infinite
+Q-halt logit never counts as agreeing.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -61,7 +62,8 @@ class HrmPuzzle(evaluate.Metric):
             "accuracy": float((right[counted] / label_counts[counted]).sum() / max(count, 1)),
         }
         if q_halt_logits is not None:
-            agrees = (np.asarray(q_halt_logits) >= 0) == solved
+            q_halt_logits = np.asarray(q_halt_logits, dtype=np.float64)
+            agrees = ((q_halt_logits >= 0) == solved) & np.isfinite(q_halt_logits)  # a NaN logit never agrees
             results["q_halt_accuracy"] = float(agrees[counted].sum() / max(count, 1))
         if steps is not None:
             results["steps"] = float(np.asarray(steps)[counted].sum() / max(count, 1))
