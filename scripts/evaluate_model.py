@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..evaluation.loading import add_model_arguments
 from ..tokenization_hrm import infer_task
 
 
@@ -35,8 +36,11 @@ CARD_METRICS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_ste
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
-    parser.add_argument("--dataset", required=True, help="Puzzle dataset folder or Hub id.")
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--dataset", required=True,
+        help="Puzzle dataset folder, or Hub dataset repo id owner/name when no such folder exists.",
+    )  # fmt: skip
     parser.add_argument(
         "--split", default="test", help="Dataset split to score (default: test; for ARC it holds the test inputs)."
     )
@@ -126,13 +130,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
-    from transformers import AutoModel
 
     from ..evaluation.card import write_model_card
     from ..evaluation.evaluator import evaluate_split
+    from ..evaluation.loading import load_model
 
     accelerator = Accelerator()
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(accelerator.device)
+    model = load_model(args.model, args.trust_remote_code, args.revision).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
     task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)

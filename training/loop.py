@@ -27,6 +27,7 @@ from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
 from ..data.storage import load_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
+from ..evaluation.loading import local_or_hub
 from ..modeling_hrm import HrmActModel
 from .checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
@@ -118,21 +119,17 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
 
 
 def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
-    """The dataset and its per-split metadata, with a clear error when the path does not hold one."""
-    path = Path(config.data_path)
-    looks_local = (
-        path.is_absolute() or config.data_path.startswith(".") or path.exists() or config.data_path.count("/") != 1
-    )
-    if looks_local and not path.is_dir():
-        raise FileNotFoundError(
-            f"Training config field `data_path`: no dataset folder at {config.data_path!r} (build one with the "
-            "`data` package's builders, or give a Hub dataset repo id `owner/name`)."
-        )
+    """The dataset and its per-split metadata, with a clear error when the path does not hold one.
+
+    `data_path` follows `evaluation.loading.local_or_hub`: a local folder wins, a missing `owner/name` is a Hub
+    dataset repo (announced with its commit), any other missing path is an error.
+    """
+    field = "Training config field `data_path`"
     try:
-        dataset, metadata = load_puzzle_dataset(config.data_path)
-    except Exception as error:
+        dataset, metadata = load_puzzle_dataset(local_or_hub(config.data_path, field))
+    except (FileNotFoundError, NotADirectoryError) as error:
         raise FileNotFoundError(
-            f"Training config field `data_path`: cannot load a puzzle dataset from {config.data_path!r}: {error}"
+            f"{error} Build it with `hrm build-dataset`, or give a Hub dataset repo id `owner/name`."
         ) from error
     for split in ("train", "test"):
         if split not in metadata:
