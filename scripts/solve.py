@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {error}")
     # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
     from ..evaluation.loading import load_model
-    from ..evaluation.puzzles import solve_puzzle
+    from ..evaluation.puzzles import answer_problem, solve_puzzle
 
     model = load_model(args.model, args.trust_remote_code, args.revision).eval()
     model_task = infer_task(model.config.seq_len, model.config.vocab_size)
@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
         if task == "maze"
         else json.dumps(prediction.tolist())
     )
+    problem = answer_problem(task, puzzle, prediction)
+    if problem:  # the model's answer breaks the rules: say so, and exit non-zero for scripts
+        sys.exit(
+            f"not solved: {problem.replace('field ', '')} (segments: {steps}, halting confidence: {confidence:.3f})"
+        )
     print(f"segments: {steps}, halting confidence: {confidence:.3f}")
 
 
