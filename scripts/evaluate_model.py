@@ -78,9 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
     from ..data.storage import UnknownSplitError, load_puzzle_dataset
+    from ..evaluation.loading import local_or_hub
 
     try:
-        return load_puzzle_dataset(dataset, split=split)
+        return load_puzzle_dataset(local_or_hub(dataset, "--dataset"), split=split)
     except UnknownSplitError as error:
         sys.exit(f"error: --split: {error}")
 

@@ -106,3 +106,22 @@ def test_folder_without_puzzle_metadata_is_named(tmp_path):
     (tmp_path / "data" / "puzzle_metadata.json").write_text("{not json")
     with pytest.raises(ValueError, match="puzzle_metadata.json: not a puzzle dataset's metadata"):
         load_puzzle_dataset(tmp_path / "data")
+
+
+def test_dataset_hub_fallback_names_repo_and_commit(local_hub, tmp_path, monkeypatch, caplog):
+    from huggingface_hub import HfApi
+
+    from hrm_hf.data.storage import push_puzzle_dataset
+    from hrm_hf.data.sudoku import build_sudoku_dataset
+    from hrm_hf.data.sudoku_generator import generate_puzzles
+
+    rows = generate_puzzles(6, size=4, clues=(8, 8), progress=False)
+    build_sudoku_dataset(rows[:4], rows[4:], size=4, output_dir=tmp_path / "built")
+    push_puzzle_dataset(tmp_path / "built", "user/sudoku-4")
+    sha = HfApi().dataset_info("user/sudoku-4").sha
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="hrm_hf.evaluation.loading"):
+        dataset, metadata = load_puzzle_dataset("user/sudoku-4", split="test")
+    assert len(dataset) == metadata.total_groups == 2
+    (line,) = [r.getMessage() for r in caplog.records if "Hub dataset repo" in r.getMessage()]
+    assert "user/sudoku-4 at revision main" in line and sha in line
