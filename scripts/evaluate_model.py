@@ -1,10 +1,12 @@
 """Score an HRM-ACT-v1 model on a puzzle dataset: one command instead of the authors' notebook.
 
-    hrm evaluate --model hrm-sudoku --dataset data/sudoku-extreme --split test
+    hrm evaluate --model runs/sudoku/model --dataset ./data/sudoku-extreme --split test
     hrm evaluate --model user/hrm-arc --dataset user/arc-aug-1000 --halting fixed adaptive --save-examples 4
     accelerate launch -m hrm_hf.scripts evaluate --model user/hrm-maze --dataset user/maze-hard --output-dir eval-maze
 
-Model and dataset are local folders or Hub ids. Prints a table and writes `metrics.json` (exact, token and Q-halt
+Model and dataset are local folders, or Hub repo ids `owner/name` where no such folder exists (a line names the repo
+and commit); a path starting with `.` or `/`, or with two or more `/`, is always a folder. The model runs with the
+installed HrmActModel code; `--trust-remote-code` runs the folder's or repo's own instead. Prints a table and writes `metrics.json` (exact, token and Q-halt
 accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for ARC, a Kaggle `submission.json` (from
 the first halting mode given).
 Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
