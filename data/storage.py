@@ -16,7 +16,7 @@ from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
 from ..evaluation.loading import hub_revision, local_or_hub
-from .metadata import PuzzleDatasetMetadata
+from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,40 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
         dataset = load_dataset(repo_id, split=split, revision=revision)
     dataset = read_old_layout(dataset, metadata, path_or_repo_id)
     return (dataset, metadata) if split is None else (dataset, metadata[split])
+
+
+def check_ids_fit(dataset: Dataset, metadata: PuzzleDatasetMetadata, name: str | Path) -> None:
+    """A `ValueError` naming the split and column when a token or puzzle identifier of `dataset` lies outside its
+    metadata's tables, so that a dataset rebuilt or edited behind its metadata fails at load, not mid-training.
+
+    One Arrow scan per column (minimum and maximum), no rows copied into Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = dataset.data.table
+    for column, limit in (
+        ("input_ids", "vocab_size"),
+        ("labels", "vocab_size"),
+        ("puzzle_identifiers", "num_puzzle_identifiers"),
+    ):
+        if column not in table.column_names or table.num_rows == 0:
+            continue
+        values = table[column]
+        while (
+            pa.types.is_list(values.type)
+            or pa.types.is_large_list(values.type)
+            or pa.types.is_fixed_size_list(values.type)
+        ):
+            values = pc.list_flatten(values)
+        if column == "labels":  # positions without loss hold -100 (or the old layout's ignore id, inside the vocab)
+            values = pc.filter(values, pc.not_equal(values, IGNORE_LABEL_ID))
+        bounds = pc.min_max(values).as_py()
+        size = getattr(metadata, limit)
+        if bounds["min"] is not None and not (0 <= bounds["min"] and bounds["max"] < size):
+            raise ValueError(
+                f"Puzzle dataset {name}, split {metadata.split!r}: column {column!r} holds ids "
+                f"{bounds['min']}..{bounds['max']}, but its metadata has {limit}={size}; rebuild the dataset."
+            )
 
 
 def read_old_layout(

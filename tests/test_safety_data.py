@@ -108,3 +108,23 @@ def test_generator_stops_when_no_new_distinct_puzzle_comes():
     # 4x4 Sudoku with 15 of 16 clues: at most 288 solutions x 16 blanks = 4608 distinct puzzles.
     with pytest.raises(ValueError, match=r"only \d+ distinct Sudoku of this kind found .* 5000 requested"):
         generate_puzzles(5000, size=4, clues=(15, 15), progress=False)
+
+
+def test_ids_beyond_the_metadata_are_refused_when_training_loads_the_data(tmp_path):
+    from hrm_hf.data.storage import METADATA_FILE
+    from hrm_hf.data.sudoku import build_sudoku_dataset
+    from hrm_hf.training.config import TrainConfig
+    from hrm_hf.training.loop import load_data
+
+    rows = generate_puzzles(6, size=4, clues=(8, 8), progress=False)
+    build_sudoku_dataset(rows[:4], rows[4:], size=4, output_dir=tmp_path / "data")
+    config = TrainConfig.from_dict({"data_path": str(tmp_path / "data"), "output_dir": str(tmp_path / "out")})
+    load_data(config)
+    path = tmp_path / "data" / METADATA_FILE
+    content = json.loads(path.read_text())
+    content["splits"]["test"]["vocab_size"] = 4  # as if the rows were rebuilt with a larger vocabulary
+    path.write_text(json.dumps(content))
+    with pytest.raises(
+        ValueError, match=r"split 'test': column 'input_ids' holds ids 1\.\.5, but its metadata has vocab_size=4"
+    ):
+        load_data(config)

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
-from ..data.storage import load_puzzle_dataset
+from ..data.storage import check_ids_fit, load_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
 from ..evaluation.loading import local_or_hub
 from ..modeling_hrm import HrmActModel
@@ -136,6 +136,7 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
             raise ValueError(
                 f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)})."
             )
+        check_ids_fit(dataset[split], metadata[split], config.data_path)
     return dataset, metadata
 
 
