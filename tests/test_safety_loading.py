@@ -4,6 +4,7 @@
 import json
 import logging
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,9 @@ def folder_with_own_code(folder: Path) -> Path:
     return folder
 
 
-def test_folder_code_runs_only_with_trust_remote_code(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
-    folder = folder_with_own_code(tmp_path / "model")
+def test_folder_code_runs_only_with_trust_remote_code(tmp_path):
+    # transformers imports a folder's code as `transformers_modules.<folder name>`: a name no other test loads
+    folder = folder_with_own_code(tmp_path / f"stranger-{uuid.uuid4().hex}")
     model = load_model(folder)
     assert type(model) is HrmActModel and not (folder / MARKER).exists()
     trusted = load_model(folder, trust_remote_code=True)
