@@ -17,13 +17,24 @@ This file travels with every saved model (``trust_remote_code``), so it imports 
 standard library. Field names are the authors' release config names (``all_config.yaml``'s ``arch`` section).
 """
 
+import dataclasses
+import difflib
+import math
+
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import GenerationConfig, PreTrainedConfig
 
 
 POS_ENCODINGS = ("rope", "learned")
 FORWARD_DTYPES = ("float32", "bfloat16", "float16")
 LOSS_TYPES = ("stablemax_cross_entropy", "softmax_cross_entropy")
+# Keys that transformers itself writes into a config.json or passes to every config's constructor; any other key
+# outside the fields is a typo or another model's setting, which a plain PreTrainedConfig would keep silently.
+TRANSFORMERS_KEYS = frozenset({
+    "auto_map", "model_type", "name_or_path", "_name_or_path", "_commit_hash", "torch_dtype", "num_labels",
+    "output_attentions", "attn_implementation", "experts_implementation", "per_layer_config",
+    "_attn_implementation_internal", "_experts_implementation_internal",
+})  # fmt: skip
 
 
 @strict
@@ -101,10 +112,26 @@ class HrmActConfig(PreTrainedConfig):
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
+        self._refuse_unknown_keys(kwargs)
         if self.puzzle_emb_ndim is None:
             self.puzzle_emb_ndim = self.hidden_size
         self._check_values()
         super().__post_init__(**kwargs)
+
+    def _refuse_unknown_keys(self, kwargs: dict) -> None:
+        """A `ValueError` naming every key that is neither a field nor transformers' own, with the closest field."""
+        known = (
+            TRANSFORMERS_KEYS | self.attribute_map.keys() | GenerationConfig._get_default_generation_params().keys()
+        )
+        unknown = sorted(key for key in kwargs if key not in known)
+        if not unknown:
+            return
+        fields = [field.name for field in dataclasses.fields(self)]
+        hints = []
+        for key in unknown:
+            closest = difflib.get_close_matches(key, fields, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {closest[0]!r}?)" if closest else ""))
+        raise ValueError(f"HrmActConfig: unknown keys {', '.join(hints)}.")
 
     def _check_values(self) -> None:
         for name in (
@@ -118,8 +145,8 @@ class HrmActConfig(PreTrainedConfig):
                 f"`puzzle_emb_ndim` must be >= 0 (0 disables puzzle embeddings), got {self.puzzle_emb_ndim!r}."
             )
         for name in ("expansion", "rope_theta", "rms_norm_eps"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"`{name}` must be positive, got {getattr(self, name)!r}.")
+            if not 0 < getattr(self, name) < math.inf:  # also false for NaN
+                raise ValueError(f"`{name}` must be positive and finite, got {getattr(self, name)!r}.")
         if self.hidden_size % self.num_heads != 0:
             raise ValueError(
                 f"`hidden_size` ({self.hidden_size}) must be divisible by `num_heads` ({self.num_heads})."

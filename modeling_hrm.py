@@ -753,6 +753,8 @@ class HrmActModel(HrmActPreTrainedModel):
                 f"`input_ids` must have shape [batch, seq_len={config.seq_len}], got {list(input_ids.shape)}."
             )
         batch_size = input_ids.shape[0]
+        if batch_size == 0:
+            raise ValueError("`input_ids` is an empty batch (shape [0, seq_len]); pass at least one row.")
         _check_ids("input_ids", input_ids, config.vocab_size)
         if puzzle_identifiers.shape != (batch_size,):
             raise ValueError(
@@ -767,6 +769,14 @@ class HrmActModel(HrmActPreTrainedModel):
                 )
             _check_ids("labels", labels, config.vocab_size, ignored=IGNORE_LABEL_ID)
         if carry is not None:
+            state_shape = (batch_size, self.puzzle_emb_len + config.seq_len, config.hidden_size)
+            for name in ("z_H", "z_L"):
+                shape = tuple(getattr(carry, name).shape)
+                if shape[1:] != state_shape[1:]:
+                    raise ValueError(
+                        f"`carry.{name}` has shape {list(shape)}, but this model's states are "
+                        f"[batch, {state_shape[1]}, {state_shape[2]}]: the carry comes from another model."
+                    )
             if carry.halted.shape[0] != batch_size:
                 raise ValueError(
                     f"`carry` was made for a batch of {carry.halted.shape[0]} rows, got a batch of {batch_size}."

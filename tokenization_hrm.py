@@ -90,7 +90,27 @@ def encode_sudoku(text: str, side: int = 9) -> np.ndarray:
     bad = sorted(set(cells) - set(allowed))
     if bad:
         raise PuzzleInputError(f"sudoku may hold only {allowed!r}, got {''.join(bad)!r}.")
+    clash = sudoku_clue_clash(cells, side)
+    if clash:
+        raise PuzzleInputError(f"sudoku clues clash: {clash}.")
     return sudoku_tokens(np.frombuffer(cells.encode(), dtype=np.uint8)).astype(np.int64)
+
+
+def sudoku_clue_clash(cells: str, side: int) -> str | None:
+    """Where two clues of a Sudoku (`side * side` cells, `.`/`0` blank) repeat a digit in a row, column or box, or
+    None; boxes count only when `side` is a square (9, 4)."""
+    grid = np.frombuffer(cells.encode(), dtype=np.uint8).reshape(side, side)
+    box = isqrt(side)
+    units = [("row", i, grid[i]) for i in range(side)] + [("column", i, grid[:, i]) for i in range(side)]
+    if box * box == side:
+        blocks = grid.reshape(box, box, box, box).transpose(0, 2, 1, 3).reshape(side, side)
+        units += [("box", i, blocks[i]) for i in range(side)]
+    for kind, index, unit in units:
+        digits = unit[(unit != ord(".")) & (unit != ord("0"))]
+        values, counts = np.unique(digits, return_counts=True)
+        if (counts > 1).any():
+            return f"{kind} {index + 1} has the clue {chr(values[counts > 1][0])} twice"
+    return None
 
 
 def decode_sudoku(tokens: np.ndarray) -> str:

@@ -50,8 +50,14 @@ def parse_grid(raw: object, where: str) -> Grid:
     """A validated grid; errors name `where` (task, example, field)."""
     if not (isinstance(raw, list) and raw and all(isinstance(row, list) and row for row in raw)):
         raise PuzzleFormatError(f"{where}: a grid must be a non-empty list of non-empty rows")
-    if len({len(row) for row in raw}) != 1 or not all(isinstance(v, int) for row in raw for v in row):
-        raise PuzzleFormatError(f"{where}: a grid must be a rectangle of integers")
+    if len({len(row) for row in raw}) != 1:
+        raise PuzzleFormatError(
+            f"{where}: a grid must be a rectangle, got rows of lengths {sorted({len(r) for r in raw})}"
+        )
+    # JSON `true`/`false` load as bools, which count as the ints 1 and 0 unless excluded.
+    bad = [v for row in raw for v in row if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
+    if bad:
+        raise PuzzleFormatError(f"{where}: a grid must hold integer colours 0..9, got {bad[0]!r}")
     grid = np.array(raw, dtype=np.int64)
     if grid.shape[0] > ARC_SIDE or grid.shape[1] > ARC_SIDE:
         raise PuzzleFormatError(f"{where}: grid of {grid.shape[0]}x{grid.shape[1]} exceeds {ARC_SIDE}x{ARC_SIDE}")
@@ -72,6 +78,10 @@ def parse_task(name: str, subset: str, raw: object, test_outputs: list | None, w
             raise PuzzleFormatError(
                 f"{where}: task {name}: '{kind}' must be a non-empty list of examples ({{'input': ..., 'output': ...}})"
             )
+        if kind == "test" and test_outputs is not None and not isinstance(test_outputs, list):
+            raise PuzzleFormatError(
+                f"{where}: task {name}: solutions must be a list of grids, got {type(test_outputs).__name__}"
+            )
         if kind == "test" and test_outputs is not None and len(test_outputs) != len(examples):
             raise PuzzleFormatError(
                 f"{where}: task {name}: {len(examples)} test inputs but {len(test_outputs)} solutions"
@@ -88,16 +98,26 @@ def parse_task(name: str, subset: str, raw: object, test_outputs: list | None, w
 
 def _read_json(path: Path) -> object:
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise PuzzleFormatError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except json.JSONDecodeError as error:
         raise PuzzleFormatError(f"{path}:{error.lineno}: invalid JSON: {error.msg} (column {error.colno})") from None
+
+
+def _read_json_object(path: Path) -> dict:
+    """A JSON file that must hold an object keyed by task name."""
+    content = _read_json(path)
+    if not isinstance(content, dict):
+        raise PuzzleFormatError(f"{path}: must be a JSON object keyed by task name, got a {type(content).__name__}")
+    return content
 
 
 def load_kaggle_subset(kaggle_dir: str | Path, subset: str) -> list[ArcTask]:
     """Tasks of `arc-agi_<subset>_challenges.json` with outputs from `arc-agi_<subset>_solutions.json`."""
     challenges_path = Path(kaggle_dir) / f"arc-agi_{subset}_challenges.json"
     solutions_path = Path(kaggle_dir) / f"arc-agi_{subset}_solutions.json"
-    challenges, solutions = _read_json(challenges_path), _read_json(solutions_path)
+    challenges, solutions = _read_json_object(challenges_path), _read_json_object(solutions_path)
     missing = sorted(set(challenges) - set(solutions))
     if missing:
         raise PuzzleFormatError(f"{solutions_path}: no solutions for tasks {missing[:5]}")

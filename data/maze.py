@@ -18,6 +18,7 @@ from tqdm import tqdm
 from ..tokenization_hrm import MAZE_CHARS, MAZE_VOCAB_SIZE, maze_tokens
 from .builder import PuzzleGroup, build_puzzle_dataset
 from .dihedral import NUM_DIHEDRAL, dihedral_transform
+from .maze_generator import shortest_paths
 from .metadata import PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleRow, character_codes, problem_in_charset
 
@@ -36,6 +37,22 @@ def validate_row(question: str, answer: str, side: int = 30) -> str | None:
     for cell, (q, a) in enumerate(zip(question, answer, strict=True)):
         if q != a and not (q == " " and a == "o"):
             return f"field 'answer' has {a!r} where the question has {q!r} (row {cell // side + 1}, column {cell % side + 1})"
+    return path_problem(question, answer, side)
+
+
+def path_problem(question: str, answer: str, side: int) -> str | None:
+    """Why the `o` cells of `answer` are not a shortest path from S to G through the open cells of `question`, or
+    None. Its length is checked first: a path of exactly the shortest length that connects S to G is a shortest one."""
+    start, goal = question.index("S"), question.index("G")
+    shortest = shortest_paths([char != "#" for char in question], side, start)[0][goal]
+    if shortest < 0:
+        return "field 'question' has no path from S to G"
+    marked = answer.count("o")
+    if marked != shortest - 1:
+        return f"field 'answer' marks {marked} path cells, but the shortest path from S to G has {shortest - 1}"
+    along_path = shortest_paths([char in "SGo" for char in answer], side, start)[0][goal]
+    if along_path != shortest:
+        return "field 'answer' does not mark a connected path from S to G"
     return None
 
 

@@ -11,9 +11,7 @@ import random
 from collections import deque
 from collections.abc import Iterator
 
-from tqdm import tqdm
-
-from .puzzle_csv import PuzzleRow
+from .puzzle_csv import PuzzleRow, take_distinct
 
 
 def _carve(side: int, loop_fraction: float, rng: random.Random) -> list[bool]:
@@ -126,16 +124,4 @@ def generate_mazes(
         loop_fraction: share of inner walls opened after carving, which makes alternative routes.
         progress: show a progress bar.
     """
-    rows, seen = [], set()
-    for maze in tqdm(
-        _maze_stream(seed, side, min_path_length, loop_fraction),
-        total=n,
-        disable=not progress,
-        desc="Generating mazes",
-    ):
-        if maze.question not in seen:
-            seen.add(maze.question)
-            rows.append(maze)
-        if len(rows) == n:
-            break
-    return rows
+    return take_distinct(_maze_stream(seed, side, min_path_length, loop_fraction), n, "mazes", progress)

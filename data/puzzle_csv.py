@@ -28,6 +28,34 @@ class PuzzleRow(NamedTuple):
     rating: int
 
 
+def take_distinct(
+    stream: Iterable[PuzzleRow], n: int, what: str, progress: bool, max_duplicates_in_a_row: int = 1000
+) -> list[PuzzleRow]:
+    """The first `n` rows of `stream` with distinct questions.
+
+    A generator can only make so many distinct puzzles of a kind (a 4x4 Sudoku with 15 clues has few), so after
+    `max_duplicates_in_a_row` repeats without a new one this stops with a `ValueError` instead of looping forever.
+    """
+    if n < 1:
+        raise ValueError(f"number of {what} must be at least 1, got {n}")
+    rows, seen, repeats = [], set(), 0
+    for row in tqdm(stream, total=n, disable=not progress, desc=f"Generating {what}"):
+        if row.question in seen:
+            repeats += 1
+            if repeats == max_duplicates_in_a_row:
+                raise ValueError(
+                    f"only {len(rows)} distinct {what} of this kind found ({repeats} repeats in a row), "
+                    f"{n} requested: ask for fewer or change the size or clue settings"
+                )
+            continue
+        seen.add(row.question)
+        rows.append(row)
+        repeats = 0
+        if len(rows) == n:
+            break
+    return rows
+
+
 # Returns why a (question, answer) pair is malformed, or None when it is fine.
 RowValidator = Callable[[str, str], "str | None"]
 
@@ -54,6 +82,10 @@ def read_puzzle_csv(path: str | Path, validate: RowValidator, skip_invalid: bool
             if not skip_invalid:
                 raise PuzzleFormatError(message)
             skipped, first_error = skipped + 1, first_error or message
+    if not rows:
+        raise PuzzleFormatError(
+            f"{path}: no puzzle rows" + (f" ({skipped} invalid rows skipped, first: {first_error})" if skipped else "")
+        )
     if skipped:
         warnings.warn(f"Skipped {skipped} invalid rows of {path} (first: {first_error})", stacklevel=2)
     return rows

@@ -15,7 +15,8 @@ from typing import overload
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
-from .metadata import PuzzleDatasetMetadata
+from ..evaluation.loading import hub_revision, local_or_hub
+from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
 
 logger = logging.getLogger(__name__)
@@ -53,15 +54,20 @@ def save_puzzle_dataset(
 
 
 def _read_metadata(read_file) -> dict[str, PuzzleDatasetMetadata]:
-    """Metadata per split, given `read_file(name) -> Path`."""
-    content = json.loads(Path(read_file(METADATA_FILE)).read_text())
-    names = (
-        json.loads(Path(read_file(content["identifiers_file"])).read_text()) if content["identifiers_file"] else None
-    )
-    return {
-        split: PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names})
-        for split, fields in content["splits"].items()
-    }
+    """Metadata per split, given `read_file(name) -> Path`; a damaged file is a `ValueError` naming it."""
+    path = Path(read_file(METADATA_FILE))
+    try:
+        content = json.loads(path.read_text())
+        names_file = content["identifiers_file"]
+        names = json.loads(Path(read_file(names_file)).read_text()) if names_file else None
+        return {
+            split: PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names})
+            for split, fields in content["splits"].items()
+        }
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{path}: not a puzzle dataset's metadata ({type(error).__name__}: {error}); rebuild the dataset."
+        ) from error
 
 
 @overload
@@ -77,13 +83,20 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
 
     Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given; the counts
     in each metadata (`total_groups`, `mean_puzzle_examples`) are those of its split. An unknown `split` raises
-    `UnknownSplitError` naming the splits there are, before any rows are read or downloaded.
+    `UnknownSplitError` naming the splits there are, before any rows are read or downloaded. The folder-or-repo rule is
+    `evaluation.loading.local_or_hub`'s: a missing path that cannot be `owner/name` raises `FileNotFoundError`, and
+    a Hub repo is announced with the commit it resolved, which is then the one read.
     """
-    folder, repo_id = Path(path_or_repo_id), str(path_or_repo_id)
-    local = folder.is_dir()
+    source = local_or_hub(path_or_repo_id, "dataset")
+    local = isinstance(source, Path)
     if local:
+        folder = source
+        if not (folder / METADATA_FILE).is_file():
+            raise FileNotFoundError(f"dataset: {str(folder)!r} holds no puzzle dataset (no {METADATA_FILE}).")
         metadata = _read_metadata(lambda name: folder / name)
     else:
+        repo_id = source
+        revision = hub_revision(repo_id, "dataset", revision, "dataset")
         metadata = _read_metadata(lambda name: hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
     if split is not None and split not in metadata:
         raise UnknownSplitError(
@@ -96,6 +109,40 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
         dataset = load_dataset(repo_id, split=split, revision=revision)
     dataset = read_old_layout(dataset, metadata, path_or_repo_id)
     return (dataset, metadata) if split is None else (dataset, metadata[split])
+
+
+def check_ids_fit(dataset: Dataset, metadata: PuzzleDatasetMetadata, name: str | Path) -> None:
+    """A `ValueError` naming the split and column when a token or puzzle identifier of `dataset` lies outside its
+    metadata's tables, so that a dataset rebuilt or edited behind its metadata fails at load, not mid-training.
+
+    One Arrow scan per column (minimum and maximum), no rows copied into Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = dataset.data.table
+    for column, limit in (
+        ("input_ids", "vocab_size"),
+        ("labels", "vocab_size"),
+        ("puzzle_identifiers", "num_puzzle_identifiers"),
+    ):
+        if column not in table.column_names or table.num_rows == 0:
+            continue
+        values = table[column]
+        while (
+            pa.types.is_list(values.type)
+            or pa.types.is_large_list(values.type)
+            or pa.types.is_fixed_size_list(values.type)
+        ):
+            values = pc.list_flatten(values)
+        if column == "labels":  # positions without loss hold -100 (or the old layout's ignore id, inside the vocab)
+            values = pc.filter(values, pc.not_equal(values, IGNORE_LABEL_ID))
+        bounds = pc.min_max(values).as_py()
+        size = getattr(metadata, limit)
+        if bounds["min"] is not None and not (0 <= bounds["min"] and bounds["max"] < size):
+            raise ValueError(
+                f"Puzzle dataset {name}, split {metadata.split!r}: column {column!r} holds ids "
+                f"{bounds['min']}..{bounds['max']}, but its metadata has {limit}={size}; rebuild the dataset."
+            )
 
 
 def read_old_layout(

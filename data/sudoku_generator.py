@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from math import isqrt
 
-from tqdm import tqdm
-
-from .puzzle_csv import PuzzleRow
+from .puzzle_csv import PuzzleRow, take_distinct
 
 
 @dataclass(frozen=True)
@@ -174,20 +172,7 @@ def generate_puzzles(
         max_attempts: candidate grids tried per puzzle before giving up with an error.
         progress: show a progress bar.
     """
-    rows, seen = [], set()
-    for puzzle in tqdm(
-        _puzzle_stream(seed, size, clues, min_rating, max_attempts),
-        total=n,
-        disable=not progress,
-        desc="Generating Sudoku",
-    ):
-        if puzzle.question in seen:
-            continue
-        seen.add(puzzle.question)
-        rows.append(puzzle)
-        if len(rows) == n:
-            break
-    return rows
+    return take_distinct(_puzzle_stream(seed, size, clues, min_rating, max_attempts), n, "Sudoku", progress)
 
 
 def _puzzle_stream(

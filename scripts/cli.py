@@ -63,26 +63,14 @@ def resolve_source(
     missing one is "no such file or folder" rather than a Hub look-up; otherwise `owner/name` is a Hub repo id
     (`revision`: a branch, tag or commit), and one line says which commit it resolved to.
     """
-    path = Path(value)
-    if path.exists():
-        return Source(path)
-    if value.startswith((".", "/")) or value.count("/") != 1:
-        raise FileNotFoundError(f"{option} {value}: no such file or folder.")
-    from huggingface_hub import snapshot_download  # only here: `--help` and local paths stay light
-    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+    from ..evaluation.loading import hub_repo_id, hub_revision
 
-    try:
-        folder = Path(snapshot_download(value, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns))
-    except HFValidationError:
-        raise FileNotFoundError(f"{option} {value}: no such file or folder, nor a valid Hub repo id.") from None
-    except HfHubHTTPError as error:  # 401/404: missing, private or gated; its own message spans several lines
-        status = error.response.status_code
-        raise FileNotFoundError(
-            f"{option} {value}: no such file or folder, and the Hub {repo_type} repo {value}"
-            f"{'' if revision is None else f' at revision {revision}'} cannot be read (HTTP {status})."
-        ) from None
-    commit = folder.name  # the cache keeps each snapshot under its commit sha
-    print(f"{option}: Hub {repo_type} repo {value} at revision {revision or 'main'} = commit {commit}")
+    if hub_repo_id(value, option) is None:
+        return Source(Path(value).expanduser())
+    commit = hub_revision(value, repo_type, revision, option)
+    from huggingface_hub import snapshot_download  # only here: `--help` and local paths stay light
+
+    folder = Path(snapshot_download(value, repo_type=repo_type, revision=commit, allow_patterns=allow_patterns))
     return Source(folder, value, commit)
 
 

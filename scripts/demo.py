@@ -1,5 +1,5 @@
 """The CPU demo: build a small 4x4 Sudoku dataset offline, train the `cpu-demo` preset, evaluate, save a Hub-ready
-folder, reload it through `AutoModel` and show one held-out puzzle solved next to its truth.
+folder, reload it with `from_pretrained` and show one held-out puzzle solved next to its truth.
 
     hrm demo [--output-dir outputs/cpu-demo] [--max-steps N]
 """
@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModel
 
 from ..data.sudoku import build_sudoku_dataset
 from ..data.sudoku_generator import generate_puzzles
+from ..evaluation.loading import load_model
 from ..tokenization_hrm import decode_sudoku, format_sudoku
 from ..training.config import TrainConfig, load_preset
 from ..training.loop import train
@@ -39,7 +39,7 @@ def build_data(folder: Path, seed: int):
 
 def show_one(model_dir: Path, dataset) -> None:
     """Reload the saved folder as a user would and solve the first held-out puzzle with adaptive halting."""
-    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True).eval()
+    model = load_model(model_dir).eval()
     row = dataset["test"][0]
     out = model.solve(torch.tensor([row["input_ids"]]), halting="adaptive")
     prediction = decode_sudoku(out.predictions[0].numpy())

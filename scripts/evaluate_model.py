@@ -1,10 +1,12 @@
 """Score an HRM-ACT-v1 model on a puzzle dataset: one command instead of the authors' notebook.
 
-    hrm evaluate --model hrm-sudoku --dataset data/sudoku-extreme --split test
+    hrm evaluate --model runs/sudoku/model --dataset ./data/sudoku-extreme --split test
     hrm evaluate --model user/hrm-arc --dataset user/arc-aug-1000 --halting fixed adaptive --save-examples 4
     accelerate launch -m hrm_hf.scripts evaluate --model user/hrm-maze --dataset user/maze-hard --output-dir eval-maze
 
-Model and dataset are local folders or Hub ids. Prints a table and writes `metrics.json` (exact, token and Q-halt
+Model and dataset are local folders, or Hub repo ids `owner/name` where no such folder exists (a line names the repo
+and commit); a path starting with `.` or `/`, or with two or more `/`, is always a folder. The model runs with the
+installed HrmActModel code; `--trust-remote-code` runs the folder's or repo's own instead. Prints a table and writes `metrics.json` (exact, token and Q-halt
 accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for ARC, a Kaggle `submission.json` (from
 the first halting mode given).
 Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..evaluation.loading import add_model_arguments
 from ..tokenization_hrm import infer_task
 
 
@@ -35,8 +38,11 @@ CARD_METRICS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_ste
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
-    parser.add_argument("--dataset", required=True, help="Puzzle dataset folder or Hub id.")
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--dataset", required=True,
+        help="Puzzle dataset folder, or Hub dataset repo id owner/name when no such folder exists.",
+    )  # fmt: skip
     parser.add_argument(
         "--split", default="test", help="Dataset split to score (default: test; for ARC it holds the test inputs)."
     )
@@ -74,9 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
     from ..data.storage import UnknownSplitError, load_puzzle_dataset
+    from ..evaluation.loading import local_or_hub
 
     try:
-        return load_puzzle_dataset(dataset, split=split)
+        return load_puzzle_dataset(local_or_hub(dataset, "--dataset"), split=split)
     except UnknownSplitError as error:
         sys.exit(f"error: --split: {error}")
 
@@ -126,13 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
-    from transformers import AutoModel
 
     from ..evaluation.card import write_model_card
     from ..evaluation.evaluator import evaluate_split
+    from ..evaluation.loading import load_model
 
     accelerator = Accelerator()
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(accelerator.device)
+    model = load_model(args.model, args.trust_remote_code, args.revision).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
     task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)

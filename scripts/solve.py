@@ -13,12 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from ..evaluation.loading import add_model_arguments
 from ..tokenization_hrm import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="Model folder or Hub id (loaded with trust_remote_code).")
+    add_model_arguments(parser)
     puzzle = parser.add_mutually_exclusive_group(required=True)
     puzzle.add_argument("--sudoku", help="The Sudoku's cells row by row, '.' or '0' for blanks.")
     puzzle.add_argument(
@@ -66,11 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     except PuzzleInputError as error:
         sys.exit(f"error: {error}")
     # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
-    from transformers import AutoModel
+    from ..evaluation.loading import load_model
+    from ..evaluation.puzzles import answer_problem, solve_puzzle
 
-    from ..evaluation.puzzles import solve_puzzle
-
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
+    model = load_model(args.model, args.trust_remote_code, args.revision).eval()
     model_task = infer_task(model.config.seq_len, model.config.vocab_size)
     if model_task != task:
         sys.exit(f"error: --{task} given, but the model {args.model} is for {model_task or 'an unknown puzzle type'}.")
@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
         if task == "maze"
         else json.dumps(prediction.tolist())
     )
+    problem = answer_problem(task, puzzle, prediction)
+    if problem:  # the model's answer breaks the rules: say so, and exit non-zero for scripts
+        sys.exit(
+            f"not solved: {problem.replace('field ', '')} (segments: {steps}, halting confidence: {confidence:.3f})"
+        )
     print(f"segments: {steps}, halting confidence: {confidence:.3f}")
 
 

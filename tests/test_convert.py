@@ -109,13 +109,13 @@ def publish_like_the_authors(tmp_path) -> str:
     return api.upload_folder(folder_path=str(folder), repo_id=AUTHORS_REPO).oid
 
 
-def test_converts_a_hub_repo_and_names_it_as_base_model(local_hub, tmp_path, capsys):
+def test_converts_a_hub_repo_and_names_it_as_base_model(local_hub, tmp_path, caplog):
     commit = publish_like_the_authors(tmp_path)
     HfApi().delete_file("checkpoint", AUTHORS_REPO)  # main moves on; --source-revision still reads the release
     out = tmp_path / "out"
     main([AUTHORS_REPO, "--source-revision", commit, "--task", "sudoku", "--output-dir", str(out),
           "--push-to-hub", "tester/hrm-sudoku", "--private", "--revision", "converted"])  # fmt: skip
-    assert f"Hub model repo {AUTHORS_REPO} at revision {commit} = commit {commit}" in capsys.readouterr().out
+    assert f"Hub model repo {AUTHORS_REPO} at revision {commit} ({commit})" in caplog.text
     card = ModelCard.load(out / "README.md").data
     assert card.base_model == AUTHORS_REPO and f"--source-revision {commit}" in card.hrm["command"]
     converted = convert_checkpoint(out.parent / "rope_puzzle", task="sudoku").state_dict()
@@ -129,10 +129,11 @@ def test_converts_a_hub_repo_and_names_it_as_base_model(local_hub, tmp_path, cap
 
 def test_paths_and_repo_ids_that_do_not_exist_are_one_line_errors(local_hub, tmp_path):
     for path in ("./nowhere", "/no/such/folder", "a/b/c", "nowhere"):
-        with pytest.raises(FileNotFoundError, match=rf"^checkpoint {path}: no such file or folder\.$"):
+        with pytest.raises(FileNotFoundError, match=rf"^checkpoint: no such file or folder '{path}'\.$"):
             main([path, "--output-dir", str(tmp_path / "out")])
     with pytest.raises(
-        FileNotFoundError, match=r"^checkpoint me/missing: .*Hub model repo me/missing .*HTTP 404\)\.$"
+        FileNotFoundError,
+        match=r"^checkpoint: no such file or folder .me/missing., and the Hub model repo me/missing .*\(HTTP 404\)\.$",
     ):
         main(["me/missing", "--output-dir", str(tmp_path / "out")])
     assert not any(request.startswith("GET /api/models/a/b") for request in local_hub.hub.requests)

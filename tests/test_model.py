@@ -349,6 +349,7 @@ def test_modeling_files_import_only_torch_transformers_and_each_other():
         "collections",
         "contextlib",
         "dataclasses",
+        "difflib",
         "typing",
         "",
     }

@@ -84,20 +84,23 @@ def test_solve_puzzle_matches_model_solve(task, puzzle, seq_len, vocab_size):
 def test_solve_script_prints_the_grid(tmp_path, capsys):
     model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
     model.save_pretrained(tmp_path)
-    solve_script.main(["--model", str(tmp_path), "--sudoku", "1.3..2...4..3...", "--halting", "fixed"])
     expected, steps, _ = solve_puzzle(model, "sudoku", "1.3..2...4..3...", halting="fixed")
-    out = capsys.readouterr().out
-    assert out.startswith(format_sudoku(expected))
-    assert f"segments: {steps}," in out
+    # A random model's grid breaks the rules: printed, then reported as not solved (tests/test_solve_checks.py).
+    with pytest.raises(SystemExit, match=f"not solved: .* \\(segments: {steps},"):
+        solve_script.main(["--model", str(tmp_path), "--sudoku", "1.3..2...4..3...", "--halting", "fixed"])
+    assert capsys.readouterr().out.startswith(format_sudoku(expected))
 
 
 def test_solve_script_reads_a_maze_file(tmp_path, capsys):
     model = tiny_model(seq_len=900, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=2)
     model.save_pretrained(tmp_path / "model")
     (tmp_path / "maze.txt").write_text(MAZE + "\n")
-    solve_script.main(["--model", str(tmp_path / "model"), "--maze", str(tmp_path / "maze.txt"), "--halting", "fixed"])
+    with pytest.raises(SystemExit, match="not solved: .* \\(segments: 2,"):
+        solve_script.main(
+            ["--model", str(tmp_path / "model"), "--maze", str(tmp_path / "maze.txt"), "--halting", "fixed"]
+        )
     expected, _, _ = solve_puzzle(model, "maze", MAZE, halting="fixed")
-    assert capsys.readouterr().out.startswith(expected + "\nsegments: 2,")
+    assert capsys.readouterr().out == expected + "\n"
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ def test_two_cpu_ranks_equal_one(tiny_data, tmp_path):
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="`data_path`: no dataset folder at"):
+    with pytest.raises(FileNotFoundError, match="`data_path`: no such file or folder"):
         train(tiny_config(tmp_path / "nowhere", tmp_path))
 
 

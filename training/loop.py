@@ -28,8 +28,9 @@ from tqdm.auto import tqdm
 from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
-from ..data.storage import load_puzzle_dataset
+from ..data.storage import check_ids_fit, load_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
+from ..evaluation.loading import local_or_hub
 from ..modeling_hrm import HrmActModel
 from .checkpoint import (
     checkpoints_dir,
@@ -138,27 +139,24 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
 
 
 def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
-    """The dataset and its per-split metadata, with a clear error when the path does not hold one."""
-    path = Path(config.data_path)
-    looks_local = (
-        path.is_absolute() or config.data_path.startswith(".") or path.exists() or config.data_path.count("/") != 1
-    )
-    if looks_local and not path.is_dir():
-        raise FileNotFoundError(
-            f"Training config field `data_path`: no dataset folder at {config.data_path!r} (build one with the "
-            "`data` package's builders, or give a Hub dataset repo id `owner/name`)."
-        )
+    """The dataset and its per-split metadata, with a clear error when the path does not hold one.
+
+    `data_path` follows `evaluation.loading.local_or_hub`: a local folder wins, a missing `owner/name` is a Hub
+    dataset repo (announced with its commit), any other missing path is an error.
+    """
+    field = "Training config field `data_path`"
     try:
-        dataset, metadata = load_puzzle_dataset(config.data_path)
-    except Exception as error:
+        dataset, metadata = load_puzzle_dataset(local_or_hub(config.data_path, field))
+    except (FileNotFoundError, NotADirectoryError) as error:
         raise FileNotFoundError(
-            f"Training config field `data_path`: cannot load a puzzle dataset from {config.data_path!r}: {error}"
+            f"{error} Build it with `hrm build-dataset`, or give a Hub dataset repo id `owner/name`."
         ) from error
     for split in ("train", "test"):
         if split not in metadata:
             raise ValueError(
                 f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)})."
             )
+        check_ids_fit(dataset[split], metadata[split], config.data_path)
     return dataset, metadata
 
 
