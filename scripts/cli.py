@@ -35,7 +35,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         silent = action.default is None or action.default is False or action.default == argparse.SUPPRESS
-        if "default" in text or silent or not action.option_strings:
+        if "default" in text.lower() or silent or not action.option_strings:
             return text
         return super()._get_help_string(action)
 

@@ -1,7 +1,7 @@
 """The CPU demo: build a small 4x4 Sudoku dataset offline, train the `cpu-demo` preset, evaluate, save a Hub-ready
 folder, reload it with `from_pretrained` and show one held-out puzzle solved next to its truth.
 
-    hrm demo [--output-dir outputs/cpu-demo] [--max-steps N]
+    hrm demo [--output-dir outputs/cpu-demo] [--max-steps N] [--overwrite-output-dir]
 """
 
 import argparse
@@ -18,7 +18,8 @@ from ..data.sudoku_generator import generate_puzzles
 from ..evaluation.loading import load_model
 from ..tokenization_hrm import decode_sudoku, format_sudoku
 from ..training.config import TrainConfig, load_preset
-from ..training.loop import train
+from ..training.loop import claim_output_dir, train
+from .cli import HelpFormatter
 
 
 SIZE = 4
@@ -55,7 +56,7 @@ def show_one(model_dir: Path, dataset) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument(
         "--output-dir",
         default=None,
@@ -65,13 +66,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seeds the generated puzzles and the training (default: 0)"
     )
+    parser.add_argument(
+        "--overwrite-output-dir", action="store_true", help="replace the run (and puzzles) of an earlier demo there"
+    )
     args = parser.parse_args(argv)
-    values = load_preset("cpu-demo") | {"seed": args.seed}
+    values = load_preset("cpu-demo") | {"seed": args.seed, "overwrite_output_dir": args.overwrite_output_dir}
     if args.output_dir:  # the puzzles go inside it too, as in the preset
         values |= {"output_dir": args.output_dir, "data_path": str(Path(args.output_dir) / "data")}
     if args.max_steps:
         values["max_steps"] = args.max_steps
     config = TrainConfig.from_dict(values)
+    claim_output_dir(config, is_main_process=True)  # before the puzzles inside it are rebuilt
 
     start = time.time()
     dataset, metadata = build_data(Path(config.data_path), config.seed)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..evaluation.loading import add_model_arguments
 from ..tokenization_hrm import infer_task
+from .cli import HelpFormatter
 
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ CARD_METRICS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_ste
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_model_arguments(parser)
     parser.add_argument(
         "--dataset", required=True,

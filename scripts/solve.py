@@ -15,10 +15,11 @@ from pathlib import Path
 
 from ..evaluation.loading import add_model_arguments
 from ..tokenization_hrm import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task
+from .cli import HelpFormatter
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_model_arguments(parser)
     puzzle = parser.add_mutually_exclusive_group(required=True)
     puzzle.add_argument("--sudoku", help="The Sudoku's cells row by row, '.' or '0' for blanks.")
