@@ -318,13 +318,29 @@ SOURCES = {
 }
 
 
+def remove_created(folder: Path, existed: bool) -> None:
+    """Undo a failed build: what it wrote into `folder`, and `folder` itself only if the build created it."""
+    if not existed:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     _check_sources(parser, args, [*SOURCES[args.task], "--from-release-dir"])
-    if args.output_dir.exists() and any(args.output_dir.iterdir()):
-        parser.error(f"--output-dir {args.output_dir} is not empty")
+    if args.output_dir.exists() and (not args.output_dir.is_dir() or any(args.output_dir.iterdir())):
+        parser.error(f"--output-dir {args.output_dir} is not an empty folder")
+    for name in ("train.csv", "test.csv") if getattr(args, "save_csv", None) else ():
+        if (args.save_csv / name).exists():
+            parser.error(f"--save-csv {args.save_csv}: {name} exists there already; choose another folder")
+    output_existed = args.output_dir.exists()
     command = "hrm build-dataset " + shlex.join(argv)
     from ..data.puzzle_csv import PuzzleFormatError
     from ..data.release import build_from_release
@@ -338,10 +354,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             dataset, _ = BUILDERS[args.task](args, command)
     except (PuzzleFormatError, FileNotFoundError) as error:
-        shutil.rmtree(args.output_dir, ignore_errors=True)
+        remove_created(args.output_dir, output_existed)
         sys.exit(f"error: {error}")
     except BaseException:
-        shutil.rmtree(args.output_dir, ignore_errors=True)
+        remove_created(args.output_dir, output_existed)
         raise
     print(dataset)
     print(f"Saved to {args.output_dir}")

@@ -180,6 +180,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise FileExistsError(f"--output-dir: {args.output_dir!r} is not an empty folder; choose another one.")
     source = resolve_source(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(source.path, overrides, args.task)

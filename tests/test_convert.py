@@ -137,3 +137,12 @@ def test_paths_and_repo_ids_that_do_not_exist_are_one_line_errors(local_hub, tmp
     ):
         main(["me/missing", "--output-dir", str(tmp_path / "out")])
     assert not any(request.startswith("GET /api/models/a/b") for request in local_hub.hub.requests)
+
+
+def test_an_existing_model_folder_is_never_overwritten(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("my notes")
+    with pytest.raises(FileExistsError, match="--output-dir: .* is not an empty folder"):
+        main([str(FIXTURES / "rope_puzzle" / "official_checkpoint"), "--output-dir", str(out)])
+    assert (out / "README.md").read_text() == "my notes"

@@ -249,3 +249,21 @@ def test_release_import_flag(tmp_path):
     with pytest.raises(SystemExit, match=re.escape(f"No such file or directory: '{release / 'test'}")):
         main(["sudoku", "--from-release-dir", str(release), "--output-dir", str(tmp_path / "again")])
     assert not (tmp_path / "again").exists()
+
+
+def test_a_failed_build_keeps_the_users_empty_folder_and_csvs(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("source,question,answer,rating\nx,123,456,0\n")
+    with pytest.raises(SystemExit):
+        main(["sudoku", "--csv", str(bad), "--test-csv", str(bad), "--output-dir", str(folder)])
+    assert folder.is_dir() and not any(folder.iterdir())
+    csvs = tmp_path / "csvs"
+    csvs.mkdir()
+    (csvs / "train.csv").write_text("mine")
+    with pytest.raises(SystemExit, match="2"):
+        main(
+            ["sudoku", "--generate", "4", "--size", "4", "--save-csv", str(csvs), "--output-dir", str(tmp_path / "o")]
+        )
+    assert (csvs / "train.csv").read_text() == "mine"

@@ -144,3 +144,24 @@ def test_training_pushes_every_checkpoint_to_a_private_branch(local_hub, tmp_pat
 def test_push_every_checkpoint_needs_a_repo(tmp_path):
     with pytest.raises(ConfigError, match="`push_to_hub` must name a Hub repo for --push-every-checkpoint"):
         TrainConfig.from_dict({"data_path": str(tmp_path), "push_every_checkpoint": True})
+
+
+def test_a_push_to_hub_run_checks_repo_access_before_training(local_hub, tmp_path):
+    """Without --push-every-checkpoint too: a refused repo creation stops the run before any step."""
+    rows = generate_puzzles(24, seed=1, size=4, clues=(10, 10), progress=False)
+    build_sudoku_dataset(rows[:16], rows[16:], size=4, output_dir=tmp_path / "data")
+    config = TrainConfig.from_dict(
+        {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "halt_max_steps": 2, "max_steps": 4,
+         "forward_dtype": "float32", "global_batch_size": 8, "num_threads": 1, "data_path": str(tmp_path / "data"),
+         "output_dir": str(tmp_path / "run"), "push_to_hub": REPO}
+    )  # fmt: skip
+    local_hub.hub.fail_next(403, count=1)
+    with pytest.raises(PushError, match=r"^Creating tester/hrm failed: HTTP 403"):
+        train(config)
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "model").exists()
+
+
+@pytest.mark.parametrize("repo_id", ["not a repo", "a/b/c", "-bad/name"])
+def test_an_invalid_repo_id_is_refused_with_the_config(repo_id):
+    with pytest.raises(ConfigError, match=f"`push_to_hub` must be a Hub repo id owner/name, got '{repo_id}'"):
+        TrainConfig.from_dict({"data_path": "x", "push_to_hub": repo_id})

@@ -201,6 +201,10 @@ class RunConfig:
         wanted = bool(self.push_to_hub) or not self.push_every_checkpoint
         _require("push_to_hub", self.push_to_hub, wanted, "must name a Hub repo for --push-every-checkpoint")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
+        if self.push_to_hub is not None:
+            _require(
+                "push_to_hub", self.push_to_hub, _is_repo_id(self.push_to_hub), "must be a Hub repo id owner/name"
+            )
         _require("epochs", self.epochs, self.epochs % self.eval_interval == 0, "must be a multiple of eval_interval")
         _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
                  "must be >= 0")  # fmt: skip
@@ -281,6 +285,16 @@ TrainConfig = dataclasses.make_dataclass(
 )
 TrainConfig.__doc__ = """Everything a training run needs: `RunConfig`'s fields and the architecture fields of `HrmActConfig`
 (see each field's `metadata["help"]`, or `hrm train --help`)."""
+
+
+def _is_repo_id(text: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
 
 
 def _require(name: str, value: Any, ok: bool, message: str) -> None:

@@ -23,6 +23,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
+from huggingface_hub import HfApi
 from tqdm.auto import tqdm
 
 from ..configuration_hrm import HrmActConfig
@@ -43,7 +44,7 @@ from .checkpoint import (
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
-from .output import BackgroundPusher, push_folder, push_message, save_model_folder
+from .output import BackgroundPusher, prepare_repo, push_folder, push_message, save_model_folder, with_retries
 
 
 logger = get_logger(__name__)
@@ -291,10 +292,16 @@ class Trainer:
         self.stop_reason = ""
         self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
         self.pusher = None
-        if config.push_every_checkpoint and accelerator.is_main_process:  # creates the repo: a bad token fails now
-            self.pusher = BackgroundPusher(
-                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private, revision=config.revision
-            )
+        if config.push_to_hub and accelerator.is_main_process:  # creates the repo: a bad token or access fails now
+            if config.push_every_checkpoint:
+                self.pusher = BackgroundPusher(
+                    config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
+                    revision=config.revision,
+                )  # fmt: skip
+            else:
+                repo = config.push_to_hub
+                with_retries(lambda: prepare_repo(HfApi(), repo, config.private, config.revision),
+                             f"Creating {repo}", repo, retries=3, backoff_s=5.0)  # fmt: skip
         self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
