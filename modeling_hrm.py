@@ -47,6 +47,7 @@ except Exception:  # not installed, or installed for another CUDA: either way Fl
     fa4_func = None
 
 IGNORE_LABEL_ID = -100
+NO_TOKEN = -1  # the prediction at a position whose logits are not finite: no token id, no label
 # Named without "flash" and without a "/" so that transformers neither treats it as one of its own FlashAttention
 # flavours nor tries to fetch a Hub kernel for it.
 FA4_ATTENTION = "hrm_fa4"
@@ -174,6 +175,12 @@ def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
         reduction="none",
     )
     return losses.view(labels.shape)
+
+
+def predicted_tokens(logits: torch.Tensor) -> torch.Tensor:
+    """The argmax token of each position. argmax takes a NaN for the largest logit, so a position whose logits are not
+    all finite predicts `NO_TOKEN` (-1, neither a token nor a label): a diverged model is never scored as right."""
+    return torch.where(logits.isfinite().all(-1), logits.argmax(-1), NO_TOKEN)
 
 
 LOSS_FUNCTIONS = {"stablemax_cross_entropy": stablemax_cross_entropy, "softmax_cross_entropy": softmax_cross_entropy}
@@ -722,8 +729,7 @@ class HrmActModel(HrmActPreTrainedModel):
         with torch.no_grad():
             mask = labels != IGNORE_LABEL_ID
             label_counts = mask.sum(-1)
-            # argmax picks a NaN as the largest logit: a position whose logits are not all finite is never right.
-            is_correct = mask & (logits.argmax(-1) == labels) & logits.isfinite().all(-1)
+            is_correct = mask & (predicted_tokens(logits) == labels)
             row_correct = is_correct.sum(-1) == label_counts
             counted = carry.halted & (label_counts > 0)
             divisor = label_counts.clamp_min(1).unsqueeze(-1)
@@ -846,7 +852,7 @@ class HrmActModel(HrmActPreTrainedModel):
             z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, {k: v[active] for k, v in data.items()})
             halted = self.halt_rows(q_halt, q_continue, torch.full_like(steps[active], step), halting, max_steps)
             done = active[halted]
-            predictions[done] = logits[halted].argmax(-1).to(predictions.dtype)
+            predictions[done] = predicted_tokens(logits[halted]).to(predictions.dtype)
             steps[done] = step
             halt_confidence[done] = torch.sigmoid(q_halt[halted])
             active, z_H, z_L = active[~halted], z_H[~halted], z_L[~halted]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..modeling_hrm import predicted_tokens
+
 
 INPUT_KEYS = ("input_ids", "puzzle_identifiers")
 
@@ -81,7 +83,7 @@ def solve_stream(
         z_H, z_L, logits, q_halt, q_continue = model.run_segment(z_H, z_L, data)
         steps = steps + 1
         halted = model.halt_rows(q_halt, q_continue, steps, halting, max_steps)
-        predictions = logits.argmax(-1)
+        predictions = predicted_tokens(logits)
         for row in halted.nonzero().flatten().tolist():
             yield SolvedRow(int(index[row]), predictions[row].cpu(), int(steps[row]), float(q_halt[row]))
         keep = ~halted

@@ -97,3 +97,15 @@ def test_bad_solve_arguments_are_named(model, batch, kwargs, message):
 def test_scheduler_rejects_bad_arguments(model, batch, kwargs, message):
     with pytest.raises(ValueError, match=message):
         list(solve_stream(model, iter_rows([batch]), **{"batch_size": 5, **kwargs}))
+
+
+def test_a_diverged_model_predicts_no_token(batch):
+    """argmax would take a NaN for the largest logit (any token); both solvers predict -1 there instead."""
+    model = tiny_model()
+    with torch.no_grad():
+        model.lm_head.weight[:, :3].fill_(float("nan"))
+    solved = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
+    assert (solved.predictions == -1).all()
+    rows = iter_rows([batch])
+    streamed = list(solve_stream(model, rows, batch_size=8, halting="fixed"))
+    assert all((row.predictions == -1).all() for row in streamed) and len(streamed) == 24
