@@ -1,11 +1,20 @@
-"""The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset."""
+"""The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset.
+
+Built locally, its loading section names the folder; `card_for_repo` names the Hub repo instead when the dataset is
+pushed. Like the model card, it links the paper and carries its BibTeX, so that the paper's Hub page lists both.
+"""
 
 from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from ..evaluation.card import BIBTEX, PAPER_URL
 from .metadata import PuzzleDatasetMetadata
 
+
+# The Hub's task categories have none for puzzle solving; "other" is the one it offers for such data.
+TASK_CATEGORIES = ["other"]
+LOADING_HEADING = "## Loading\n"
 
 TASK_DESCRIPTIONS = {
     "sudoku": (
@@ -51,14 +60,21 @@ def _size_category(rows: int) -> str:
 
 
 def dataset_card(
-    metadata: dict[str, PuzzleDatasetMetadata], num_rows: dict[str, int], source: str, license: str | None = None
+    metadata: dict[str, PuzzleDatasetMetadata],
+    num_rows: dict[str, int],
+    source: str,
+    license: str | None = None,
+    source_datasets: list[str] | None = None,
 ) -> DatasetCard:
-    """A card describing the task, its provenance (`source`, the build command) and the metadata of each split."""
+    """A card describing the task, its provenance (`source`, the Hub datasets it was built from, the build command)
+    and the metadata of each split."""
     first = next(iter(metadata.values()))
     data = DatasetCardData(
         pretty_name=f"HRM {first.task} puzzles",
         license=license,
         size_categories=[_size_category(sum(num_rows.values()))],
+        task_categories=TASK_CATEGORIES,
+        source_datasets=source_datasets,
         tags=["hrm", "reasoning", "puzzles", first.task],
     )
     table = "\n".join(
@@ -74,6 +90,8 @@ def dataset_card(
     body = f"""# HRM {first.task} puzzles
 
 {TASK_DESCRIPTIONS[first.task]}
+
+Paper: [Hierarchical Reasoning Model]({PAPER_URL}) (Wang et al., 2025).
 
 ## Source and build
 {source}
@@ -95,15 +113,30 @@ and `identifiers.json` the puzzle identifier names where there are several.
 
 ## Columns
 {COLUMNS}
-## Loading
-With the `data` package of hrm-hf (rows and metadata):
+## Citation
+```bibtex
+{BIBTEX}
+```
+
+{loading_section(None)}"""
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def loading_section(repo_id: str | None) -> str:
+    """How to load the dataset: from the Hub repo `repo_id`, or from its folder while it has none."""
+    rows = f'`load_dataset("{repo_id}")`' if repo_id else '`load_from_disk("<this folder>")`'
+    return f"""{LOADING_HEADING}With the `data` package of hrm-hf (rows and metadata):
 ```python
 from hrm_hf.data import load_puzzle_dataset
-dataset, metadata = load_puzzle_dataset("<this repo or folder>")
+dataset, metadata = load_puzzle_dataset("{repo_id or "<this folder>"}")
 ```
 The columns are named like the model's `forward` arguments, so a torch-formatted batch goes straight in:
 `model(**dataset["test"].with_format("torch", columns=["input_ids", "puzzle_identifiers", "labels"])[:4])`.
-With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`
-and the metadata from `puzzle_metadata.json` beside them.
+With `datasets` alone, the rows come from {rows} and the metadata from `puzzle_metadata.json` beside them.
 """
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def card_for_repo(card: DatasetCard, repo_id: str) -> DatasetCard:
+    """`card` with its loading section (the last one) naming the Hub repo `repo_id`."""
+    card.text = card.text.partition(LOADING_HEADING)[0] + loading_section(repo_id)
+    return card

@@ -15,6 +15,7 @@ from typing import overload
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
+from .card import card_for_repo
 from .metadata import PuzzleDatasetMetadata
 
 
@@ -134,7 +135,7 @@ def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False,
     dataset, _ = load_puzzle_dataset(folder)
     dataset.push_to_hub(repo_id, private=private, token=token)
     pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
-    card = DatasetCard.load(folder / CARD_FILE)
+    card = card_for_repo(DatasetCard.load(folder / CARD_FILE), repo_id)
     for key in ("dataset_info", "configs"):
         if key in pushed.data:
             card.data[key] = pushed.data[key]

@@ -14,27 +14,29 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from ..evaluation.card import write_model_card
+from ..evaluation.card import TRAIN_CONFIG_NAME, write_model_card
+from ..evaluation.model_folder import save_model_files
 from ..modeling_hrm import HrmActModel
 from .config import TrainConfig
 
 
 logger = logging.getLogger(__name__)
-TRAIN_CONFIG_FILE = "train_config.yaml"
 
 
 def save_model_folder(
     model: HrmActModel, folder: Path, config: TrainConfig, metrics: dict[str, float], command: str
 ) -> Path:
-    """Write the model folder at `folder`, replacing any previous one only once the new one is complete."""
+    """Write the model folder at `folder`, replacing any previous one only once the new one is complete.
+
+    The card, rendered before the rename, names the Hub repo when the run pushes and the final folder otherwise.
+    """
     tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    config.save(tmp / TRAIN_CONFIG_FILE)
+    save_model_files(model, tmp)
+    config.save(tmp / TRAIN_CONFIG_NAME)
     write_model_card(
-        tmp, metrics=metrics, dataset=config.data_path, training_config=config.to_dict(), command=command,
-        repo_id=config.push_to_hub,
-    )  # fmt: skip
+        tmp, metrics=metrics, dataset=config.data_path, command=command, repo_id=config.push_to_hub or folder.name
+    )
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         folder.rename(old)
