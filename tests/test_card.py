@@ -33,7 +33,7 @@ def front_matter(path) -> dict:
 
 METRICS = {
     "exact_accuracy": 0.875, "token_accuracy": 0.9, "q_halt_accuracy": 0.5, "mean_steps": 16.0,
-    "exact_accuracy_adaptive": 0.75, "token_accuracy_adaptive": 0.85, "mean_steps_adaptive": 3.25,
+    "count": 16, "exact_accuracy_adaptive": 0.75, "token_accuracy_adaptive": 0.85, "mean_steps_adaptive": 3.25,
 }  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def test_card_metadata_and_body(model_dir, tmp_path):
     text = path.read_text()
     assert text.count("\n# hrm-tiny\n") == 1
     assert 'pipeline(model="user/hrm-tiny", trust_remote_code=True)' in text
-    assert "| q_halt_accuracy | 0.5000 |" in text  # the table shows every metric, model-index the headline ones
+    assert "| q_halt_accuracy | 0.5000 |" in text and "| count | 16 |" in text  # every metric; model-index: headline
     assert "hrm train --preset cpu-demo" in text
     assert "[`train_config.yaml`](train_config.yaml)" in text and "lr: 0.0001" not in text  # linked, not inlined
     assert PAPER_URL in text and BIBTEX in text and "not transformers' `hrm_text` language model" in text
@@ -163,7 +163,8 @@ def test_training_folder_card_names_the_final_folder_or_the_repo(tmp_path, push_
     text = (folder / "README.md").read_text()
     header = text.split("---")[1]
     assert f"\n# {name}\n" in text and ".tmp" not in text and "outputs" not in header
-    assert yaml.safe_load(header)["model-index"][0]["name"] == name
+    (index,) = yaml.safe_load(header)["model-index"]
+    assert index["name"] == name and index["results"][0]["dataset"]["split"] == "test"  # the trainer's evaluation
     assert f'pipeline(model="{push_to_hub or name}", trust_remote_code=True)' in text
     assert "[`train_config.yaml`](train_config.yaml)" in text and (folder / "train_config.yaml").is_file()
     assert PIPELINE_TASK in json.loads((folder / "config.json").read_text())["custom_pipelines"]

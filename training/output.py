@@ -35,8 +35,9 @@ def save_model_folder(
     save_model_files(model, tmp)
     config.save(tmp / TRAIN_CONFIG_NAME)
     write_model_card(
-        tmp, metrics=metrics, dataset=config.data_path, command=command, repo_id=config.push_to_hub or folder.name
-    )
+        tmp, metrics=metrics, dataset=config.data_path, eval_split="test", command=command,
+        repo_id=config.push_to_hub or folder.name,
+    )  # fmt: skip
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         folder.rename(old)
