@@ -67,6 +67,8 @@ class HrmPuzzlePipeline(Pipeline):
             )
 
     def __call__(self, inputs, **kwargs):
+        if isinstance(inputs, np.ndarray) and inputs.ndim == 2:
+            inputs = inputs.tolist()
         if is_arc_grid(inputs):  # a grid is a list too: keep the base class from taking its rows for puzzles
             return super().__call__([inputs], **kwargs)[0]
         return super().__call__(inputs, **kwargs)

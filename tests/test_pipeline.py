@@ -8,6 +8,7 @@ import subprocess
 import sys
 import sysconfig
 
+import numpy as np
 import pytest
 import torch
 from transformers import pipeline
@@ -86,10 +87,11 @@ def test_adaptive_and_fixed_halting_differ_and_lists_give_lists(tmp_path):
     assert all(r["segments"] == 4 for r in solver(puzzles, halting="fixed"))
 
 
-def test_arc_list_of_grids_is_a_batch(tmp_path):
+def test_arc_grid_or_array_is_one_puzzle_and_a_list_of_grids_a_batch(tmp_path):
     model = saved_model(tmp_path, seq_len=900, vocab_size=12)
     solver = pipeline(model=str(tmp_path), trust_remote_code=True)
     grids = [ARC_GRID, [[7]]]
+    assert_same(solver(np.array(ARC_GRID), puzzle_identifier=1), expected(model, "arc", ARC_GRID, 1))
     results = solver(grids, puzzle_identifier=1)
     assert len(results) == 2
     for result, grid in zip(results, grids, strict=True):
