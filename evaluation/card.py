@@ -106,11 +106,12 @@ def headline_results(
     """The `model-index` entries: exact and token accuracy (and ARC pass@k) per halting mode, named with the mode
     and the mean segments used, measured on `dataset` when it is a Hub id."""
     hub_dataset = dataset if dataset and is_hub_id(dataset) else None
+    names = {**HEADLINE_METRICS, **{name: name for name in metrics if name.startswith("pass@") and "_" not in name}}
     results = []
     for halting, suffix in HALTING_SUFFIXES.items():
         mean_segments = metrics.get(f"mean_steps{suffix}")
-        details = f"{halting} halting" + (f", {mean_segments:.2f} mean segments" if mean_segments is not None else "")
-        names = {**HEADLINE_METRICS, **{m: m for m in metrics if m.startswith("pass@") and "_" not in m}}
+        details = {"halting": halting} | ({} if mean_segments is None else {"mean_segments": mean_segments})
+        described = f"{halting} halting" + ("" if mean_segments is None else f", {mean_segments:.2f} mean segments")
         results += [
             EvalResult(
                 task_type="puzzle-solving",
@@ -119,9 +120,9 @@ def headline_results(
                 dataset_name=hub_dataset or f"local {task or 'puzzle'} dataset",
                 dataset_split=split,
                 metric_type=name,
-                metric_name=f"{label} ({details})",
+                metric_name=f"{label} ({described})",
                 metric_value=float(metrics[name + suffix]),
-                metric_args={"halting": halting, **({"mean_segments": mean_segments} if mean_segments else {})},
+                metric_args=details,
             )
             for name, label in names.items()
             if name + suffix in metrics
