@@ -135,12 +135,12 @@ def push_puzzle_dataset(folder: str | Path, repo_id: str, private: bool = False,
     dataset, _ = load_puzzle_dataset(folder)
     dataset.push_to_hub(repo_id, private=private, token=token)
     pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
-    card = card_for_repo(DatasetCard.load(folder / CARD_FILE), repo_id)
+    card = DatasetCard.load(folder / CARD_FILE)
     for key in ("dataset_info", "configs"):
         if key in pushed.data:
             card.data[key] = pushed.data[key]
     files = [name for name in (METADATA_FILE, IDENTIFIERS_FILE) if (folder / name).exists()]
-    operations = [CommitOperationAdd(CARD_FILE, str(card).encode())]
+    operations = [CommitOperationAdd(CARD_FILE, str(card_for_repo(card, repo_id)).encode())]
     operations += [CommitOperationAdd(name, str(folder / name)) for name in files]
     commit = HfApi(token=token).create_commit(
         repo_id, operations, commit_message="Add puzzle metadata and dataset card", repo_type="dataset"
