@@ -1,17 +1,28 @@
 """The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset.
 
 Built locally, its loading section names the folder; `card_for_repo` names the Hub repo instead when the dataset is
-pushed. Like the model card, it links the paper and carries its BibTeX, so that the paper's Hub page lists both.
+pushed. It links the paper and carries its BibTeX, as the model card does (both from here), so that the paper's Hub
+page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data`.
 """
 
 from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..evaluation.card import BIBTEX, PAPER_URL
 from .metadata import PuzzleDatasetMetadata
 
 
+PAPER_URL = "https://arxiv.org/abs/2506.21734"
+BIBTEX = """\
+@misc{wang2025hierarchicalreasoningmodel,
+      title={Hierarchical Reasoning Model},
+      author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and Sen Song and Yasin Abbasi Yadkori},
+      year={2025},
+      eprint={2506.21734},
+      archivePrefix={arXiv},
+      primaryClass={cs.AI},
+      url={https://arxiv.org/abs/2506.21734},
+}"""
 # The Hub's task categories have none for puzzle solving; "other" is the one it offers for such data.
 TASK_CATEGORIES = ["other"]
 LOADING_HEADING = "## Loading\n"

@@ -17,6 +17,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import safe_open
 
+from ..data.card import BIBTEX, PAPER_URL
 from ..tokenization_hrm import infer_task
 
 
@@ -26,17 +27,6 @@ CARD_NAME = "README.md"
 CARD_INPUTS_NAME = "card_inputs.json"
 TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
-PAPER_URL = "https://arxiv.org/abs/2506.21734"
-BIBTEX = """\
-@misc{wang2025hierarchicalreasoningmodel,
-      title={Hierarchical Reasoning Model},
-      author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and Sen Song and Yasin Abbasi Yadkori},
-      year={2025},
-      eprint={2506.21734},
-      archivePrefix={arXiv},
-      primaryClass={cs.AI},
-      url={https://arxiv.org/abs/2506.21734},
-}"""
 TASK_DESCRIPTIONS = {
     "sudoku": "Sudoku (fill the grid so that no digit repeats in a row, column or box)",
     "maze": "30x30 mazes (mark the shortest path from start to goal)",
