@@ -77,16 +77,16 @@ def dataset_card(
     license: str | None = None,
     source_datasets: list[str] | None = None,
 ) -> DatasetCard:
-    """A card describing the task, its provenance (`source`, the Hub datasets it was built from, the build command)
-    and the metadata of each split."""
+    """A card describing the task, its provenance (`source`, the build command, the Hub datasets it was built from:
+    `source_datasets`) and the metadata of each split."""
     first = next(iter(metadata.values()))
     data = DatasetCardData(
         pretty_name=f"HRM {first.task} puzzles",
         license=license,
         size_categories=[_size_category(sum(num_rows.values()))],
         task_categories=TASK_CATEGORIES,
-        source_datasets=source_datasets,
         tags=["hrm", "reasoning", "puzzles", first.task],
+        source_datasets=source_datasets,
     )
     table = "\n".join(
         f"| {name} | {num_rows[name]} | {m.total_groups} | {m.mean_puzzle_examples:.4g} |"
