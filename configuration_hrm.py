@@ -33,7 +33,7 @@ LOSS_TYPES = ("stablemax_cross_entropy", "softmax_cross_entropy")
 TRANSFORMERS_KEYS = frozenset({
     "auto_map", "model_type", "name_or_path", "_name_or_path", "_commit_hash", "torch_dtype", "num_labels",
     "output_attentions", "attn_implementation", "experts_implementation", "per_layer_config",
-    "_attn_implementation_internal", "_experts_implementation_internal",
+    "_attn_implementation_internal", "_experts_implementation_internal", "custom_pipelines",
 })  # fmt: skip
 
 

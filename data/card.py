@@ -1,4 +1,9 @@
-"""The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset."""
+"""The dataset card (README.md with YAML metadata) that travels with a built puzzle dataset.
+
+Built locally, its loading section names the folder; `card_for_repo` names the Hub repo instead when the dataset is
+pushed. It links the paper and carries its BibTeX, as the model card does (both from here), so that the paper's Hub
+page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,21 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from .metadata import PuzzleDatasetMetadata
 
+
+PAPER_URL = "https://arxiv.org/abs/2506.21734"
+BIBTEX = """\
+@misc{wang2025hierarchicalreasoningmodel,
+      title={Hierarchical Reasoning Model},
+      author={Guan Wang and Jin Li and Yuhao Sun and Xing Chen and Changling Liu and Yue Wu and Meng Lu and Sen Song and Yasin Abbasi Yadkori},
+      year={2025},
+      eprint={2506.21734},
+      archivePrefix={arXiv},
+      primaryClass={cs.AI},
+      url={https://arxiv.org/abs/2506.21734},
+}"""
+# The Hub's task categories have none for puzzle solving; "other" is the one it offers for such data.
+TASK_CATEGORIES = ["other"]
+LOADING_HEADING = "## Loading\n"
 
 TASK_DESCRIPTIONS = {
     "sudoku": (
@@ -64,6 +84,7 @@ def dataset_card(
         pretty_name=f"HRM {first.task} puzzles",
         license=license,
         size_categories=[_size_category(sum(num_rows.values()))],
+        task_categories=TASK_CATEGORIES,
         tags=["hrm", "reasoning", "puzzles", first.task],
         source_datasets=source_datasets,
     )
@@ -80,6 +101,8 @@ def dataset_card(
     body = f"""# HRM {first.task} puzzles
 
 {TASK_DESCRIPTIONS[first.task]}
+
+Paper: [Hierarchical Reasoning Model]({PAPER_URL}) (Wang et al., 2025).
 
 ## Source and build
 {source}
@@ -101,15 +124,30 @@ and `identifiers.json` the puzzle identifier names where there are several.
 
 ## Columns
 {COLUMNS}
-## Loading
-With the `data` package of hrm-hf (rows and metadata):
+## Citation
+```bibtex
+{BIBTEX}
+```
+
+{loading_section(None)}"""
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def loading_section(repo_id: str | None) -> str:
+    """How to load the dataset: from the Hub repo `repo_id`, or from its folder while it has none."""
+    rows = f'`load_dataset("{repo_id}")`' if repo_id else '`load_from_disk("<this folder>")`'
+    return f"""{LOADING_HEADING}With the `data` package of hrm-hf (rows and metadata):
 ```python
 from hrm_hf.data import load_puzzle_dataset
-dataset, metadata = load_puzzle_dataset("<this repo or folder>")
+dataset, metadata = load_puzzle_dataset("{repo_id or "<this folder>"}")
 ```
 The columns are named like the model's `forward` arguments, so a torch-formatted batch goes straight in:
 `model(**dataset["test"].with_format("torch", columns=["input_ids", "puzzle_identifiers", "labels"])[:4])`.
-With `datasets` alone, the rows come from `load_dataset("<this repo>")` (Hub) or `load_from_disk("<this folder>")`
-and the metadata from `puzzle_metadata.json` beside them.
+With `datasets` alone, the rows come from {rows} and the metadata from `puzzle_metadata.json` beside them.
 """
-    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def card_for_repo(card: DatasetCard, repo_id: str) -> DatasetCard:
+    """`card` with its loading section (the last one) naming the Hub repo `repo_id`."""
+    card.text = card.text.partition(LOADING_HEADING)[0] + loading_section(repo_id)
+    return card

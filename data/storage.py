@@ -16,6 +16,7 @@ from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
 from ..evaluation.loading import hub_revision, local_or_hub
+from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
 
@@ -189,7 +190,7 @@ def push_puzzle_dataset(
         if key in pushed.data:
             card.data[key] = pushed.data[key]
     files = [name for name in (METADATA_FILE, IDENTIFIERS_FILE) if (folder / name).exists()]
-    operations = [CommitOperationAdd(CARD_FILE, str(card).encode())]
+    operations = [CommitOperationAdd(CARD_FILE, str(card_for_repo(card, repo_id)).encode())]
     operations += [CommitOperationAdd(name, str(folder / name)) for name in files]
     commit = HfApi(token=token).create_commit(
         repo_id,

@@ -1,8 +1,9 @@
 """The model card (`README.md` of a model folder or Hub repo), rendered from the repository's `model_card.md`.
 
-Training, checkpoint conversion and `hrm evaluate --update-card` all call [`write_model_card`]. What a call
-does not give (metrics, dataset, training command and config) is kept from the card already in the folder, so the
-three can update one card in turn. Measured metrics go into the YAML `model-index` as well as into a table.
+Training, checkpoint conversion and `hrm evaluate --update-card` all call [`write_model_card`]. What a call does not
+give (metrics, datasets, command, names) is kept from the previous call, which `card_inputs.json` beside the card
+records, so the three can update one card in turn. The YAML metadata holds only what is right on the Hub: Hub ids,
+never local paths, and the headline results in `model-index`; the full training config stays in `train_config.yaml`.
 """
 
 from __future__ import annotations
@@ -10,58 +11,48 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from math import isqrt
 from pathlib import Path
 
-import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import safe_open
 
+from ..data.card import BIBTEX, PAPER_URL
 from ..tokenization_hrm import infer_task
 
 
 TEMPLATE_NAME = "model_card.md"
 CARD_NAME = "README.md"
+# What the card was last rendered from; read back by the next update.
+CARD_INPUTS_NAME = "card_inputs.json"
+TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
-# Custom metadata key holding what the card body shows but the standard metadata has no field for.
-PROVENANCE_KEY = "hrm"
 TASK_DESCRIPTIONS = {
     "sudoku": "Sudoku (fill the grid so that no digit repeats in a row, column or box)",
     "maze": "30x30 mazes (mark the shortest path from start to goal)",
     "arc": "ARC-AGI abstract reasoning puzzles (produce the output grid from the demonstration pairs)",
     None: "grid puzzles",
 }
-# Usage snippets need only torch, the model's own code and the puzzle codec, so they run on a model pulled from the Hub.
+# Card metric names end in `_adaptive` for adaptive halting and have no suffix for fixed halting (`hrm evaluate`).
+HALTING_SUFFIXES = {"fixed": "", "adaptive": "_adaptive"}
+HEADLINE_METRICS = {"exact_accuracy": "Exact accuracy", "token_accuracy": "Token accuracy"}
+# Usage snippets need only transformers: the model folder carries the puzzle pipeline and its codec.
 USAGE_EXAMPLES = {
     "sudoku": (
-        "import torch\n"
-        "from hrm_hf.tokenization_hrm import decode_sudoku, encode_sudoku\n\n"
-        'sudoku = "{sudoku}"  # the cells row by row, "." for blanks\n'
-        "input_ids = torch.tensor(encode_sudoku(sudoku, side={side}))[None]\n"
-        "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
-        "print(decode_sudoku(out.predictions[0]), out.steps[0].item())"
+        'result = solver("{sudoku}")  # the cells row by row, "." or "0" for blanks\n'
+        'print(result["solution"], result["segments"], result["halt_confidence"])'
     ),
     "maze": (
-        "import torch\n"
-        "from hrm_hf.tokenization_hrm import decode_maze, encode_maze\n\n"
         'maze = open("maze.txt").read()  # 30 lines of 30 characters: # wall, space open, S start, G goal\n'
-        "input_ids = torch.tensor(encode_maze(maze))[None]\n"
-        "out = model.solve(input_ids)  # adaptive halting: the row stops when its Q head says so\n"
-        "print(decode_maze(out.predictions[0]), out.steps[0].item())"
+        "result = solver(maze)\n"
+        'print(result["solution"], result["segments"], result["halt_confidence"])'
     ),
     "arc": (
-        "import torch\n"
-        "from hrm_hf.tokenization_hrm import decode_arc, encode_arc\n\n"
         "grid = [[0, 1, 2], [3, 4, 5]]  # the test input, colours 0..9\n"
-        "# The puzzle's row of the embedding table: its index in the training data's identifiers.json (0: blank).\n"
-        "puzzle_identifiers = torch.tensor([0])\n"
-        "out = model.solve(torch.tensor(encode_arc(grid))[None], puzzle_identifiers)\n"
-        "print(decode_arc(out.predictions[0]).tolist(), out.steps[0].item())"
-    ),
-    None: (
-        "out = model.solve(input_ids, puzzle_identifiers)  # [batch, seq_len] token ids, [batch] puzzle ids\n"
-        "print(out.predictions, out.steps, out.halt_confidence)"
+        "# The row of the embedding table that the task's training examples had (identifiers.json of the training\n"
+        "# data); 0 is the blank puzzle.\n"
+        "result = solver(grid, puzzle_identifier=0)\n"
+        'print(result["solution"], result["segments"], result["halt_confidence"])'
     ),
 }
 # Example Sudoku of the usage snippet by number of cells; other sizes show an empty grid.
@@ -71,12 +62,10 @@ EXAMPLE_SUDOKU = {
 }
 
 
-def usage_example(task: str | None, seq_len: int) -> str:
-    """The Python lines after loading the model in the card's usage section (unknown tasks: generic)."""
-    example = USAGE_EXAMPLES.get(task, USAGE_EXAMPLES[None])
-    return example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len)).replace(
-        "{side}", str(isqrt(seq_len))
-    )
+def usage_example(task: str | None, seq_len: int) -> str | None:
+    """The Python lines after building the pipeline in the card's usage section (None for unknown puzzle types)."""
+    example = USAGE_EXAMPLES.get(task)
+    return example and example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len))
 
 
 def template_path() -> Path:
@@ -95,32 +84,40 @@ def is_hub_id(name: str) -> bool:
     return True
 
 
-def read_previous(card_path: Path) -> dict:
-    """Metrics, dataset, command and training config recorded in an existing card (empty when there is none)."""
-    if not card_path.is_file():
-        return {}
-    data = ModelCard.load(card_path).data.to_dict()
-    previous = dict(data.get(PROVENANCE_KEY) or {})
-    return previous
+def read_previous(output_dir: Path) -> dict:
+    """What the folder's card was last rendered from (empty when there is none)."""
+    path = output_dir / CARD_INPUTS_NAME
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def eval_results(
+def headline_results(
     metrics: dict[str, float], dataset: str | None, split: str | None, task: str | None
 ) -> list[EvalResult]:
-    """One `model-index` entry per metric, measured on `dataset` (its `split` when known)."""
-    return [
-        EvalResult(
-            task_type="puzzle-solving",
-            task_name=TASK_DESCRIPTIONS[task].split(" (")[0],
-            dataset_type=dataset or "unknown",
-            dataset_name=dataset or "unknown",
-            dataset_split=split,
-            metric_type=name,
-            metric_name=name,
-            metric_value=float(value),
-        )
-        for name, value in metrics.items()
-    ]
+    """The `model-index` entries: exact and token accuracy (and ARC pass@k) per halting mode, named with the mode
+    and the mean segments used, measured on `dataset` when it is a Hub id."""
+    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
+    names = {**HEADLINE_METRICS, **{name: name for name in metrics if name.startswith("pass@") and "_" not in name}}
+    results = []
+    for halting, suffix in HALTING_SUFFIXES.items():
+        mean_segments = metrics.get(f"mean_steps{suffix}")
+        details = {"halting": halting} | ({} if mean_segments is None else {"mean_segments": mean_segments})
+        described = f"{halting} halting" + ("" if mean_segments is None else f", {mean_segments:.2f} mean segments")
+        results += [
+            EvalResult(
+                task_type="puzzle-solving",
+                task_name=TASK_DESCRIPTIONS[task].split(" (")[0],
+                dataset_type=hub_dataset or "local",
+                dataset_name=hub_dataset or f"local {task or 'puzzle'} dataset",
+                dataset_split=split,
+                metric_type=name,
+                metric_name=f"{label} ({described})",
+                metric_value=float(metrics[name + suffix]),
+                metric_args=details,
+            )
+            for name, label in names.items()
+            if name + suffix in metrics
+        ]
+    return results
 
 
 def copy_examples(examples: list, output_dir: Path) -> list[str]:
@@ -141,12 +138,20 @@ def copy_examples(examples: list, output_dir: Path) -> list[str]:
     return relative
 
 
+def card_names(output_dir: Path, repo_id: str | None, model_name: str | None, previous: dict) -> tuple[str, str]:
+    """The repo id of the usage snippet and the card's title: given, else the previous card's, else the folder's name
+    (a new `repo_id` renames the title too)."""
+    repo_id = repo_id or previous.get("repo_id") or output_dir.resolve().name
+    if model_name is None:
+        model_name = previous.get("model_name") if repo_id == previous.get("repo_id") else None
+    return repo_id, model_name or repo_id.split("/")[-1]
+
+
 def write_model_card(
     output_dir: str | Path,
     *,
     metrics: dict[str, float] | None = None,
     dataset: str | None = None,
-    training_config: dict | None = None,
     command: str | None = None,
     examples: list | None = None,
     repo_id: str | None = None,
@@ -158,75 +163,64 @@ def write_model_card(
     """Render `model_card.md` into `output_dir/README.md` and return its path.
 
     Args:
-        output_dir: the model folder; its `config.json` gives the architecture shown in the card.
-        metrics: measured metrics by name (go into `model-index` and the results table); replace earlier ones.
-        dataset: the training dataset's Hub id (or folder name).
-        training_config: the training configuration, shown as YAML.
+        output_dir: the model folder; its `config.json` gives the architecture shown in the card, and its
+            `train_config.yaml`, when there is one, is linked as the training configuration.
+        metrics: measured metrics by name (all in the results table, the headline ones in `model-index`); replace
+            earlier ones.
+        dataset: the training dataset's Hub id (or folder).
         command: the command that produced the model.
         examples: picture paths to embed (copied into `output_dir/examples/` unless already inside the folder).
-        repo_id: the Hub id shown in the usage snippet; defaults to the folder's name.
-        model_name: the card's title and `model-index` name; defaults to the last part of `repo_id`, else the
-            folder's name.
+        repo_id: the Hub id (pushing) or final folder name used in the usage snippet; defaults to the previous
+            card's, else the folder's name.
+        model_name: the card's title and `model-index` name; defaults to the previous card's, else the last part of
+            `repo_id`.
         eval_dataset: the dataset `metrics` were measured on; defaults to `dataset`.
         eval_split: the split of `eval_dataset` they were measured on.
-        base_model: the Hub model repo the weights were converted from (the card's `base_model`).
+        base_model: the Hub id of the model this one was converted or fine-tuned from.
     """
     output_dir = Path(output_dir)
     config_path = output_dir / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"output_dir: no config.json in {output_dir}; save the model before its card.")
     config = json.loads(config_path.read_text())
-    card_path = output_dir / CARD_NAME
-    previous = read_previous(card_path)
+    previous = read_previous(output_dir)
     dataset = dataset or previous.get("dataset")
     if metrics is None:  # the earlier metrics stay, with where they were measured
         metrics = previous.get("metrics") or {}
         eval_dataset, eval_split = previous.get("eval_dataset"), previous.get("eval_split")
-    eval_dataset = eval_dataset or dataset
-    command = command or previous.get("command")
-    base_model = base_model or previous.get("base_model")
-    training_config = training_config if training_config is not None else previous.get("training_config")
-    examples = copy_examples(examples, output_dir) if examples else previous.get("examples") or []
-    task = infer_task(config["seq_len"], config["vocab_size"])
-    model_name = model_name or (repo_id or output_dir.resolve().name).split("/")[-1]
-    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
-    provenance = {
+    inputs = {
         "metrics": metrics,
         "dataset": dataset,
-        "eval_dataset": eval_dataset,
+        "eval_dataset": eval_dataset or dataset,
         "eval_split": eval_split,
-        "command": command,
-        "training_config": training_config,
-        "examples": examples,
-        "base_model": base_model,
+        "command": command or previous.get("command"),
+        "examples": copy_examples(examples, output_dir) if examples else previous.get("examples") or [],
+        "base_model": base_model or previous.get("base_model"),
     }
+    inputs["repo_id"], inputs["model_name"] = card_names(output_dir, repo_id, model_name, previous)
+    task = infer_task(config["seq_len"], config["vocab_size"])
+    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
         tags=["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle", *([task] if task else [])],
         datasets=[hub_dataset] if hub_dataset else None,
-        base_model=base_model,
-        model_name=model_name,
-        eval_results=eval_results(metrics, eval_dataset, eval_split, task) if metrics else None,
-        **{PROVENANCE_KEY: {key: value for key, value in provenance.items() if value}},
+        base_model=inputs["base_model"],
+        model_name=inputs["model_name"],
+        eval_results=headline_results(metrics, inputs["eval_dataset"], eval_split, task) or None,
     )
     card = ModelCard.from_template(
         card_data,
         template_path=str(template_path()),
-        model_name=model_name,
-        repo_id=repo_id or model_name,
+        **inputs,
+        paper_url=PAPER_URL,
+        bibtex=BIBTEX,
         task_description=TASK_DESCRIPTIONS[task],
         usage_example=usage_example(task, config["seq_len"]),
         num_parameters=f"{count_parameters(output_dir) - puzzle_table_values(config):,}",
         puzzle_table_values=f"{puzzle_table_values(config):,}",
-        dataset=dataset,
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
-        metrics=metrics,
-        eval_dataset=eval_dataset,
-        eval_split=eval_split,
-        command=command,
-        training_config=yaml.safe_dump(training_config, sort_keys=False).strip() if training_config else None,
-        examples=examples,
+        train_config=TRAIN_CONFIG_NAME if (output_dir / TRAIN_CONFIG_NAME).is_file() else None,
         **{
             key: config.get(key)
             for key in (
@@ -241,8 +235,9 @@ def write_model_card(
             )
         },
     )
-    card.save(card_path)
-    return card_path
+    card.save(output_dir / CARD_NAME)
+    (output_dir / CARD_INPUTS_NAME).write_text(json.dumps(inputs, indent=2) + "\n")
+    return output_dir / CARD_NAME
 
 
 def puzzle_table_values(config: dict) -> int:

@@ -186,12 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     source = resolve_source(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(source.path, overrides, args.task)
-    model.save_pretrained(args.output_dir)
     command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
-    from ..evaluation.card import write_model_card
+    from ..evaluation.model_folder import write_model_folder
     from ..training.output import push_folder
 
-    write_model_card(args.output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
+    write_model_folder(model, output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:
         url = push_folder(Path(args.output_dir), args.push_to_hub, private=args.private, revision=args.revision)

@@ -117,7 +117,7 @@ def test_converts_a_hub_repo_and_names_it_as_base_model(local_hub, tmp_path, cap
           "--push-to-hub", "tester/hrm-sudoku", "--private", "--revision", "converted"])  # fmt: skip
     assert f"Hub model repo {AUTHORS_REPO} at revision {commit} ({commit})" in caplog.text
     card = ModelCard.load(out / "README.md").data
-    assert card.base_model == AUTHORS_REPO and f"--source-revision {commit}" in card.hrm["command"]
+    assert card.base_model == AUTHORS_REPO and f"--source-revision {commit}" in (out / "README.md").read_text()
     converted = convert_checkpoint(out.parent / "rope_puzzle", task="sudoku").state_dict()
     pushed = AutoModel.from_pretrained("tester/hrm-sudoku", revision="converted", trust_remote_code=True)
     assert pushed.config.seq_len == 81 and pushed.config.num_puzzle_identifiers == 5

@@ -36,7 +36,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_one_package_with_its_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"hrm_hf", wheel.name.split("-py3")[0] + ".dist-info"}
-    for required in ("hrm_hf/modeling_hrm.py", "hrm_hf/configuration_hrm.py", "hrm_hf/tokenization_hrm.py",
+    for required in ("hrm_hf/modeling_hrm.py", "hrm_hf/configuration_hrm.py", "hrm_hf/tokenization_hrm.py", "hrm_hf/pipeline_hrm.py",
                      "hrm_hf/model_card.md", "hrm_hf/metrics/hrm_puzzle/hrm_puzzle.py",
                      "hrm_hf/metrics/arc_pass_at_k/arc_pass_at_k.py", "hrm_hf/training/presets/cpu-demo.yaml",
                      "hrm_hf/scripts/cli.py", "hrm_hf/data/__init__.py"):  # fmt: skip

@@ -20,13 +20,13 @@ import httpx2
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
-from ..evaluation.card import write_model_card
+from ..evaluation.card import TRAIN_CONFIG_NAME
+from ..evaluation.model_folder import write_model_folder
 from ..modeling_hrm import HrmActModel
 from .config import TrainConfig
 
 
 logger = logging.getLogger(__name__)
-TRAIN_CONFIG_FILE = "train_config.yaml"
 HEADLINE_METRIC = "exact_accuracy"  # named in each pushed model's commit message
 T = TypeVar("T")
 
@@ -34,21 +34,14 @@ T = TypeVar("T")
 def save_model_folder(
     model: HrmActModel, folder: Path, config: TrainConfig, metrics: dict[str, float], command: str
 ) -> Path:
-    """Write the model folder at `folder`, replacing any previous one only once the new one is complete."""
-    tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    config.save(tmp / TRAIN_CONFIG_FILE)
-    write_model_card(
-        tmp, metrics=metrics, dataset=config.data_path, training_config=config.to_dict(), command=command,
-        repo_id=config.push_to_hub,
+    """Write the model folder at `folder`, replacing any previous one only once the new one is complete.
+
+    The card, rendered before the rename, names the Hub repo when the run pushes and the final folder otherwise.
+    """
+    return write_model_folder(
+        model, folder, extras=lambda tmp: config.save(tmp / TRAIN_CONFIG_NAME), metrics=metrics,
+        dataset=config.data_path, eval_split="test", command=command, repo_id=config.push_to_hub,
     )  # fmt: skip
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
 
 
 def is_transient(error: BaseException) -> bool:
