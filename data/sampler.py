@@ -2,8 +2,14 @@
 
 Training, per data iteration of several epochs: shuffle the groups once per epoch; for each group draw one of its
 puzzles; take that puzzle's examples in random order (without replacement); fill the global batch, cutting the puzzle
-that overflows it (its remaining examples are dropped); drop the iteration's last incomplete batch. Every rank
-computes the same global batch from the seed and reads its own contiguous slice. Evaluation: all examples in order, the last batch padded.
+that overflows it (its remaining examples are dropped); drop the iteration's last incomplete batch. The group order
+and puzzle draws are the authors' random stream (`Philox(seed + iteration)`), so single-example puzzles (Sudoku,
+Maze) give their exact batches. Evaluation: all examples in order, the last batch padded.
+
+One deliberate difference: every rank computes the same global batch from the seed and reads its own contiguous
+slice, and a multi-example puzzle's examples are drawn from that same stream. The authors draw those examples with each
+rank's global numpy RNG, so their ranks train on differently permuted copies of the "same" batch (duplicated and
+skipped examples).
 
 Batches are dicts of torch tensors: `input_ids` int32 [local_batch, seq_len], `labels` int64 (the ignore label id
 becomes -100), `puzzle_identifiers` int32 [local_batch]; evaluation batches add `example_index` int64 (-1 on padding).
