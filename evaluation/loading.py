@@ -64,11 +64,19 @@ def local_or_hub(spec: str | Path, field: str) -> Path | str:
     return path
 
 
-def hub_revision(repo_id: str, repo_type: str, revision: str | None, field: str) -> str:
-    """The commit sha `revision` (default: the main branch) of the Hub repo resolves to, announced in one line."""
+def hub_revision(repo_id: str, repo_type: str, revision: str | None, field: str) -> str | None:
+    """The commit sha `revision` (default: the main branch) of the Hub repo resolves to, announced in one line;
+    offline, `revision` itself (the cache resolves it)."""
     from huggingface_hub import HfApi
+    from huggingface_hub import constants as hub_constants
     from huggingface_hub.errors import HfHubHTTPError
 
+    if hub_constants.HF_HUB_OFFLINE:  # no Hub to ask: the cache answers, as transformers and datasets do offline
+        logger.warning(
+            f"{field}: no local file or folder {repo_id!r}; offline, loading the cached Hub {repo_type} repo "
+            f"{repo_id} at revision {revision or 'main'}."
+        )
+        return revision
     api = HfApi()
     info = api.dataset_info if repo_type == "dataset" else api.model_info
     try:

@@ -77,7 +77,7 @@ def test_cli_push_and_load_in_fresh_processes(local_hub, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     result = local_hub.run_python(
-        "from data import load_puzzle_dataset; d, m = load_puzzle_dataset('tester/sudoku-cli'); "
+        "from hrm_hf.data import load_puzzle_dataset; d, m = load_puzzle_dataset('tester/sudoku-cli'); "
         "print(d['train'].num_rows, m['train'].vocab_size, m['train'].build_command)"
     )
     assert result.returncode == 0, result.stderr

@@ -83,8 +83,11 @@ def test_installed_hrm_runs_from_an_empty_folder(wheel, tmp_path):
          "--output-dir", "outputs/eval"], cwd=user, env=env)  # fmt: skip
     report = json.loads((user / "outputs" / "eval" / "metrics.json").read_text())
     figures |= {f"evaluate {mode} exact": m["exact_accuracy"] for mode, m in report["results"].items()}
-    solved = run([hrm, "solve", "--model", "outputs/run/model", "--sudoku", "1.3..1.2.4.3...4"], cwd=user, env=env)
-    assert "segments" in solved.stdout
+    # A 30-step model may answer wrongly: solve then says "not solved" and exits 1; either way it ran end to end.
+    solved = subprocess.run([hrm, "solve", "--model", "outputs/run/model", "--sudoku", "341...4342.1.3.4"], cwd=user,
+                            env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert solved.returncode in (0, 1) and "segments" in solved.stdout + solved.stderr, solved.stderr[-2000:]
+    assert "Traceback" not in solved.stderr
     # The module form (what `accelerate launch -m` runs) with the user's folder first on sys.path.
     run([str(venv / "bin" / "python"), "-m", "hrm_hf.scripts", "train", "--help"], cwd=user, env=env)
     loaded = run([str(venv / "bin" / "python"), "-c",
