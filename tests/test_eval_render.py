@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.evaluation.render import CELL_SIZES, GAP, MIN_PANEL, TITLE, WRONG, render_example
 from hrm_hf.tokenization_hrm import encode_puzzle
 from tests.test_solve import MAZE, SUDOKU
 
 
+CELL, SUDOKU_CELL = CELL_SIZES["arc"], CELL_SIZES["sudoku"]
 SOLVED = "483921657967345821251876493548132976729564138136798245372689514814253769695417382"
 
 
@@ -22,7 +23,7 @@ def sudoku_case():
 @pytest.mark.parametrize(
     ("task", "case", "size"),
     [
-        ("sudoku", sudoku_case(), (3 * 9 * CELL + 4 * GAP, 9 * CELL + TITLE + 2 * GAP)),
+        ("sudoku", sudoku_case(), (3 * 9 * SUDOKU_CELL + 4 * GAP, 9 * SUDOKU_CELL + TITLE + 2 * GAP)),
         ("maze", (encode_puzzle("maze", MAZE, 900),) * 3, (3 * 30 * CELL + 4 * GAP, 30 * CELL + TITLE + 2 * GAP)),
         (
             "arc",
@@ -42,8 +43,8 @@ def test_wrong_cells_are_outlined_only_in_the_prediction(tmp_path):
     path = render_example("sudoku", *sudoku_case(), tmp_path / "s.png")
     pixels = np.asarray(Image.open(path).convert("RGB"))
     red = np.all(pixels == WRONG, axis=-1)
-    prediction_left = GAP + 2 * (9 * CELL + GAP)
+    prediction_left = GAP + 2 * (9 * SUDOKU_CELL + GAP)
     top = GAP + TITLE
-    assert red[top : top + CELL, prediction_left : prediction_left + CELL].any()
+    assert red[top : top + SUDOKU_CELL, prediction_left : prediction_left + SUDOKU_CELL].any()
     assert not red[:, :prediction_left].any()
-    assert not red[top + CELL :, prediction_left + CELL :].any()
+    assert not red[top + SUDOKU_CELL :, prediction_left + SUDOKU_CELL :].any()
