@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hrm_hf.evaluation.halting import iter_rows, solve_stream
+from hrm_hf.evaluation.halting import iter_rows, roll_out_segments, solve_stream
 from tests.eval_utils import tiny_model
 
 
@@ -97,3 +97,16 @@ def test_bad_solve_arguments_are_named(model, batch, kwargs, message):
 def test_scheduler_rejects_bad_arguments(model, batch, kwargs, message):
     with pytest.raises(ValueError, match=message):
         list(solve_stream(model, iter_rows([batch]), **{"batch_size": 5, **kwargs}))
+
+
+def test_roll_out_segments_holds_solves_answers_at_the_halting_segment(model, batch):
+    """Every segment's prediction is kept: the one at `halt_steps` is adaptive `solve`'s, the last is fixed's."""
+    rollout = roll_out_segments(model, batch["input_ids"], batch["puzzle_identifiers"])
+    adaptive = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="adaptive")
+    fixed = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
+    assert rollout.predictions.shape == (4, 24, 16) and rollout.q_halt_logits.shape == (4, 24)
+    assert rollout.halt_steps.tolist() == adaptive.steps.tolist()
+    at_halt = rollout.predictions[rollout.halt_steps.long() - 1, torch.arange(24)]
+    assert torch.equal(at_halt, adaptive.predictions)
+    assert torch.equal(rollout.predictions[-1], fixed.predictions)
+    assert not all(torch.equal(rollout.predictions[0], step) for step in rollout.predictions[1:])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.render import CELL_SIZES, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.evaluation.render import CELL_SIZES, GAP, GIVEN_FILL, MIN_PANEL, TITLE, WRONG, render_example
 from hrm_hf.tokenization_hrm import encode_puzzle
 from tests.test_solve import MAZE, SUDOKU
 
@@ -48,3 +48,23 @@ def test_wrong_cells_are_outlined_only_in_the_prediction(tmp_path):
     assert red[top : top + SUDOKU_CELL, prediction_left : prediction_left + SUDOKU_CELL].any()
     assert not red[:, :prediction_left].any()
     assert not red[top + SUDOKU_CELL :, prediction_left + SUDOKU_CELL :].any()
+
+
+def test_sudoku_boxes_are_ruled_and_givens_stand_apart(tmp_path):
+    path = render_example("sudoku", *sudoku_case(), tmp_path / "s.png")
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    top, grid = GAP + TITLE, 9 * SUDOKU_CELL
+    column = pixels[top + 1 : top + grid - 1]
+    box_edge, cell_edge = GAP + 3 * SUDOKU_CELL, GAP + SUDOKU_CELL
+    assert (column[:, box_edge] == 0).all()  # a thick black line between boxes, top to bottom
+    assert not (column[:, cell_edge] == 0).all()  # a thin grey one between cells
+    clue = SUDOKU.index("3")  # the first given: grey in every panel; a blank cell stays white in the input
+    corner = (top + (clue // 9) * SUDOKU_CELL + 4, GAP + (clue % 9) * SUDOKU_CELL + 4)
+    assert tuple(pixels[corner]) == GIVEN_FILL and tuple(pixels[top + 4, GAP + 4]) == (255, 255, 255)
+
+
+def test_a_30x30_grid_gets_cells_of_16_pixels(tmp_path):
+    grid = np.random.default_rng(0).integers(0, 10, (30, 30))
+    tokens = encode_puzzle("arc", grid.tolist(), 900)
+    with Image.open(render_example("arc", tokens, tokens, tokens, tmp_path / "a.png")) as image:
+        assert image.size == (3 * 30 * 16 + 4 * GAP, 30 * 16 + TITLE + 2 * GAP)
