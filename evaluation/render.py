@@ -70,6 +70,11 @@ def decode_grid(task: str, tokens: np.ndarray) -> np.ndarray:
     return as_grid(task, decode_puzzle(task, tokens))
 
 
+def grid_text(grid: np.ndarray) -> str:
+    """A decoded grid as lines of its cells (Sudoku digits and `.`, maze characters, ARC colour digits)."""
+    return "\n".join("".join(str(value) for value in line.tolist()) for line in grid)
+
+
 def givens_of(task: str, puzzle: np.ndarray) -> np.ndarray | None:
     """The cells a decoded Sudoku puzzle gives (its digits); None for mazes and ARC, where no such split is drawn."""
     return puzzle != "." if task == "sudoku" else None

@@ -46,11 +46,10 @@ def row_title(row: int, group: int, puzzle: int, name: str | None) -> str:
 
 def as_text(task: str, grid) -> str:
     """A decoded grid as lines of text: Sudoku with box lines, maze characters, ARC colour digits."""
+    from ..evaluation.render import grid_text
     from ..tokenization_hrm import format_sudoku
 
-    if task == "sudoku":
-        return format_sudoku("".join(grid.ravel().tolist()))
-    return "\n".join("".join(str(value) for value in line.tolist()) for line in grid)
+    return format_sudoku("".join(grid.ravel().tolist())) if task == "sudoku" else grid_text(grid)
 
 
 def side_by_side(left: str, right: str) -> str:
