@@ -14,6 +14,9 @@ import sys
 from .cli import HelpFormatter
 
 
+SMALL_GRID_CELLS = 16  # a 4x4 Sudoku: four rows of the dataset fit in a row of the picture
+
+
 def parse_rows(text: str) -> tuple[int, int]:
     """`A:B` (rows A to B-1) or `A` (row A alone) as (start, stop)."""
     start, _, stop = text.partition(":")
@@ -91,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         for i in range(len(rows["input_ids"]))
     ]  # fmt: skip
     if args.png is not None:
-        print(f"Wrote {render_rows(task, shown, args.png, pairs_per_row=4 if task == 'sudoku' else 2)}")
+        pairs_per_row = 4 if metadata.seq_len <= SMALL_GRID_CELLS else 2  # pictures about 1,000 pixels wide
+        print(f"Wrote {render_rows(task, shown, args.png, pairs_per_row)}")
         return
     for title, inputs, labels in shown:
         puzzle, solution = (as_text(task, decode_grid(task, tokens)) for tokens in (inputs, labels))
