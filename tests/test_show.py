@@ -76,3 +76,15 @@ def test_hrm_show_is_a_sub_command(sudoku_folder, capsys):
     assert "  show " in usage()
     main(["show", str(sudoku_folder), "--rows", "1"])
     assert capsys.readouterr().out.startswith("row 1, group 1, puzzle 1\n")
+
+
+def test_a_hub_dataset_is_shown_by_its_repo_id(sudoku_folder, local_hub, tmp_path, capsys):
+    from hrm_hf.data import push_puzzle_dataset
+
+    push_puzzle_dataset(sudoku_folder, "tester/sudoku-show")
+    show.main(["tester/sudoku-show", "--split", "train", "--rows", "3", "--png", str(tmp_path / "hub.png")])
+    assert f"Wrote {tmp_path / 'hub.png'}" in capsys.readouterr().out
+    show.main(["tester/sudoku-show", "--split", "train", "--rows", "3"])
+    from_hub = capsys.readouterr().out
+    show.main([str(sudoku_folder), "--split", "train", "--rows", "3"])
+    assert from_hub == capsys.readouterr().out and from_hub.startswith("row 3, group 1, puzzle 3\n")
