@@ -2,8 +2,8 @@
 
 A picture is a grid of panels, each a titled puzzle grid: Sudoku digits with box lines (the puzzle's givens on grey,
 the cells a model or solution filled in blue), mazes in colour (walls dark, start green, goal blue, path yellow) and
-ARC grids in the ARC palette. Wrong predicted cells are outlined in red; the segment where adaptive halting stops
-is framed in green. `hrm evaluate --save-examples`, `hrm solve --png` and `hrm show --png` draw through here.
+ARC grids in the ARC palette. Wrong predicted cells are outlined in red, cells a segment changed in orange; the
+segment where adaptive halting stops is framed in green. `hrm evaluate --save-examples`, `hrm solve --png` and `hrm show --png` draw through here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ MIN_PANEL = 64  # room for a short title over narrow grids
 STRIP_COLUMNS = 6  # panels per row of a segment strip before it wraps
 GIF_FRAME_MS = 800
 WRONG = (220, 20, 60)
+CHANGED = (255, 140, 0)
 HALT = (46, 160, 67)
 GIVEN_FILL = (225, 225, 225)
 FILLED_DIGIT = (0, 90, 200)
@@ -45,6 +46,7 @@ class Panel:
         grid: the decoded 2-D grid (`decode_grid`).
         givens: Sudoku only: mask of the cells the puzzle gives (grey), the others being the filled-in answer (blue).
         wrong: mask of the cells outlined in red.
+        changed: mask of the cells outlined in orange (those a segment changed).
         frame: colour of a frame around the grid (the segment where adaptive halting stops), or None.
     """
 
@@ -52,6 +54,7 @@ class Panel:
     grid: np.ndarray
     givens: np.ndarray | None = None
     wrong: np.ndarray | None = None
+    changed: np.ndarray | None = None
     frame: tuple[int, int, int] | None = None
 
 
@@ -86,6 +89,11 @@ def wrong_cells(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     wrong = np.ones(prediction.shape, dtype=bool)
     wrong[:rows, :cols] = truth[:rows, :cols] != prediction[:rows, :cols]
     return wrong
+
+
+def changed_cells(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Mask over `after` of cells that differ from `before` (every cell when the grid changed shape, as ARC's may)."""
+    return before != after if before.shape == after.shape else np.ones(after.shape, dtype=bool)
 
 
 def font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -143,10 +151,12 @@ def draw_panel(draw: ImageDraw.ImageDraw, task: str, panel: Panel, left: int, to
     rows, cols = panel.grid.shape
     if task == "sudoku" and rows == cols and isqrt(rows) ** 2 == rows and rows:
         draw_box_lines(draw, rows, left, top)
-    if panel.wrong is not None:  # over the box lines, inside the cell, so that no line hides it
-        for row, col in zip(*np.nonzero(panel.wrong), strict=True):
+    for mask, colour in ((panel.changed, CHANGED), (panel.wrong, WRONG)):
+        if mask is None:
+            continue
+        for row, col in zip(*np.nonzero(mask), strict=True):  # over the box lines, inside the cell: no line hides it
             x, y = left + col * cell, top + row * cell
-            draw.rectangle((x + 2, y + 2, x + cell - 3, y + cell - 3), outline=WRONG, width=2)
+            draw.rectangle((x + 2, y + 2, x + cell - 3, y + cell - 3), outline=colour, width=2)
     if panel.frame is not None:
         draw.rectangle(
             (left - 4, top - 4, left + cols * cell + 3, top + rows * cell + 3), outline=panel.frame, width=3
@@ -208,17 +218,19 @@ def render_segments(
 ) -> Path:
     """Write the prediction after each segment: a strip (PNG) of the puzzle then every segment, or an animated GIF
     (a path ending in `.gif`) of the puzzle beside each segment in turn. Segment `halt_step` (1-based), where
-    adaptive halting stops, is framed in green."""
+    adaptive halting stops, is framed in green; the cells each segment changed are outlined in orange."""
     puzzle = decode_grid(task, inputs)
     givens = givens_of(task, puzzle)
+    grids = [decode_grid(task, prediction) for prediction in segment_predictions]
     segments = [
         Panel(
             f"segment {step}" + (": halts" if step == halt_step else ""),
-            decode_grid(task, prediction),
+            grid,
             givens,
+            changed=None if step == 1 else changed_cells(grids[step - 2], grid),
             frame=HALT if step == halt_step else None,
         )
-        for step, prediction in enumerate(segment_predictions, start=1)
+        for step, grid in enumerate(grids, start=1)
     ]
     first = Panel("puzzle", puzzle, givens)
     if Path(path).suffix.lower() == ".gif":

@@ -1,10 +1,21 @@
-"""Pictures: a PNG of input, truth and prediction per puzzle type, with the expected size and wrong cells marked."""
+"""Pictures: input, truth and prediction per puzzle type (size, wrong cells, Sudoku box lines and givens), and the
+segment strip (changed cells)."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.render import CELL_SIZES, GAP, GIVEN_FILL, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.evaluation.render import (
+    CELL_SIZES,
+    CHANGED,
+    GAP,
+    GIVEN_FILL,
+    MIN_PANEL,
+    TITLE,
+    WRONG,
+    render_example,
+    render_segments,
+)
 from hrm_hf.tokenization_hrm import encode_puzzle
 from tests.test_solve import MAZE, SUDOKU
 
@@ -68,3 +79,15 @@ def test_a_30x30_grid_gets_cells_of_16_pixels(tmp_path):
     tokens = encode_puzzle("arc", grid.tolist(), 900)
     with Image.open(render_example("arc", tokens, tokens, tokens, tmp_path / "a.png")) as image:
         assert image.size == (3 * 30 * 16 + 4 * GAP, 30 * 16 + TITLE + 2 * GAP)
+
+
+def test_segments_outline_the_cells_each_segment_changed(tmp_path):
+    inputs, labels, _ = sudoku_case()
+    second = labels.copy()
+    second[40] = 2 if labels[40] != 2 else 3  # segment 2 changes one cell; segment 3 changes it back
+    path = render_segments("sudoku", inputs, [labels, second, labels], halt_step=3, path=tmp_path / "s.png")
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    orange_columns = np.nonzero(np.all(pixels == CHANGED, axis=-1).any(axis=0))[0]
+    panel = 9 * SUDOKU_CELL + GAP  # panels: puzzle, segment 1, 2, 3
+    assert sorted({(column - GAP) // panel for column in orange_columns}) == [2, 3]
+    assert orange_columns.max() - orange_columns.min() < panel + SUDOKU_CELL  # one cell in each of the two
