@@ -2,7 +2,9 @@
 
 A saved dataset is a `save_to_disk` folder plus `puzzle_metadata.json` (per-split metadata), `identifiers.json`
 (ARC identifier names) and `README.md` (the card). On the Hub it is the parquet export of `push_to_hub` plus the
-same three files. `load_puzzle_dataset` reads either and returns the same rows and metadata.
+same three files, and a second config, `preview`: a few un-augmented test puzzles as text and pictures, so that the
+Hub's viewer shows puzzles rather than int8 token lists. `load_puzzle_dataset` reads either and returns the same rows
+and metadata (the token columns of the default config).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import logging
 from pathlib import Path
 from typing import overload
 
+import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
 from ..evaluation.loading import hub_revision, local_or_hub
+from ..tokenization_hrm import infer_task
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
@@ -24,6 +28,8 @@ logger = logging.getLogger(__name__)
 METADATA_FILE = "puzzle_metadata.json"
 IDENTIFIERS_FILE = "identifiers.json"
 CARD_FILE = "README.md"
+PREVIEW_CONFIG = "preview"
+PREVIEW_ROWS = 32
 # Datasets built before the columns were named like `forward`'s arguments call this column so.
 OLD_IDENTIFIER_COLUMN = "puzzle_identifier"
 
@@ -173,17 +179,75 @@ def _column_names(dataset: Dataset | DatasetDict) -> set[str]:
     return set(dataset.column_names)
 
 
+def original_rows(dataset: Dataset) -> np.ndarray:
+    """Indices of the rows of each group's first puzzle, the source puzzle its augmentations were made from (rows are
+    ordered by group, then puzzle)."""
+    table = dataset.data.table
+    groups, puzzles = (table[name].to_numpy() for name in ("group_index", "puzzle_index"))
+    starts = np.r_[True, groups[1:] != groups[:-1]] if len(groups) else np.zeros(0, dtype=bool)
+    first_puzzle = puzzles[starts][np.cumsum(starts) - 1]
+    return np.flatnonzero(puzzles == first_puzzle)
+
+
+def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int = PREVIEW_ROWS) -> Dataset:
+    """The first `rows` un-augmented rows of a split, readable: the puzzle and its solution as text (Sudoku digits,
+    maze lines, ARC colour digits) and as one picture, with the row's index, group and puzzle identifier name."""
+    from datasets import Features, Image, Value
+
+    from ..evaluation.render import Panel, decode_grid, draw_panels, givens_of, grid_text
+
+    task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
+    if task is None:
+        raise ValueError(
+            f"dataset: no known puzzle type has seq_len={metadata.seq_len}, vocab_size={metadata.vocab_size}."
+        )
+    indices = original_rows(dataset)[:rows]
+    data = dataset.select(indices).with_format("numpy")[:]
+    names = metadata.identifier_names
+    columns = {key: [] for key in ("row", "group_index", "puzzle", "puzzle_text", "solution_text", "picture")}
+    for i, row in enumerate(indices.tolist()):
+        puzzle = decode_grid(task, data["input_ids"][i])
+        solution = decode_grid(task, data["labels"][i].clip(0))  # positions without loss (-100) decode as padding
+        givens = givens_of(task, puzzle)
+        columns["row"].append(row)
+        columns["group_index"].append(int(data["group_index"][i]))
+        columns["puzzle"].append(
+            names[data["puzzle_identifiers"][i]] if names else f"puzzle {data['puzzle_index'][i]}"
+        )
+        columns["puzzle_text"].append(grid_text(puzzle))
+        columns["solution_text"].append(grid_text(solution))
+        columns["picture"].append(
+            draw_panels(task, [Panel("puzzle", puzzle, givens), Panel("solution", solution, givens)])
+        )
+    features = Features(
+        {
+            "row": Value("int64"),
+            "group_index": Value("int32"),
+            "puzzle": Value("string"),
+            "puzzle_text": Value("string"),
+            "solution_text": Value("string"),
+            "picture": Image(),
+        }
+    )
+    return Dataset.from_dict(columns, features=features)
+
+
 def push_puzzle_dataset(
     folder: str | Path, repo_id: str, private: bool = False, token: str | None = None, revision: str | None = None
 ) -> str:
     """Push a saved puzzle dataset to the Hub (on branch `revision`, created if needed): parquet shards via
-    `push_to_hub`, then card and metadata files.
+    `push_to_hub`, the readable `preview` config (`preview_dataset` of the test split, else the first split), then
+    card and metadata files.
 
     The card keeps the `dataset_info` and `configs` YAML written by `push_to_hub`. Returns the commit URL.
     """
     folder = Path(folder)
-    dataset, _ = load_puzzle_dataset(folder)
+    dataset, metadata = load_puzzle_dataset(folder)
     dataset.push_to_hub(repo_id, private=private, token=token, revision=revision)
+    split = "test" if "test" in dataset else next(iter(dataset))
+    preview_dataset(dataset[split], metadata[split]).push_to_hub(
+        repo_id, config_name=PREVIEW_CONFIG, split=split, private=private, token=token, revision=revision
+    )
     pushed = DatasetCard.load(hf_hub_download(repo_id, CARD_FILE, repo_type="dataset", revision=revision, token=token))
     card = DatasetCard.load(folder / CARD_FILE)
     for key in ("dataset_info", "configs"):

@@ -1,4 +1,5 @@
-"""Batched inference with per-row halting: a fixed number of slots, finished rows leave, queued rows take their place.
+"""Batched inference with per-row halting: a fixed number of slots, finished rows leave, queued rows take their place;
+and `roll_out_segments`, every segment's prediction of a batch (the pictures of `hrm solve --segments`).
 
 The halting rule itself is the model's (`HrmActModel.halt_rows`); this module only schedules rows. With
 `halting="fixed"` every row runs `max_steps` segments (the release's evaluation); with `"adaptive"` a row stops as soon
@@ -89,3 +90,48 @@ def solve_stream(
         keep = ~halted
         z_H, z_L, index, steps = z_H[keep], z_L[keep], index[keep], steps[keep]
         data = {key: value[keep] for key, value in data.items()}
+
+
+@dataclass
+class SegmentRollout:
+    """A batch run for a fixed number of segments, with the prediction after each: how an answer forms.
+
+    Attributes:
+        predictions: `[steps, batch, seq_len]` argmax tokens after each segment.
+        q_halt_logits, q_continue_logits: `[steps, batch]` the Q head's logits after each segment.
+        halt_steps: `[batch]` the 1-based segment where adaptive halting stops each row (`HrmActModel.halt_rows`).
+    """
+
+    predictions: torch.Tensor
+    q_halt_logits: torch.Tensor
+    q_continue_logits: torch.Tensor
+    halt_steps: torch.Tensor
+
+
+@torch.no_grad()
+def roll_out_segments(
+    model, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None, max_steps: int | None = None
+) -> SegmentRollout:
+    """Run every row for `max_steps` segments (default: the model's `halt_max_steps`), no row leaving early, and
+    keep each segment's prediction; `model.solve` returns only the last one. The prediction at `halt_steps` is
+    `model.solve(..., halting="adaptive")`'s, the one at `max_steps` is `halting="fixed"`'s."""
+    max_steps = model.config.halt_max_steps if max_steps is None else max_steps
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}.")
+    if puzzle_identifiers is None:
+        puzzle_identifiers = torch.full(
+            input_ids.shape[:1], model.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+        )
+    data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+    model.check_inputs(data, None)
+    z_H, z_L = model.fresh_state(input_ids.shape[0], input_ids.device)
+    halt_steps = torch.zeros(input_ids.shape[0], dtype=torch.int32, device=input_ids.device)
+    predictions, q_halts, q_continues = [], [], []
+    for step in range(1, max_steps + 1):
+        z_H, z_L, logits, q_halt, q_continue = model.run_segment(z_H, z_L, data)
+        halted = model.halt_rows(q_halt, q_continue, torch.full_like(halt_steps, step), "adaptive", max_steps)
+        halt_steps = torch.where((halt_steps == 0) & halted, step, halt_steps)
+        predictions.append(logits.argmax(-1))
+        q_halts.append(q_halt)
+        q_continues.append(q_continue)
+    return SegmentRollout(torch.stack(predictions), torch.stack(q_halts), torch.stack(q_continues), halt_steps)

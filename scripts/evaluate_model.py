@@ -8,7 +8,8 @@ Model and dataset are local folders, or Hub repo ids `owner/name` where no such 
 and commit); a path starting with `.` or `/`, or with two or more `/`, is always a folder. The model runs with the
 installed HrmActModel code; `--trust-remote-code` runs the folder's or repo's own instead. Prints a table and writes `metrics.json` (exact, token and Q-halt
 accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for ARC, a Kaggle `submission.json` (from
-the first halting mode given).
+the first halting mode given). `--update-card` writes the results into the model's card: the folder's README.md, or
+for a Hub repo a new commit of its card (the weights stay as they are; a refused push is one line).
 Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
 """
 
@@ -65,16 +66,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--update-card", action="store_true",
-        help="Write the metrics (adaptive ones suffixed _adaptive) and up to 3 examples into the card (README.md) of "
-        "the local model folder; push the folder to share it.",
+        help="Write the metrics (adaptive ones suffixed _adaptive) and up to 3 examples into the model's card "
+        "(README.md): in the local model folder, or for a Hub model a new commit of its card (on --revision's branch) "
+        "that leaves the weights as they are.",
     )  # fmt: skip
     args = parser.parse_args(argv)
     for name in ("max_steps", "batch_size", "limit"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.update_card and not Path(args.model).is_dir():
-        parser.error(f"--update-card needs a local model folder, got --model {args.model}")
     return args
 
 
@@ -130,6 +130,69 @@ def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, 
     ]
 
 
+def card_update(results: dict[str, dict], args: argparse.Namespace, pictures: list[Path]) -> dict:
+    """`write_model_card`'s arguments for the measured results: fixed-halting metrics by their names, the others
+    suffixed with their mode."""
+    metrics = {
+        name + ("" if mode == "fixed" else f"_{mode}"): value
+        for mode, mode_metrics in results.items()
+        for name, value in mode_metrics.items()
+        if name in CARD_METRICS or name.startswith("pass@")
+    }
+    return {
+        "metrics": metrics,
+        "eval_dataset": args.dataset,
+        "eval_split": args.split,
+        "examples": pictures[:3] or None,
+    }
+
+
+def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
+    """Rewrite the card of the Hub model `repo_id` (branch `revision`) with `write_model_card(**update)` in a
+    temporary folder, and commit it with its example pictures; returns the commit URL.
+
+    The folder holds the downloaded card and its inputs, `config.json` and weights (which the card describes), so it is
+    rendered exactly as for a local folder; nothing outside it is written. A failure raises `PushError` in one line.
+    """
+    import shutil
+    import tempfile
+
+    from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+
+    from ..evaluation.card import CARD_INPUTS_NAME, CARD_NAME, EXAMPLES_DIR, write_model_card
+    from ..training.output import with_retries
+
+    api = HfApi()
+
+    def download() -> dict[str, Path]:
+        names = api.list_repo_files(repo_id, revision=revision)
+        wanted = ["config.json", *(n for n in names if n.endswith(".safetensors") and "/" not in n)]
+        wanted += [name for name in (CARD_NAME, CARD_INPUTS_NAME) if name in names]  # a repo without a card gets one
+        return {name: Path(hf_hub_download(repo_id, name, revision=revision)) for name in wanted}
+
+    with tempfile.TemporaryDirectory(prefix="hrm-card-") as tmp:
+        folder = Path(tmp)
+        files = with_retries(download, f"Download of the card of {repo_id}", repo_id, 3, 5.0)
+        for name, path in files.items():
+            if name in (CARD_NAME, CARD_INPUTS_NAME):  # copies: rewritten here, the cached files stay as they are
+                shutil.copyfile(path, folder / name)
+            else:
+                (folder / name).symlink_to(path)
+        write_model_card(folder, repo_id=repo_id, **update)
+        operations = [CommitOperationAdd(name, str(folder / name)) for name in (CARD_NAME, CARD_INPUTS_NAME)]
+        operations += [
+            CommitOperationAdd(f"{EXAMPLES_DIR}/{picture.name}", str(picture))
+            for picture in sorted((folder / EXAMPLES_DIR).glob("*.png"))
+        ]
+        commit = with_retries(
+            lambda: api.create_commit(
+                repo_id, operations, commit_message="Update the evaluation results in the model card", revision=revision
+            ),
+            f"Card update of {repo_id}", repo_id, 3, 5.0,
+        )  # fmt: skip
+    return commit.commit_url
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
@@ -137,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from ..evaluation.card import write_model_card
     from ..evaluation.evaluator import evaluate_split
-    from ..evaluation.loading import load_model
+    from ..evaluation.loading import hub_repo_id, load_model
 
     accelerator = Accelerator()
     model = load_model(args.model, args.trust_remote_code, args.revision).eval().to(accelerator.device)
@@ -165,22 +228,15 @@ def main(argv: list[str] | None = None) -> dict:
     )
     for picture in pictures:
         print(f"Wrote {picture}")
-    if args.update_card:
-        card_metrics = {
-            name + ("" if mode == "fixed" else f"_{mode}"): value
-            for mode, metrics in results.items()
-            for name, value in metrics.items()
-            if name in CARD_METRICS or name.startswith("pass@")
-        }
-        write_model_card(
-            args.model,
-            metrics=card_metrics,
-            eval_dataset=args.dataset,
-            eval_split=args.split,
-            examples=pictures[:3] or None,
-        )
-        print(f"Updated {Path(args.model) / 'README.md'}")
     print(f"Wrote {output_dir / 'metrics.json'}")
+    if args.update_card:
+        update = card_update(results, args, pictures)
+        repo_id = hub_repo_id(args.model, "--model")
+        if repo_id is None:
+            write_model_card(args.model, **update)
+            print(f"Updated {Path(args.model) / 'README.md'}")
+        else:
+            print(f"Updated the card of {repo_id}: {update_hub_card(repo_id, args.revision, update)}")
     return report
 
 

@@ -3,9 +3,12 @@
     hrm solve --model user/hrm-sudoku --sudoku "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
     hrm solve --model user/hrm-maze --maze maze.txt
     hrm solve --model user/hrm-arc --arc "[[0, 1], [1, 0]]" --puzzle-identifier 17
+    hrm solve --model user/hrm-sudoku --sudoku "..3.2.6.." --png answer.png
+    hrm solve --model user/hrm-sudoku --sudoku "..3.2.6.." --png segments.gif --segments
 
 A Sudoku is its cells row by row (`.` or `0` for blanks); a maze is 30 lines of `# SGo` (a file or the text); an ARC
-input is a JSON grid (a file or the text). The puzzle type must be the model's.
+input is a JSON grid (a file or the text). The puzzle type must be the model's. The answer is printed (an ARC grid one
+row per line); `--png` draws the puzzle and the answer, `--segments` the answer after every segment.
 """
 
 import argparse
@@ -36,9 +39,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--halting", choices=("fixed", "adaptive"), default="adaptive", help="Halting mode (default: adaptive)."
     )
     parser.add_argument("--max-steps", type=int, help="Most segments (default: the model's halt_max_steps).")
+    parser.add_argument(
+        "--png", metavar="PATH",
+        help="Draw the puzzle and the answer to PATH (Sudoku givens grey, filled cells blue; ARC in its palette).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--segments", action="store_true",
+        help="With --png: draw the prediction after every segment up to --max-steps, the segment where adaptive "
+        "halting stops framed in green; a PATH ending in .gif is an animation, any other a strip (PNG).",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.max_steps is not None and args.max_steps < 1:
         parser.error(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.segments and args.png is None:
+        parser.error("--segments draws into the --png PATH; give --png too")
     return args
 
 
@@ -61,6 +75,34 @@ def read_puzzle(args: argparse.Namespace) -> tuple[str, str | list]:
         ) from None
 
 
+def format_arc(grid) -> str:
+    """An ARC grid as JSON, one row per line."""
+    return "[" + ",\n ".join(json.dumps(row) for row in grid.tolist()) + "]"
+
+
+def draw(args: argparse.Namespace, model, task: str, puzzle: str | list, answer, steps: int) -> None:
+    """The picture `--png` (and `--segments`) asks for: the puzzle with the answer, or with every segment's."""
+    import torch
+
+    from ..evaluation.halting import roll_out_segments
+    from ..evaluation.render import render_segments, render_solution
+    from ..tokenization_hrm import encode_puzzle
+
+    tokens = encode_puzzle(task, puzzle, model.config.seq_len)
+    if not args.segments:
+        path = render_solution(task, tokens, answer, args.png, f"answer ({steps} segments)")
+    else:
+        identifiers = (
+            None if args.puzzle_identifier is None else torch.tensor([args.puzzle_identifier], device=model.device)
+        )
+        rollout = roll_out_segments(
+            model, torch.as_tensor(tokens, device=model.device)[None], identifiers, args.max_steps
+        )
+        predictions = [step[0].cpu().numpy() for step in rollout.predictions]
+        path = render_segments(task, tokens, predictions, int(rollout.halt_steps[0]), args.png)
+    print(f"Wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -81,13 +123,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as error:  # a bad puzzle (PuzzleInputError) or one the model rejects (--puzzle-identifier)
         sys.exit(f"error: {error}")
-    print(
-        format_sudoku(prediction)
-        if task == "sudoku"
-        else prediction
-        if task == "maze"
-        else json.dumps(prediction.tolist())
-    )
+    print(format_sudoku(prediction) if task == "sudoku" else prediction if task == "maze" else format_arc(prediction))
+    if args.png is not None:
+        draw(args, model, task, puzzle, prediction, steps)
     problem = answer_problem(task, puzzle, prediction)
     if problem:  # the model's answer breaks the rules: say so, and exit non-zero for scripts
         sys.exit(

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hrm_hf.evaluation.halting import iter_rows, solve_stream
+from hrm_hf.evaluation.halting import iter_rows, roll_out_segments, solve_stream
 from tests.eval_utils import tiny_model
 
 
@@ -109,3 +109,16 @@ def test_a_diverged_model_predicts_no_token(batch):
     rows = iter_rows([batch])
     streamed = list(solve_stream(model, rows, batch_size=8, halting="fixed"))
     assert all((row.predictions == -1).all() for row in streamed) and len(streamed) == 24
+
+
+def test_roll_out_segments_holds_solves_answers_at_the_halting_segment(model, batch):
+    """Every segment's prediction is kept: the one at `halt_steps` is adaptive `solve`'s, the last is fixed's."""
+    rollout = roll_out_segments(model, batch["input_ids"], batch["puzzle_identifiers"])
+    adaptive = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="adaptive")
+    fixed = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
+    assert rollout.predictions.shape == (4, 24, 16) and rollout.q_halt_logits.shape == (4, 24)
+    assert rollout.halt_steps.tolist() == adaptive.steps.tolist()
+    at_halt = rollout.predictions[rollout.halt_steps.long() - 1, torch.arange(24)]
+    assert torch.equal(at_halt, adaptive.predictions)
+    assert torch.equal(rollout.predictions[-1], fixed.predictions)
+    assert not all(torch.equal(rollout.predictions[0], step) for step in rollout.predictions[1:])

@@ -1,14 +1,26 @@
-"""Pictures: a PNG of input, truth and prediction per puzzle type, with the expected size and wrong cells marked."""
+"""Pictures: input, truth and prediction per puzzle type (size, wrong cells, Sudoku box lines and givens), and the
+segment strip (changed cells)."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.render import CELL, GAP, MIN_PANEL, TITLE, WRONG, render_example
+from hrm_hf.evaluation.render import (
+    CELL_SIZES,
+    CHANGED,
+    GAP,
+    GIVEN_FILL,
+    MIN_PANEL,
+    TITLE,
+    WRONG,
+    render_example,
+    render_segments,
+)
 from hrm_hf.tokenization_hrm import encode_puzzle
 from tests.test_solve import MAZE, SUDOKU
 
 
+CELL, SUDOKU_CELL = CELL_SIZES["arc"], CELL_SIZES["sudoku"]
 SOLVED = "483921657967345821251876493548132976729564138136798245372689514814253769695417382"
 
 
@@ -22,7 +34,7 @@ def sudoku_case():
 @pytest.mark.parametrize(
     ("task", "case", "size"),
     [
-        ("sudoku", sudoku_case(), (3 * 9 * CELL + 4 * GAP, 9 * CELL + TITLE + 2 * GAP)),
+        ("sudoku", sudoku_case(), (3 * 9 * SUDOKU_CELL + 4 * GAP, 9 * SUDOKU_CELL + TITLE + 2 * GAP)),
         ("maze", (encode_puzzle("maze", MAZE, 900),) * 3, (3 * 30 * CELL + 4 * GAP, 30 * CELL + TITLE + 2 * GAP)),
         (
             "arc",
@@ -42,8 +54,40 @@ def test_wrong_cells_are_outlined_only_in_the_prediction(tmp_path):
     path = render_example("sudoku", *sudoku_case(), tmp_path / "s.png")
     pixels = np.asarray(Image.open(path).convert("RGB"))
     red = np.all(pixels == WRONG, axis=-1)
-    prediction_left = GAP + 2 * (9 * CELL + GAP)
+    prediction_left = GAP + 2 * (9 * SUDOKU_CELL + GAP)
     top = GAP + TITLE
-    assert red[top : top + CELL, prediction_left : prediction_left + CELL].any()
+    assert red[top : top + SUDOKU_CELL, prediction_left : prediction_left + SUDOKU_CELL].any()
     assert not red[:, :prediction_left].any()
-    assert not red[top + CELL :, prediction_left + CELL :].any()
+    assert not red[top + SUDOKU_CELL :, prediction_left + SUDOKU_CELL :].any()
+
+
+def test_sudoku_boxes_are_ruled_and_givens_stand_apart(tmp_path):
+    path = render_example("sudoku", *sudoku_case(), tmp_path / "s.png")
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    top, grid = GAP + TITLE, 9 * SUDOKU_CELL
+    column = pixels[top + 1 : top + grid - 1]
+    box_edge, cell_edge = GAP + 3 * SUDOKU_CELL, GAP + SUDOKU_CELL
+    assert (column[:, box_edge] == 0).all()  # a thick black line between boxes, top to bottom
+    assert not (column[:, cell_edge] == 0).all()  # a thin grey one between cells
+    clue = SUDOKU.index("3")  # the first given: grey in every panel; a blank cell stays white in the input
+    corner = (top + (clue // 9) * SUDOKU_CELL + 4, GAP + (clue % 9) * SUDOKU_CELL + 4)
+    assert tuple(pixels[corner]) == GIVEN_FILL and tuple(pixels[top + 4, GAP + 4]) == (255, 255, 255)
+
+
+def test_a_30x30_grid_gets_cells_of_16_pixels(tmp_path):
+    grid = np.random.default_rng(0).integers(0, 10, (30, 30))
+    tokens = encode_puzzle("arc", grid.tolist(), 900)
+    with Image.open(render_example("arc", tokens, tokens, tokens, tmp_path / "a.png")) as image:
+        assert image.size == (3 * 30 * 16 + 4 * GAP, 30 * 16 + TITLE + 2 * GAP)
+
+
+def test_segments_outline_the_cells_each_segment_changed(tmp_path):
+    inputs, labels, _ = sudoku_case()
+    second = labels.copy()
+    second[40] = 2 if labels[40] != 2 else 3  # segment 2 changes one cell; segment 3 changes it back
+    path = render_segments("sudoku", inputs, [labels, second, labels], halt_step=3, path=tmp_path / "s.png")
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    orange_columns = np.nonzero(np.all(pixels == CHANGED, axis=-1).any(axis=0))[0]
+    panel = 9 * SUDOKU_CELL + GAP  # panels: puzzle, segment 1, 2, 3
+    assert sorted({(column - GAP) // panel for column in orange_columns}) == [2, 3]
+    assert orange_columns.max() - orange_columns.min() < panel + SUDOKU_CELL  # one cell in each of the two

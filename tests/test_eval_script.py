@@ -93,6 +93,63 @@ def test_examples_and_card(sudoku, tmp_path):
     assert "](examples/example_0.png)" in card and (sudoku / "model" / "examples" / "example_0.png").is_file()
 
 
+def _hub_model_with_card(local_hub, tmp_path, repo_id: str) -> dict[str, str]:
+    """Upload a model folder for the sudoku data, with a training card, to the local Hub, plus a branch `eval`;
+    returns the sha256 of each file on main."""
+    from huggingface_hub import HfApi
+
+    folder = tmp_path / "upload"
+    tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1).save_pretrained(folder)
+    write_model_card(folder, dataset="user/sudoku-train", command="hrm train", repo_id=repo_id)
+    api = HfApi()
+    api.create_repo(repo_id)
+    api.upload_folder(repo_id=repo_id, folder_path=folder)
+    api.create_branch(repo_id, branch="eval")
+    return _hub_shas(local_hub, repo_id)
+
+
+def _hub_shas(local_hub, repo_id: str, revision: str = "main") -> dict[str, str]:
+    files = local_hub.hub.repos[("model", repo_id)].at(revision).files
+    return {name: entry.sha256 for name, entry in files.items()}
+
+
+def test_update_card_on_a_hub_repo_commits_only_the_card(sudoku, tmp_path, local_hub, capsys):
+    before = _hub_model_with_card(local_hub, tmp_path, "tester/hrm-card")
+    run("--model", "tester/hrm-card", "--revision", "eval", "--dataset", str(sudoku / "data"), "--output-dir",
+        str(tmp_path / "eval"), "--halting", "adaptive", "--limit", "4", "--save-examples", "1", "--update-card")  # fmt: skip
+    assert "Updated the card of tester/hrm-card: " in capsys.readouterr().out
+    assert _hub_shas(local_hub, "tester/hrm-card") == before  # main untouched: the card went to --revision's branch
+    after = _hub_shas(local_hub, "tester/hrm-card", "eval")
+    assert set(after) == set(before) | {"examples/example_0.png"}
+    changed = ("README.md", "card_inputs.json")  # the card and what it was rendered from; the weights as they were
+    assert all(after[name] == sha for name, sha in before.items() if name not in changed)
+    card = (Path(local_hub.hub.blobs) / after["README.md"]).read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["model-index"][0]["results"][0]["metrics"][0]["name"].startswith("Exact accuracy (adaptive halting")
+    assert "hrm train" in card and meta["datasets"] == ["user/sudoku-train"]  # the training record kept
+    assert "](examples/example_0.png)" in card and "tester/hrm-card" in card
+
+
+def test_a_refused_hub_card_update_is_one_line_and_keeps_the_outputs(sudoku, tmp_path, local_hub, monkeypatch):
+    from huggingface_hub import HfApi
+
+    from hrm_hf.training.output import PushError
+
+    before = _hub_model_with_card(local_hub, tmp_path, "tester/hrm-refused")
+    create_commit = HfApi.create_commit
+
+    def refused(self, *args, **kwargs):  # the evaluation and the downloads pass; the commit is refused
+        local_hub.hub.fail_next(403)
+        return create_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HfApi, "create_commit", refused)
+    with pytest.raises(PushError, match=r"^Card update of tester/hrm-refused failed: HTTP 403 [^\n]*$"):
+        run("--model", "tester/hrm-refused", "--dataset", str(sudoku / "data"), "--output-dir", str(tmp_path / "eval"),
+            "--halting", "adaptive", "--limit", "4", "--update-card")  # fmt: skip
+    assert (tmp_path / "eval" / "metrics.json").is_file()  # the evaluation is saved before the card is pushed
+    assert _hub_shas(local_hub, "tester/hrm-refused") == before
+
+
 def test_ranks_split_the_rows_without_duplicates(sudoku, monkeypatch):
     """Each rank solves every world_size-th row; gathered, every row appears once with the single-process result."""
     model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
@@ -160,7 +217,6 @@ def test_arc_voting_pass_at_k_and_submission(tmp_path, monkeypatch):
     ("flags", "message"),
     [
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
-        (["--update-card"], "--update-card needs a local model folder"),
     ],
 )
 def test_bad_options_are_named(flags, message, capsys):

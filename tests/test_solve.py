@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from hrm_hf.evaluation import render
+from hrm_hf.evaluation.halting import roll_out_segments
 from hrm_hf.evaluation.puzzles import solve_puzzle
 from hrm_hf.scripts import solve as solve_script
 from hrm_hf.tokenization_hrm import PuzzleInputError, decode_puzzle, encode_puzzle, format_sudoku, infer_task
@@ -126,3 +129,53 @@ def test_solve_script_rejects_zero_steps(capsys):
     with pytest.raises(SystemExit):
         solve_script.parse_args(["--model", "m", "--sudoku", "1", "--max-steps", "0"])
     assert "--max-steps must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_solve_script_prints_an_arc_grid_one_row_per_line():
+    assert solve_script.format_arc(np.array([[0, 1], [2, 3]])) == "[[0, 1],\n [2, 3]]"
+
+
+def test_solve_png_draws_givens_and_filled_cells_apart(tmp_path, capsys):
+    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
+    model.save_pretrained(tmp_path / "model")
+    flags = ["--model", str(tmp_path / "model"), "--sudoku", "1.3..2...4..3...", "--halting", "fixed"]
+    with pytest.raises(SystemExit, match="not solved"):
+        solve_script.main([*flags, "--png", str(tmp_path / "answer.png")])
+    assert f"Wrote {tmp_path / 'answer.png'}" in capsys.readouterr().out
+    pixels = np.asarray(Image.open(tmp_path / "answer.png").convert("RGB"))
+    cell, top, puzzle_left = render.CELL_SIZES["sudoku"], render.GAP + render.TITLE, render.GAP
+    # The first cell is given (1): grey in the puzzle panel; the second is blank: white there, a blue digit later.
+    first = pixels[top + 3 : top + 6, puzzle_left + 3 : puzzle_left + 6]
+    second = pixels[top + 3 : top + 6, puzzle_left + cell + 3 : puzzle_left + cell + 6]
+    assert (first == render.GIVEN_FILL).all() and (second == 255).all()
+    blue = np.all(pixels == render.FILLED_DIGIT, axis=-1)
+    assert not blue[:, : puzzle_left + 4 * cell].any() and blue[:, puzzle_left + 4 * cell :].any()
+
+
+def test_solve_segments_draw_every_segment_and_frame_the_halting_one(tmp_path):
+    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=4)
+    model.save_pretrained(tmp_path / "model")
+    puzzle = "1.3..2...4..3..."
+    rollout = roll_out_segments(model, torch.as_tensor(encode_puzzle("sudoku", puzzle, 16))[None])
+    halt_step = int(rollout.halt_steps[0])
+    flags = ["--model", str(tmp_path / "model"), "--sudoku", puzzle, "--halting", "fixed", "--segments"]
+    for name in ("strip.png", "frames.gif"):
+        with pytest.raises(SystemExit, match="not solved"):
+            solve_script.main([*flags, "--png", str(tmp_path / name)])
+    strip = np.asarray(Image.open(tmp_path / "strip.png").convert("RGB"))
+    green_columns = np.nonzero(np.all(strip == render.HALT, axis=-1).any(axis=0))[0]
+    frame_width = 4 * render.CELL_SIZES["sudoku"] + 8  # one frame, 4 pixels outside the grid on either side
+    assert green_columns.max() - green_columns.min() + 1 == frame_width
+    with Image.open(tmp_path / "frames.gif") as gif:
+        assert gif.n_frames == 4  # one frame per segment, puzzle beside it
+        framed = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            framed.append(bool(np.all(np.asarray(gif.convert("RGB")) == render.HALT, axis=-1).any()))
+    assert framed == [step == halt_step for step in range(1, 5)]
+
+
+def test_solve_segments_need_png(capsys):
+    with pytest.raises(SystemExit):
+        solve_script.parse_args(["--model", "m", "--sudoku", "1", "--segments"])
+    assert "--segments draws into the --png PATH; give --png too" in capsys.readouterr().err
