@@ -69,10 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the local model folder; push the folder to share it.",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    for name in ("max_steps", "batch_size", "limit"):
+    for name, least in (("max_steps", 1), ("batch_size", 1), ("limit", 1), ("save_examples", 0)):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if value is not None and value < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     if args.update_card and not Path(args.model).is_dir():
         parser.error(f"--update-card needs a local model folder, got --model {args.model}")
     return args
