@@ -87,7 +87,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, bool]:
         if isinstance(stop.code, str):  # `sys.exit("message")`: Python prints it to stderr, exit code 1
             return 1, err.getvalue() + stop.code + "\n", False
         return stop.code or 0, err.getvalue(), False
-    except BaseException:  # noqa: BLE001 - anything else escaping `hrm` is the crash this audit counts
+    except Exception:  # noqa: BLE001 - anything else escaping `hrm` is the crash this audit counts
         return 1, err.getvalue() + traceback.format_exc(), True
     finally:
         sys.argv = saved_argv
@@ -689,6 +689,12 @@ def convert_cases(w: Workspace) -> list[Case]:
             "all_config.yaml",
         ),  # fmt: skip
         case("all_config.yaml missing", release(lambda f: (f / "all_config.yaml").unlink()), "all_config.yaml"),
+        case("dataset.json a list", release(lambda f: (f / "dataset.json").write_text("[16, 11]")), "dataset.json"),
+        case(
+            "checkpoint of another model's tensors",
+            release(lambda f: torch.save({"encoder.weight": torch.zeros(2)}, f / "step_100")),
+            "step_100",
+        ),
         case("dataset.json corrupt", release(lambda f: (f / "dataset.json").write_text("{")), "dataset.json"),
         case("shape mismatch: --vocab-size", w.release_folder(), "vocab_size=99", "--vocab-size=99"),
         case("shape mismatch: --num-puzzle-identifiers", w.release_folder(), "puzzle", "--num-puzzle-identifiers=2"),
