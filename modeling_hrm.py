@@ -663,6 +663,7 @@ class HrmActModel(HrmActPreTrainedModel):
             raise ValueError(f"`output_hidden_states` must be True, False or 'cycles', got {output_hidden_states!r}.")
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         return_dict = config.return_dict if return_dict is None else return_dict
+        _check_tensors(input_ids=input_ids, puzzle_identifiers=puzzle_identifiers, labels=labels)
         if puzzle_identifiers is None:
             puzzle_identifiers = torch.full(
                 input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
@@ -859,6 +860,13 @@ class HrmActModel(HrmActPreTrainedModel):
             if not active.numel():
                 break
         return HrmActSolveOutput(predictions=predictions, steps=steps, halt_confidence=halt_confidence)
+
+
+def _check_tensors(input_ids: object, **optional: object) -> None:
+    """`TypeError` naming the argument when `input_ids`, or an optional input that is given, is not a tensor."""
+    for name, value in {"input_ids": input_ids, **optional}.items():
+        if (value is not None or name == "input_ids") and not isinstance(value, torch.Tensor):
+            raise TypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
 
 
 def _check_ids(name: str, ids: torch.Tensor, upper: int, ignored: int | None = None) -> None:

@@ -101,7 +101,7 @@ def _maze_stream(
                 yield maze
                 break
         else:
-            raise RuntimeError(
+            raise ValueError(
                 f"No {side}x{side} maze with a unique shortest path of >= {min_path_length} steps in {max_attempts} attempts"
             )
 

@@ -67,21 +67,24 @@ def read_puzzle_csv(path: str | Path, validate: RowValidator, skip_invalid: bool
     dropped and counted in one warning instead.
     """
     rows, skipped, first_error = [], 0, ""
-    with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the header
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header != HEADER:
-            raise PuzzleFormatError(f"{path}:1: header must be {','.join(HEADER)}, got {header}")
-        for record in tqdm(reader, desc=f"Reading {Path(path).name}", unit=" rows"):
-            reason = _row_problem(record, validate)
-            if reason is None:
-                source, question, answer, rating = record
-                rows.append(PuzzleRow(source, question, answer, int(rating or 0)))
-                continue
-            message = f"{path}:{reader.line_num}: {reason}"
-            if not skip_invalid:
-                raise PuzzleFormatError(message)
-            skipped, first_error = skipped + 1, first_error or message
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of the header
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header != HEADER:
+                raise PuzzleFormatError(f"{path}:1: header must be {','.join(HEADER)}, got {header}")
+            for record in tqdm(reader, desc=f"Reading {Path(path).name}", unit=" rows"):
+                reason = _row_problem(record, validate)
+                if reason is None:
+                    source, question, answer, rating = record
+                    rows.append(PuzzleRow(source, question, answer, int(rating or 0)))
+                    continue
+                message = f"{path}:{reader.line_num}: {reason}"
+                if not skip_invalid:
+                    raise PuzzleFormatError(message)
+                skipped, first_error = skipped + 1, first_error or message
+    except UnicodeDecodeError as error:
+        raise PuzzleFormatError(f"{path}: not UTF-8 text ({error})") from None
     if not rows:
         raise PuzzleFormatError(
             f"{path}: no puzzle rows" + (f" ({skipped} invalid rows skipped, first: {first_error})" if skipped else "")

@@ -110,7 +110,12 @@ def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
             f"Split {split!r} is not in the puzzle dataset {path_or_repo_id}, which has {sorted(metadata)}."
         )
     if local:
-        dataset = load_from_disk(str(folder))
+        import pyarrow as pa
+
+        try:
+            dataset = load_from_disk(str(folder))
+        except pa.ArrowException as error:  # a truncated or corrupt Arrow file
+            raise ValueError(f"dataset: {str(folder)!r} cannot be read ({error}).") from None
         dataset = dataset if split is None else dataset[split]
     else:
         dataset = load_dataset(repo_id, split=split, revision=revision)

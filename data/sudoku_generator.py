@@ -194,6 +194,7 @@ def _puzzle_stream(
                 )
                 break
         else:
-            raise RuntimeError(
-                f"No {size}x{size} Sudoku with {target} clues and rating >= {min_rating} in {max_attempts} attempts"
+            clue_count = f"{target} clues" if clues is not None else "as few clues as keep it unique"
+            raise ValueError(
+                f"No {size}x{size} Sudoku with {clue_count} and rating >= {min_rating} in {max_attempts} attempts"
             )

@@ -114,6 +114,11 @@ def load_model(
     source = local_or_hub(spec, field)
     if isinstance(source, str):
         revision = hub_revision(source, "model", revision, field)
-    if trust_remote_code:
-        return AutoModel.from_pretrained(source, trust_remote_code=True, revision=revision)
-    return HrmActModel.from_pretrained(source, revision=revision)
+    from safetensors import SafetensorError
+
+    try:
+        if trust_remote_code:
+            return AutoModel.from_pretrained(source, trust_remote_code=True, revision=revision)
+        return HrmActModel.from_pretrained(source, revision=revision)
+    except SafetensorError as error:  # a truncated or corrupt weights file
+        raise ValueError(f"{field} {spec}: its safetensors weights cannot be read ({error}).") from None

@@ -168,6 +168,28 @@ def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace, na
         parser.error("--source-revision needs --source")
 
 
+# Options that are counts, with the least value that can build a dataset (absent ones are not checked).
+LEAST_VALUES = {"generate": 1, "test_generate": 1, "subsample_size": 1, "num_aug": 0, "workers": 1, "min_clues": 0,
+                "max_clues": 0, "min_path_length": 1, "size": 3}  # fmt: skip
+
+
+def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Counts, clue ranges and fractions that could never build a dataset, refused before any work."""
+    for name, least in LEAST_VALUES.items():
+        value = getattr(args, name, None)
+        if value is not None and value < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    if getattr(args, "min_clues", None) is not None:
+        cells, low = args.size * args.size, args.min_clues
+        high = args.max_clues if args.max_clues is not None else low
+        if not low <= high <= cells:
+            parser.error(f"--min-clues and --max-clues must satisfy min <= max <= {cells}, got {low} and {high}")
+    elif getattr(args, "max_clues", None) is not None:
+        parser.error("--max-clues needs --min-clues")
+    if getattr(args, "loop_fraction", None) is not None and not 0 <= args.loop_fraction <= 1:
+        parser.error(f"--loop-fraction must be in [0, 1], got {args.loop_fraction}")
+
+
 def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | None]:
     """The training and test CSV files, how the card names where they come from, and the Hub dataset they are of."""
     if args.source is None:
@@ -209,7 +231,10 @@ def _generated_rows(
     from ..data.puzzle_csv import write_puzzle_csv
 
     test_count = args.test_generate if args.test_generate is not None else args.generate
-    rows = generate(args.generate + test_count)
+    try:
+        rows = generate(args.generate + test_count)
+    except ValueError as error:  # e.g. fewer distinct puzzles of this kind exist than asked for
+        raise ValueError(f"--generate {args.generate} and --test-generate {test_count}: {error}") from None
     train, test = rows[: args.generate], rows[args.generate :]
     if args.save_csv is not None:
         write_puzzle_csv(args.save_csv / "train.csv", train)
@@ -335,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     _check_sources(parser, args, [*SOURCES[args.task], "--from-release-dir"])
+    _check_numbers(parser, args)
     if args.output_dir.exists() and (not args.output_dir.is_dir() or any(args.output_dir.iterdir())):
         parser.error(f"--output-dir {args.output_dir} is not an empty folder")
     for name in ("train.csv", "test.csv") if getattr(args, "save_csv", None) else ():

@@ -88,6 +88,20 @@ def usage() -> str:
     )
 
 
+def refusals() -> tuple[type[Exception], ...]:
+    """What `hrm` reports as one error line: bad input or a file problem, and a config field of the wrong type
+    (transformers' configs check field types through huggingface_hub's strict dataclasses). Called only once an
+    exception is raised, so that `hrm --help` does not import huggingface_hub."""
+    from huggingface_hub.errors import StrictDataclassError
+
+    return (ValueError, OSError, StrictDataclassError)
+
+
+def on_one_line(error: BaseException) -> str:
+    """An error's message on one line: messages of other libraries may span several."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sub-command named by the first argument with the rest of the arguments."""
     argv = sys.argv[1:] if argv is None else argv
@@ -104,10 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     module = importlib.import_module(f"hrm_hf.scripts.{SUB_COMMANDS[name][0]}")
     try:
         module.main(rest)
-    except (ValueError, OSError) as error:  # bad input or a file problem: one line, the traceback on request
+    except refusals() as error:  # bad input or a file problem: one line, the traceback on request
         if os.environ.get("HRM_DEBUG"):
             raise
-        sys.stderr.write(f"error: {error}\n")
+        sys.stderr.write(f"error: {on_one_line(error)}\n")
         sys.exit(getattr(error, "exit_code", 1))
 
 

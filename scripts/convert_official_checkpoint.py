@@ -66,6 +66,25 @@ def find_checkpoint_file(path: Path) -> Path:
     return steps[-1]
 
 
+def read_release_state(checkpoint_file: Path) -> dict[str, torch.Tensor]:
+    """The release's state dict with this model's key names (`convert_state_dict`), read with `weights_only=True` (no
+    pickled code runs); a file that is not a dict of tensors with a token embedding is a `ValueError` naming it."""
+    import torch
+
+    from ..training.checkpoint import read_part
+
+    state = read_part(checkpoint_file, lambda p: torch.load(p, map_location="cpu", weights_only=True))
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"Checkpoint file {checkpoint_file}: holds a {type(state).__name__}, not a dict of tensors.")
+    state = convert_state_dict(state)
+    if "embed_tokens.weight" not in state:
+        raise ValueError(
+            f"Checkpoint file {checkpoint_file}: has no token embedding (`embed_tokens.embedding_weight`); is it an "
+            "HRM checkpoint?"
+        )
+    return state
+
+
 def convert_state_dict(release_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename the release's keys to this model's, dropping scratch buffers."""
     converted = {}
@@ -83,7 +102,12 @@ def read_arch(config_path: Path) -> dict:
     """The `arch` section of the release's `all_config.yaml`, as config fields."""
     if not config_path.is_file():
         raise FileNotFoundError(f"The release's `all_config.yaml` is missing: looked for {config_path}.")
-    arch = dict(yaml.safe_load(config_path.read_text())["arch"])
+    from ..training.checkpoint import read_part
+
+    content = read_part(config_path, lambda p: yaml.safe_load(p.read_text()))
+    if not isinstance(content, dict) or not isinstance(content.get("arch"), dict):
+        raise ValueError(f"{config_path}: has no `arch:` section of architecture fields.")
+    arch = dict(content["arch"])
     arch.pop("name", None)
     loss = arch.pop("loss", {}) or {}
     if "loss_type" in loss:
@@ -112,7 +136,11 @@ def build_config(
 
     arch = read_arch(checkpoint_file.parent / "all_config.yaml")
     dataset_json = checkpoint_file.parent / "dataset.json"
-    from_dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
+    from ..training.checkpoint import read_part
+
+    from_dataset = read_part(dataset_json, lambda p: json.loads(p.read_text())) if dataset_json.is_file() else {}
+    if not isinstance(from_dataset, dict):
+        raise ValueError(f"{dataset_json}: must hold a JSON object, got {type(from_dataset).__name__}.")
     from_shapes = infer_data_fields(state, arch, task)
     data = {}
     for name in DATA_FIELDS:
@@ -135,20 +163,20 @@ def build_config(
 
 def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, task: str | None = None) -> HrmActModel:
     """Load an authors' checkpoint (file or folder) into an [`HrmActModel`], checking every tensor is used."""
-    import torch
-
     from ..modeling_hrm import HrmActModel
 
     checkpoint_file = find_checkpoint_file(Path(checkpoint))
-    state = convert_state_dict(torch.load(checkpoint_file, map_location="cpu", weights_only=True))
+    state = read_release_state(checkpoint_file)
     config = build_config(checkpoint_file, state, overrides or {}, task)
     model = HrmActModel(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:  # missing or unexpected tensors, or shapes that disagree with the data sizes
+        problems = "; ".join(line.strip() for line in str(error).splitlines()[1:] if line.strip())
+        sizes = ", ".join(f"{name}={getattr(config, name)}" for name in DATA_FIELDS)
         raise ValueError(
-            f"{checkpoint_file} does not match the config built from all_config.yaml, dataset.json and the flags: "
-            f"{error}"
+            f"{checkpoint_file} does not match the config built from all_config.yaml, dataset.json and the flags "
+            f"({sizes}): {problems}"
         ) from None
     return model.eval()
 

@@ -71,10 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "that leaves the weights as they are.",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    for name in ("max_steps", "batch_size", "limit"):
+    for name, least in (("max_steps", 1), ("batch_size", 1), ("limit", 1), ("save_examples", 0)):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if value is not None and value < least:
+            parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     return args
 
 

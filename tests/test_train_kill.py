@@ -16,17 +16,27 @@ from .test_train_loop import TINY, assert_same_weights, weights
 tiny_data = test_train_loop.tiny_data  # the same 4x4 Sudoku fixture
 
 
-def hrm_train(data: Path, output_dir: Path, *extra: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
+def train_command(data: Path, output_dir: Path, *extra: str) -> list[str]:
+    """`hrm train` of 10 steps on the tiny data, a checkpoint every 5 (only the newest kept), EMA on."""
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     flags += ["--preset", "cpu-demo", "--data-path", str(data), "--puzzle-emb-ndim", "32", "--max-steps", "10",
               "--checkpoint-every", "5", "--keep-last", "1", "--ema", "--ema-rate", "0.9", "--halt-exploration-prob",
               "0.5", "--output-dir", str(output_dir), *extra]  # fmt: skip
+    return [sys.executable, "-m", "hrm_hf.scripts", "train", *flags]
+
+
+def train_env(kill_at: int | None = None) -> dict[str, str]:
+    """One thread, and the checkpoint-rewrite kill hook set for step `kill_at` only."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(KILL_IN_REWRITE_ENV, None)
     if kill_at is not None:
         env[KILL_IN_REWRITE_ENV] = str(kill_at)
+    return env
+
+
+def hrm_train(data: Path, output_dir: Path, *extra: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "hrm_hf.scripts", "train", *flags], env=env, capture_output=True, text=True, timeout=300
+        train_command(data, output_dir, *extra), env=train_env(kill_at), capture_output=True, text=True, timeout=300
     )
 
 

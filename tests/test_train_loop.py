@@ -26,13 +26,16 @@ TINY = dict(
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
+def build_tiny_data(folder: Path) -> Path:
     """A saved 4x4 Sudoku dataset: 64 training and 16 held-out puzzles."""
-    folder = tmp_path_factory.mktemp("data") / "sudoku4"
     rows = generate_puzzles(80, seed=1, size=4, clues=(10, 10), progress=False)
     build_sudoku_dataset(rows[:64], rows[64:], size=4, output_dir=folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return build_tiny_data(tmp_path_factory.mktemp("data") / "sudoku4")
 
 
 def tiny_config(data: Path, output_dir: Path, **overrides) -> TrainConfig:

@@ -235,6 +235,8 @@ class RunConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from preset-layout values (architecture under `arch`, or flat); types are checked, strings from
         the command line converted; unknown fields are refused with the closest known name."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"A training config must map field names to values, got a {type(values).__name__}.")
         values = flatten(values)
         known = [f.name for f in dataclasses.fields(cls)]
         for name in values:
