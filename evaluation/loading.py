@@ -67,11 +67,18 @@ def local_or_hub(spec: str | Path, field: str) -> Path | str:
 def hub_revision(repo_id: str, repo_type: str, revision: str | None, field: str) -> str | None:
     """The commit sha `revision` (default: the main branch) of the Hub repo resolves to, announced in one line;
     offline, `revision` itself (the cache resolves it)."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub import constants as hub_constants
     from huggingface_hub.errors import HfHubHTTPError
 
     if hub_constants.HF_HUB_OFFLINE:  # no Hub to ask: the cache answers, as transformers and datasets do offline
+        try:
+            snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_files_only=True)
+        except Exception:  # LocalEntryNotFoundError and kin: nothing cached at that revision
+            raise FileNotFoundError(
+                f"{field}: no such file or folder {repo_id!r}, and the Hub {repo_type} repo {repo_id} at revision "
+                f"{revision or 'main'} is not in the local cache (HF_HUB_OFFLINE is set)."
+            ) from None
         logger.warning(
             f"{field}: no local file or folder {repo_id!r}; offline, loading the cached Hub {repo_type} repo "
             f"{repo_id} at revision {revision or 'main'}."
