@@ -417,7 +417,9 @@ def test_save_and_load_in_a_clean_process(tmp_path, forward_dtype, load_dtype, p
 
     script = tmp_path / "load.py"
     script.write_text(LOAD_IN_CLEAN_PROCESS)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HF_HOME": str(tmp_path / "hf")}
+    # The same intra-op thread count as here (an earlier test may have set ours): float32 sums are then bit-equal.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {
+        "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": str(torch.get_num_threads())}  # fmt: skip
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     subprocess.run(
