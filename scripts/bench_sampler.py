@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data.sampler import TrainBatchSampler, draw_iteration
 from ..training.config import load_preset
+from .cli import HelpFormatter
 
 
 def synthetic_layout(groups: int, puzzles_per_group: int, examples_per_puzzle: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +39,7 @@ def dataset_layout(data_path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     parser.add_argument("--preset", default="sudoku-extreme-1k", help="preset giving batch, epochs, eval_interval")
     parser.add_argument("--data-path", help="a saved dataset (default: a synthetic split of the sizes below)")
     parser.add_argument("--groups", type=int, default=1000, help="synthetic split: number of groups")
