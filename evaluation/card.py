@@ -25,6 +25,7 @@ TEMPLATE_NAME = "model_card.md"
 CARD_NAME = "README.md"
 # What the card was last rendered from; read back by the next update.
 CARD_INPUTS_NAME = "card_inputs.json"
+BUFFERS = ("puzzle_emb.weight", "H_init", "L_init")  # HrmActModel's persistent buffers, saved with the weights
 TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
 TASK_DESCRIPTIONS = {
@@ -217,7 +218,7 @@ def write_model_card(
         bibtex=BIBTEX,
         task_description=TASK_DESCRIPTIONS[task],
         usage_example=usage_example(task, config["seq_len"]),
-        num_parameters=f"{count_parameters(output_dir) - puzzle_table_values(config):,}",
+        num_parameters=f"{count_parameters(output_dir):,}",
         puzzle_table_values=f"{puzzle_table_values(config):,}",
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
         train_config=TRAIN_CONFIG_NAME if (output_dir / TRAIN_CONFIG_NAME).is_file() else None,
@@ -246,9 +247,10 @@ def puzzle_table_values(config: dict) -> int:
 
 
 def count_parameters(output_dir: Path) -> int:
-    """Numbers stored in the folder's safetensors weights (the puzzle-embedding table included)."""
+    """Parameters stored in the folder's safetensors weights: `model.num_parameters()`, without the model's persistent
+    buffers (the puzzle-embedding table and the `H_init`/`L_init` start states)."""
     total = 0
     for weights in sorted(output_dir.glob("*.safetensors")):
         with safe_open(weights, "pt") as f:
-            total += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+            total += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys() if name not in BUFFERS)
     return total
