@@ -815,6 +815,22 @@ class HrmActModel(HrmActPreTrainedModel):
         halted = steps >= max_steps
         return halted | (q_halt > q_continue) if halting == "adaptive" else halted
 
+    def solve_inputs(
+        self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor | None, max_steps: int | None
+    ) -> tuple[dict[str, torch.Tensor], int]:
+        """The checked batch of a multi-segment solve (puzzle ids default to the blank puzzle) and its segment limit
+        (default `config.halt_max_steps`)."""
+        max_steps = self.config.halt_max_steps if max_steps is None else max_steps
+        if max_steps < 1:
+            raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
+        if puzzle_identifiers is None:
+            puzzle_identifiers = torch.full(
+                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+            )
+        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        self.check_inputs(data, None)
+        return data, max_steps
+
     @torch.no_grad()
     def solve(
         self,
@@ -833,15 +849,7 @@ class HrmActModel(HrmActPreTrainedModel):
             halting: `"adaptive"` (stop a row when `q_halt > q_continue`) or `"fixed"` (every row runs `max_steps`).
             max_steps: most segments per row; defaults to `config.halt_max_steps`.
         """
-        max_steps = self.config.halt_max_steps if max_steps is None else max_steps
-        if max_steps < 1:
-            raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
-        if puzzle_identifiers is None:
-            puzzle_identifiers = torch.full(
-                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
-            )
-        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
-        self.check_inputs(data, None)
+        data, max_steps = self.solve_inputs(input_ids, puzzle_identifiers, max_steps)
         self.check_halting(halting)
         batch_size = input_ids.shape[0]
         predictions = torch.zeros_like(input_ids)

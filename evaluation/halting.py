@@ -115,15 +115,7 @@ def roll_out_segments(
     """Run every row for `max_steps` segments (default: the model's `halt_max_steps`), no row leaving early, and
     keep each segment's prediction; `model.solve` returns only the last one. The prediction at `halt_steps` is
     `model.solve(..., halting="adaptive")`'s, the one at `max_steps` is `halting="fixed"`'s."""
-    max_steps = model.config.halt_max_steps if max_steps is None else max_steps
-    if max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1, got {max_steps}.")
-    if puzzle_identifiers is None:
-        puzzle_identifiers = torch.full(
-            input_ids.shape[:1], model.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
-        )
-    data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
-    model.check_inputs(data, None)
+    data, max_steps = model.solve_inputs(input_ids, puzzle_identifiers, max_steps)
     z_H, z_L = model.fresh_state(input_ids.shape[0], input_ids.device)
     halt_steps = torch.zeros(input_ids.shape[0], dtype=torch.int32, device=input_ids.device)
     predictions, q_halts, q_continues = [], [], []
@@ -131,7 +123,7 @@ def roll_out_segments(
         z_H, z_L, logits, q_halt, q_continue = model.run_segment(z_H, z_L, data)
         halted = model.halt_rows(q_halt, q_continue, torch.full_like(halt_steps, step), "adaptive", max_steps)
         halt_steps = torch.where((halt_steps == 0) & halted, step, halt_steps)
-        predictions.append(logits.argmax(-1))
+        predictions.append(predicted_tokens(logits))
         q_halts.append(q_halt)
         q_continues.append(q_continue)
     return SegmentRollout(torch.stack(predictions), torch.stack(q_halts), torch.stack(q_continues), halt_steps)

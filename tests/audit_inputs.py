@@ -33,6 +33,8 @@ from typing import Any
 
 from huggingface_hub.errors import StrictDataclassError
 
+from tests.test_train_safety import RunsCode
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OFFICIAL = FIXTURES / "official" / "rope_puzzle" / "official_checkpoint"
@@ -220,16 +222,6 @@ class Workspace:
             target = folder / "arc-agi_training_challenges.json"
             (target.write_bytes if isinstance(challenges, bytes) else target.write_text)(challenges)
         return folder
-
-
-class RunsCode:
-    """A pickle payload that creates `path` if it is ever unpickled in full."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __reduce__(self):
-        return (Path.touch, (self.path,))
 
 
 def maze_text(side: int = 30) -> tuple[str, str]:
