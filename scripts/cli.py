@@ -83,7 +83,8 @@ def usage() -> str:
         "The Hierarchical Reasoning Model (HRM-ACT-v1) with transformers, datasets and accelerate.\n\n"
         "sub-commands:\n" + "\n".join(lines) + "\n\n"
         "`hrm <sub-command> --help` lists its options with their defaults. Errors are one line with exit code 2 for\n"
-        "bad usage or configuration and 1 for failures at run time; HRM_DEBUG=1 shows their traceback.\n"
+        "bad usage or configuration, 1 for failures at run time, 3 when training finished but its push did not;\n"
+        "HRM_DEBUG=1 shows their traceback.\n"
         "Several processes: accelerate launch [accelerate options] -m hrm_hf.scripts train [options]\n"
     )
 
