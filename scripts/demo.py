@@ -11,14 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from ..data.sudoku import build_sudoku_dataset
-from ..data.sudoku_generator import generate_puzzles
-from ..evaluation.loading import load_model
 from ..tokenization_hrm import decode_sudoku, format_sudoku
-from ..training.config import TrainConfig, load_preset
-from ..training.loop import claim_output_dir, train
 from .cli import HelpFormatter
 
 
@@ -29,6 +22,9 @@ TRAIN_PUZZLES, TEST_PUZZLES = 20000, 500
 
 def build_data(folder: Path, seed: int):
     """Distinct train and held-out puzzles (no test question appears in training), saved to `folder` as well."""
+    from ..data.sudoku import build_sudoku_dataset
+    from ..data.sudoku_generator import generate_puzzles
+
     rows = generate_puzzles(TRAIN_PUZZLES + TEST_PUZZLES, seed=seed, size=SIZE, clues=CLUES, progress=False)
     shutil.rmtree(folder, ignore_errors=True)
     return build_sudoku_dataset(
@@ -40,6 +36,10 @@ def build_data(folder: Path, seed: int):
 
 def show_one(model_dir: Path, dataset) -> None:
     """Reload the saved folder as a user would and solve the first held-out puzzle with adaptive halting."""
+    import torch
+
+    from ..evaluation.loading import load_model
+
     model = load_model(model_dir).eval()
     row = dataset["test"][0]
     out = model.solve(torch.tensor([row["input_ids"]]), halting="adaptive")
@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
         "--overwrite-output-dir", action="store_true", help="replace the run (and puzzles) of an earlier demo there"
     )
     args = parser.parse_args(argv)
+    from ..training.config import TrainConfig, load_preset  # after parsing: `--help` stays light
+    from ..training.loop import claim_output_dir, train
+
     values = load_preset("cpu-demo") | {"seed": args.seed, "overwrite_output_dir": args.overwrite_output_dir}
     if args.output_dir:  # the puzzles go inside it too, as in the preset
         values |= {"output_dir": args.output_dir, "data_path": str(Path(args.output_dir) / "data")}
