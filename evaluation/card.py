@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import safe_open
 
 from ..data.card import BIBTEX, PAPER_URL
 from ..tokenization_hrm import infer_task
+from .loading import is_repo_id
 
 
 TEMPLATE_NAME = "model_card.md"
@@ -76,13 +76,7 @@ def template_path() -> Path:
 
 def is_hub_id(name: str) -> bool:
     """Whether `name` reads as a Hub repo id rather than a local path."""
-    if Path(name).exists():
-        return False
-    try:
-        validate_repo_id(name)
-    except HFValidationError:
-        return False
-    return True
+    return not Path(name).exists() and is_repo_id(name)
 
 
 def read_previous(output_dir: Path) -> dict:

@@ -37,6 +37,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def is_repo_id(text: str) -> bool:
+    """Whether `text` is a valid Hub repo id (`name` or `owner/name`), whatever exists locally."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
+
+
 def hub_repo_id(spec: str | Path, field: str) -> str | None:
     """The Hub repo id `spec` names, or None when it is an existing local file or folder.
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 
 from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmActConfig
+from ..evaluation.loading import is_repo_id
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"
@@ -202,9 +203,7 @@ class RunConfig:
         _require("push_to_hub", self.push_to_hub, wanted, "must name a Hub repo for --push-every-checkpoint")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
         if self.push_to_hub is not None:
-            _require(
-                "push_to_hub", self.push_to_hub, _is_repo_id(self.push_to_hub), "must be a Hub repo id owner/name"
-            )
+            _require("push_to_hub", self.push_to_hub, is_repo_id(self.push_to_hub), "must be a Hub repo id owner/name")
         _require("epochs", self.epochs, self.epochs % self.eval_interval == 0, "must be a multiple of eval_interval")
         _require("early_stopping_patience", self.early_stopping_patience, self.early_stopping_patience >= 0,
                  "must be >= 0")  # fmt: skip
@@ -287,16 +286,6 @@ TrainConfig = dataclasses.make_dataclass(
 )
 TrainConfig.__doc__ = """Everything a training run needs: `RunConfig`'s fields and the architecture fields of `HrmActConfig`
 (see each field's `metadata["help"]`, or `hrm train --help`)."""
-
-
-def _is_repo_id(text: str) -> bool:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(text)
-    except HFValidationError:
-        return False
-    return True
 
 
 def _require(name: str, value: Any, ok: bool, message: str) -> None:
