@@ -25,10 +25,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from .metadata import PuzzleDatasetMetadata
-
-
-IGNORE_INDEX = -100
+from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
 
 class _Rows:
@@ -83,7 +80,7 @@ def _to_batch(inputs: np.ndarray, labels: np.ndarray, identifiers: np.ndarray, i
     wide_labels = np.empty(labels.shape, dtype=np.int64)
     np.copyto(wide_labels, labels)
     if ignore_label_id is not None:
-        np.putmask(wide_labels, labels == ignore_label_id, IGNORE_INDEX)
+        np.putmask(wide_labels, labels == ignore_label_id, IGNORE_LABEL_ID)
     return {
         "input_ids": torch.from_numpy(inputs.astype(np.int32)),
         "labels": torch.from_numpy(wide_labels),
@@ -269,7 +266,7 @@ class EvalBatches:
                 np.pad(
                     labels,
                     ((0, pad), (0, 0)),
-                    constant_values=m.ignore_label_id if m.ignore_label_id is not None else IGNORE_INDEX,
+                    constant_values=m.ignore_label_id if m.ignore_label_id is not None else IGNORE_LABEL_ID,
                 ),
                 np.pad(self.rows.puzzle_identifier[rows], (0, pad), constant_values=m.blank_identifier_id),
                 m.ignore_label_id,
