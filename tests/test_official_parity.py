@@ -1,4 +1,10 @@
-"""Parity with the authors' release: every fixture case through the converter, `save_pretrained` and `AutoModel`."""
+"""Parity with the authors' release: every fixture case through the converter, `save_pretrained` and `AutoModel`.
+
+The bfloat16 case holds on any CPU, although bf16 matmul kernels differ between processors: it is held to the fixtures
+README's bfloat16 bounds (measured across attention kernels), not to one machine's roundings. Its halting decisions
+are compared exactly; the smallest recorded margin is 0.047, and they agree on CPUs with and without AMX-BF16. (With
+AMX-BF16, every logit and Q logit is bit-equal; the bootstrap target of one row differs by 4.6e-3, so the float32
+tolerances would not hold there either.)"""
 
 import pytest
 from transformers import AutoModel

@@ -1,7 +1,12 @@
 """The trainer against golden trajectories of the authors' own `pretrain.py` (`tests/fixtures/training/`, protocol in
 its README): the same batches from our sampler, and from the converted initial weights, fed the recorded batches
 with the recorded seeds, the same loss, learning rates and carry at every step and the same weights after 30 steps
-(float32 and bfloat16)."""
+(float32 and bfloat16).
+
+bfloat16 matmuls on the CPU run different kernels on different processors (oneDNN picks AMX, AVX512-BF16 or another
+path), so the authors' own bf16 trajectory differs between kinds of CPU: `synth_bf16` and `synth_bf16_amx` are one case
+recorded on two kinds. A bf16 recording is compared exactly where this machine reproduces its step-1 loss; elsewhere
+only step 1 is checked, at bf16 tolerance, and the rest is skipped with the reason. float32 is the same everywhere."""
 
 from pathlib import Path
 
@@ -20,6 +25,9 @@ from hrm_hf.training.loop import Trainer, train
 FIXTURES = Path(__file__).parent / "fixtures" / "training"
 STEPS, RNG_BASE = 30, 10000
 TASKS = {"sudoku_fp32": "sudoku", "synth_bf16": "synthetic"}  # synth: multi-example puzzles, not ARC grids
+# Each case's recordings: the same run of the authors' trainer, recorded on each kind of CPU whose bf16 kernels differ.
+RECORDINGS = {"sudoku_fp32": ["sudoku_fp32"], "synth_bf16": ["synth_bf16", "synth_bf16_amx"]}
+EXACT, BF16_RELATIVE = 1e-6, 1e-4
 RUN_FIELDS = ("global_batch_size", "epochs", "eval_interval", "lr", "lr_min_ratio", "lr_warmup_steps", "beta1",
               "beta2", "weight_decay", "puzzle_emb_lr", "puzzle_emb_weight_decay", "seed")  # fmt: skip
 
@@ -27,8 +35,8 @@ RUN_FIELDS = ("global_batch_size", "epochs", "eval_interval", "lr", "lr_min_rati
 class Case:
     """One fixture case: its imported dataset, its converted `step_0` model folder and what the authors recorded."""
 
-    def __init__(self, name: str, folder: Path):
-        self.name, self.root = name, FIXTURES / name
+    def __init__(self, name: str, folder: Path, recording: str | None = None):
+        self.name, self.root = name, FIXTURES / (recording or name)
         self.expected = load_file(self.root / "expected.safetensors")
         self.release_config = yaml.safe_load((self.root / "all_config.yaml").read_text())
         self.data = build_from_release(self.root / "dataset", TASKS[name])
@@ -83,27 +91,64 @@ def test_sampler_yields_the_release_batches_at_any_world_size(case):
                     assert torch.equal(ours[key].long(), recorded[key].long()), (world_size, rank, step, key)
 
 
-def test_trainer_follows_the_release_trajectory(case, tmp_path):
+def recorded_losses(recording: str) -> list[float]:
+    """The authors' mean loss at steps 1..30 (the recording stores each batch's sum over its 16 rows)."""
+    expected = load_file(FIXTURES / recording / "expected.safetensors")
+    return [expected[f"loss.{step}"].item() / 16 for step in range(1, STEPS + 1)]
+
+
+def first_departure(ours: list[float], recorded: list[float]) -> int | None:
+    """The first step whose loss is not the recording's within 1e-6, or None where the whole trajectory is."""
+    return next((step for step, (a, b) in enumerate(zip(ours, recorded), 1) if abs(a - b) > EXACT), None)
+
+
+def skip_where_recorded_on_another_cpu(name: str, recording: str, losses: list[float]) -> None:
+    """A recording of a case recorded on several kinds of CPU is compared exactly only where this CPU reproduces it;
+    any other still agrees at step 1 within bf16 tolerance, then skips and says why. A recording matches by its whole
+    loss trajectory, not step 1 alone: with oneDNN capped at AVX2 on an AMX CPU, step 1 equals the AMX recording
+    within 1e-7 and step 3 departs by 2e-4."""
+    if len(RECORDINGS[name]) == 1:
+        return
+    recorded = {other: recorded_losses(other) for other in RECORDINGS[name]}
+    departs = first_departure(losses, recorded[recording])
+    if departs is None:
+        return
+    assert abs(losses[0] - recorded[recording][0]) <= BF16_RELATIVE * abs(recorded[recording][0]), (losses[0], recorded)
+    matching = [other for other, trajectory in recorded.items() if first_departure(losses, trajectory) is None]
+    where = f"{matching[0]} is this CPU's" if matching else "no recording matches this CPU's bf16 kernels"
+    step_1 = ", ".join(f"{other} {trajectory[0]:.9g}" for other, trajectory in recorded.items())
+    pytest.skip(f"{recording} was recorded on another kind of CPU ({where}): its losses part from ours at step "
+                f"{departs}; step-1 loss here {losses[0]:.9g}, recorded {step_1}, within bf16 tolerance "
+                f"({BF16_RELATIVE:g} relative)")  # fmt: skip
+
+
+@pytest.mark.parametrize("name, recording", [(name, r) for name in sorted(RECORDINGS) for r in RECORDINGS[name]])
+def test_trainer_follows_the_release_trajectory(name, recording, tmp_path):
     """From the converted `step_0`, on the recorded batches with the README's seeds: loss, lrs and carry at every
-    step, then every weight and the puzzle table after 30 steps (float32 within 1e-6; bfloat16 too, since the cast
-    orders are the release's)."""
+    step, then every weight and the puzzle table after 30 steps (float32 within 1e-6; bfloat16 too, against the
+    recording made on this kind of CPU, since the cast orders are the release's)."""
+    case = Case(name, tmp_path, recording)
     e = case.expected
-    trainer = Trainer(case.train_config(tmp_path), dataset=case.data)
+    trainer = Trainer(case.train_config(tmp_path / "run"), dataset=case.data)
     assert trainer.max_steps == yaml.safe_load((case.root / "meta.json").read_text())["total_steps"]
+    losses, carries = [], []
     for step in range(1, STEPS + 1):
         puzzle_emb_lr = trainer.sparse_schedule.get_last_lr()[0]
         torch.manual_seed(RNG_BASE + step)
-        out = trainer.train_step(case.batch(step))
-        assert abs(out["loss"].item() - e[f"loss.{step}"].item() / 16) <= 1e-6, step
+        losses.append(trainer.train_step(case.batch(step))["loss"].item())
+        carries.append((trainer.carry.halted.cpu(), trainer.carry.steps.cpu().long()))
         assert abs(trainer.lr - e[f"lr.{step}"].item()) <= 1e-12, step
         assert abs(puzzle_emb_lr - e[f"puzzle_emb_lr.{step}"].item()) <= 1e-12, step
-        assert torch.equal(trainer.carry.halted.cpu(), e[f"carry.{step}.halted"]), step
-        assert torch.equal(trainer.carry.steps.cpu().long(), e[f"carry.{step}.steps"].long()), step
+    skip_where_recorded_on_another_cpu(name, recording, losses)
+    for step, (loss, (halted, steps)) in enumerate(zip(losses, carries), start=1):
+        assert abs(loss - e[f"loss.{step}"].item() / 16) <= EXACT, step
+        assert torch.equal(halted, e[f"carry.{step}.halted"]), step
+        assert torch.equal(steps, e[f"carry.{step}.steps"].long()), step
     final = convert_state_dict({k.removeprefix("final."): v for k, v in e.items() if k.startswith("final.model.")})
     ours = trainer.unwrapped.state_dict()
     worst = max((ours[k].float() - v.float()).abs().max().item() for k, v in final.items())
-    print(f"{case.name}: max weight/table difference after {STEPS} steps {worst:.3g}")
-    assert worst <= 1e-6
+    print(f"{recording}: max weight/table difference after {STEPS} steps {worst:.3g}")
+    assert worst <= EXACT
 
 
 def test_whole_run_stops_evaluates_and_schedules_like_the_release(case, tmp_path, monkeypatch):
