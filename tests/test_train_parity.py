@@ -99,7 +99,7 @@ def recorded_losses(recording: str) -> list[float]:
 
 def first_departure(ours: list[float], recorded: list[float]) -> int | None:
     """The first step whose loss is not the recording's within 1e-6, or None where the whole trajectory is."""
-    return next((step for step, (a, b) in enumerate(zip(ours, recorded), 1) if abs(a - b) > EXACT), None)
+    return next((step for step, (a, b) in enumerate(zip(ours, recorded, strict=True), 1) if abs(a - b) > EXACT), None)
 
 
 def skip_where_recorded_on_another_cpu(name: str, recording: str, losses: list[float]) -> None:
@@ -113,7 +113,10 @@ def skip_where_recorded_on_another_cpu(name: str, recording: str, losses: list[f
     departs = first_departure(losses, recorded[recording])
     if departs is None:
         return
-    assert abs(losses[0] - recorded[recording][0]) <= BF16_RELATIVE * abs(recorded[recording][0]), (losses[0], recorded)
+    assert abs(losses[0] - recorded[recording][0]) <= BF16_RELATIVE * abs(recorded[recording][0]), (
+        losses[0],
+        recorded,
+    )
     matching = [other for other, trajectory in recorded.items() if first_departure(losses, trajectory) is None]
     where = f"{matching[0]} is this CPU's" if matching else "no recording matches this CPU's bf16 kernels"
     step_1 = ", ".join(f"{other} {trajectory[0]:.9g}" for other, trajectory in recorded.items())
@@ -140,7 +143,7 @@ def test_trainer_follows_the_release_trajectory(name, recording, tmp_path):
         assert abs(trainer.lr - e[f"lr.{step}"].item()) <= 1e-12, step
         assert abs(puzzle_emb_lr - e[f"puzzle_emb_lr.{step}"].item()) <= 1e-12, step
     skip_where_recorded_on_another_cpu(name, recording, losses)
-    for step, (loss, (halted, steps)) in enumerate(zip(losses, carries), start=1):
+    for step, (loss, (halted, steps)) in enumerate(zip(losses, carries, strict=True), start=1):
         assert abs(loss - e[f"loss.{step}"].item() / 16) <= EXACT, step
         assert torch.equal(halted, e[f"carry.{step}.halted"]), step
         assert torch.equal(steps, e[f"carry.{step}.steps"].long()), step
