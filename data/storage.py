@@ -4,13 +4,12 @@ A saved dataset is a `save_to_disk` folder plus `puzzle_metadata.json` (per-spli
 (ARC identifier names) and `README.md` (the card). On the Hub it is the parquet export of `push_to_hub` plus the
 same three files, and a second config, `preview`: a few un-augmented test puzzles as text and pictures, so that the
 Hub's viewer shows puzzles rather than int8 token lists. `load_puzzle_dataset` reads either and returns the same rows
-and metadata (the token columns of the default config).
+and metadata (the token columns of the default config); which one a name means is decided once, by `hub.py`'s rule.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import overload
 
@@ -18,20 +17,17 @@ import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
 
-from ..evaluation.loading import hub_revision, local_or_hub
+from ..hub import Source, resolve
 from ..tokenization_hrm import infer_task
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
 
-logger = logging.getLogger(__name__)
 METADATA_FILE = "puzzle_metadata.json"
 IDENTIFIERS_FILE = "identifiers.json"
 CARD_FILE = "README.md"
 PREVIEW_CONFIG = "preview"
 PREVIEW_ROWS = 32
-# Datasets built before the columns were named like `forward`'s arguments call this column so.
-OLD_IDENTIFIER_COLUMN = "puzzle_identifier"
 
 
 class UnknownSplitError(ValueError):
@@ -52,21 +48,22 @@ def write_metadata_files(folder: str | Path, metadata: dict[str, PuzzleDatasetMe
     card.save(folder / CARD_FILE)
 
 
-def save_puzzle_dataset(
-    dataset: DatasetDict, metadata: dict[str, PuzzleDatasetMetadata], output_dir: str | Path, card: DatasetCard
-) -> None:
-    """`save_to_disk` plus the metadata files and card."""
-    dataset.save_to_disk(str(output_dir))
-    write_metadata_files(output_dir, metadata, card)
+def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None = None) -> Source:
+    """Where the puzzle dataset `value` is, by `hub.resolve`'s rule: a local folder, or a Hub dataset repo at the
+    commit `revision` resolves to, of which only the metadata files are downloaded (the rows load split by split)."""
+    return resolve(
+        value, option, repo_type="dataset", revision=revision, allow_patterns=[METADATA_FILE, IDENTIFIERS_FILE],
+        must_be_folder=True,
+    )  # fmt: skip
 
 
-def _read_metadata(read_file) -> dict[str, PuzzleDatasetMetadata]:
-    """Metadata per split, given `read_file(name) -> Path`; a damaged file is a `ValueError` naming it."""
-    path = Path(read_file(METADATA_FILE))
+def _read_metadata(folder: Path) -> dict[str, PuzzleDatasetMetadata]:
+    """Metadata per split from the files in `folder`; a damaged file is a `ValueError` naming it."""
+    path = folder / METADATA_FILE
     try:
         content = json.loads(path.read_text())
         names_file = content["identifiers_file"]
-        names = json.loads(Path(read_file(names_file)).read_text()) if names_file else None
+        names = json.loads((folder / names_file).read_text()) if names_file else None
         return {
             split: PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names})
             for split, fields in content["splits"].items()
@@ -79,47 +76,41 @@ def _read_metadata(read_file) -> dict[str, PuzzleDatasetMetadata]:
 
 @overload
 def load_puzzle_dataset(
-    path_or_repo_id: str | Path, split: None = None, revision: str | None = None
+    source: Source | str | Path, split: None = None, revision: str | None = None
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]: ...
 @overload
 def load_puzzle_dataset(
-    path_or_repo_id: str | Path, split: str, revision: str | None = None
+    source: Source | str | Path, split: str, revision: str | None = None
 ) -> tuple[Dataset, PuzzleDatasetMetadata]: ...
-def load_puzzle_dataset(path_or_repo_id, split=None, revision=None):
+def load_puzzle_dataset(source, split=None, revision=None):
     """Load a puzzle dataset from a `save_to_disk` folder or a Hub dataset repo.
 
+    `source` is a resolved [`Source`] (`resolve_puzzle_dataset`), or a folder or Hub repo id `owner/name` (at
+    `revision`), resolved here by the same rule: a missing path that cannot be `owner/name` raises
+    `FileNotFoundError`, and a Hub repo is announced with the commit it resolved, which is then the one read.
     Returns `(DatasetDict, {split: metadata})`, or `(Dataset, metadata)` of one split when `split` is given; the counts
     in each metadata (`total_groups`, `mean_puzzle_examples`) are those of its split. An unknown `split` raises
-    `UnknownSplitError` naming the splits there are, before any rows are read or downloaded. The folder-or-repo rule is
-    `evaluation.loading.local_or_hub`'s: a missing path that cannot be `owner/name` raises `FileNotFoundError`, and
-    a Hub repo is announced with the commit it resolved, which is then the one read.
+    `UnknownSplitError` naming the splits there are, before any rows are read or downloaded.
     """
-    source = local_or_hub(path_or_repo_id, "dataset")
-    local = isinstance(source, Path)
-    if local:
-        folder = source
-        if not (folder / METADATA_FILE).is_file():
-            raise FileNotFoundError(f"dataset: {str(folder)!r} holds no puzzle dataset (no {METADATA_FILE}).")
-        metadata = _read_metadata(lambda name: folder / name)
-    else:
-        repo_id = source
-        revision = hub_revision(repo_id, "dataset", revision, "dataset")
-        metadata = _read_metadata(lambda name: hf_hub_download(repo_id, name, repo_type="dataset", revision=revision))
+    if not isinstance(source, Source):
+        source = resolve_puzzle_dataset(source, "dataset", revision)
+    if not (source.path / METADATA_FILE).is_file():
+        raise FileNotFoundError(f"dataset: {source.name!r} holds no puzzle dataset (no {METADATA_FILE}).")
+    metadata = _read_metadata(source.path)
     if split is not None and split not in metadata:
         raise UnknownSplitError(
-            f"Split {split!r} is not in the puzzle dataset {path_or_repo_id}, which has {sorted(metadata)}."
+            f"Split {split!r} is not in the puzzle dataset {source.name}, which has {sorted(metadata)}."
         )
-    if local:
+    if source.repo_id is not None:
+        dataset = load_dataset(source.repo_id, split=split, revision=source.commit)
+    else:
         import pyarrow as pa
 
         try:
-            dataset = load_from_disk(str(folder))
+            dataset = load_from_disk(str(source.path))
         except pa.ArrowException as error:  # a truncated or corrupt Arrow file
-            raise ValueError(f"dataset: {str(folder)!r} cannot be read ({error}).") from None
+            raise ValueError(f"dataset: {str(source.path)!r} cannot be read ({error}).") from None
         dataset = dataset if split is None else dataset[split]
-    else:
-        dataset = load_dataset(repo_id, split=split, revision=revision)
-    dataset = read_old_layout(dataset, metadata, path_or_repo_id)
     return (dataset, metadata) if split is None else (dataset, metadata[split])
 
 
@@ -146,7 +137,7 @@ def check_ids_fit(dataset: Dataset, metadata: PuzzleDatasetMetadata, name: str |
             or pa.types.is_fixed_size_list(values.type)
         ):
             values = pc.list_flatten(values)
-        if column == "labels":  # positions without loss hold -100 (or the old layout's ignore id, inside the vocab)
+        if column == "labels":  # positions without loss hold -100
             values = pc.filter(values, pc.not_equal(values, IGNORE_LABEL_ID))
         bounds = pc.min_max(values).as_py()
         size = getattr(metadata, limit)
@@ -155,33 +146,6 @@ def check_ids_fit(dataset: Dataset, metadata: PuzzleDatasetMetadata, name: str |
                 f"Puzzle dataset {name}, split {metadata.split!r}: column {column!r} holds ids "
                 f"{bounds['min']}..{bounds['max']}, but its metadata has {limit}={size}; rebuild the dataset."
             )
-
-
-def read_old_layout(
-    dataset: Dataset | DatasetDict, metadata: dict[str, PuzzleDatasetMetadata], name: str | Path
-) -> Dataset | DatasetDict:
-    """A dataset built or pushed before the columns were named like `forward`'s arguments, in today's layout.
-
-    The `puzzle_identifier` column is renamed `puzzle_identifiers`: a change of the Arrow schema, no row is copied.
-    Such datasets also store ignored labels as 0 (their metadata's `ignore_label_id`). Those bytes stay as they are,
-    since rewriting the labels would copy half of a multi-GB dataset on every load; the conversion happens at batch
-    time instead: the metadata keeps saying `ignore_label_id: 0`, and the batches of `data.sampler` (which training
-    and evaluation read) carry -100 there. Rebuilding the dataset stores -100 in the rows themselves.
-    """
-    if OLD_IDENTIFIER_COLUMN not in _column_names(dataset):
-        return dataset
-    ignore_ids = sorted({m.ignore_label_id for m in metadata.values() if m.ignore_label_id is not None})
-    logger.info(
-        f"Puzzle dataset {name} has the old layout: column {OLD_IDENTIFIER_COLUMN!r} renamed 'puzzle_identifiers' on "
-        f"load; its labels store no-loss positions as {ignore_ids or 'nothing'}, which batches turn into -100."
-    )
-    return dataset.rename_column(OLD_IDENTIFIER_COLUMN, "puzzle_identifiers")
-
-
-def _column_names(dataset: Dataset | DatasetDict) -> set[str]:
-    if isinstance(dataset, DatasetDict):
-        return {name for columns in dataset.column_names.values() for name in columns}
-    return set(dataset.column_names)
 
 
 def original_rows(dataset: Dataset) -> np.ndarray:

@@ -17,8 +17,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors import safe_open
 
 from ..data.card import BIBTEX, PAPER_URL
+from ..hub import names_hub_repo
 from ..tokenization_hrm import infer_task
-from .loading import is_repo_id
 
 
 TEMPLATE_NAME = "model_card.md"
@@ -74,11 +74,6 @@ def template_path() -> Path:
     return Path(__file__).resolve().parent.parent / TEMPLATE_NAME
 
 
-def is_hub_id(name: str) -> bool:
-    """Whether `name` reads as a Hub repo id rather than a local path."""
-    return not Path(name).exists() and is_repo_id(name)
-
-
 def read_previous(output_dir: Path) -> dict:
     """What the folder's card was last rendered from (empty when there is none)."""
     path = output_dir / CARD_INPUTS_NAME
@@ -90,7 +85,7 @@ def headline_results(
 ) -> list[EvalResult]:
     """The `model-index` entries: exact and token accuracy (and ARC pass@k) per halting mode, named with the mode
     and the mean segments used, measured on `dataset` when it is a Hub id."""
-    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
+    hub_dataset = dataset if dataset and names_hub_repo(dataset) else None
     names = {**HEADLINE_METRICS, **{name: name for name in metrics if name.startswith("pass@") and "_" not in name}}
     results = []
     for halting, suffix in HALTING_SUFFIXES.items():
@@ -194,7 +189,7 @@ def write_model_card(
     }
     inputs["repo_id"], inputs["model_name"] = card_names(output_dir, repo_id, model_name, previous)
     task = infer_task(config["seq_len"], config["vocab_size"])
-    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
+    hub_dataset = dataset if dataset and names_hub_repo(dataset) else None
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",

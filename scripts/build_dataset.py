@@ -21,7 +21,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cli import HelpFormatter, resolve_source
+from ..hub import resolve
+from .cli import HelpFormatter
 
 
 if TYPE_CHECKING:  # the data package (and `datasets`) is imported once the options are parsed: `--help` stays light
@@ -194,7 +195,7 @@ def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | N
     """The training and test CSV files, how the card names where they come from, and the Hub dataset they are of."""
     if args.source is None:
         return args.csv, args.test_csv, f"`{args.csv.name}`", None
-    source = resolve_source(
+    source = resolve(
         args.source, "--source", repo_type="dataset", revision=args.source_revision, allow_patterns=list(CSV_FILES)
     )
     missing = [name for name in CSV_FILES if not (source.path / name).is_file()]

@@ -8,8 +8,6 @@ import argparse
 import importlib
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 
 # sub-command: (module under hrm_hf.scripts, one-line description)
@@ -39,40 +37,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         if "default" in text.lower() or silent or not action.option_strings:
             return text
         return super()._get_help_string(action)
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a command's input is: a local file or folder, and for a Hub repo the repo and commit it came from."""
-
-    path: Path
-    repo_id: str | None = None
-    commit: str | None = None
-
-
-def resolve_source(
-    value: str,
-    option: str,
-    *,
-    repo_type: str = "model",
-    revision: str | None = None,
-    allow_patterns: list[str] | None = None,
-) -> Source:
-    """A local path, or a Hub repo id downloaded with `snapshot_download` (only `allow_patterns` of it).
-
-    An existing local path wins. A value that starts with `.` or `/` or has more than one `/` is always a path, so a
-    missing one is "no such file or folder" rather than a Hub look-up; otherwise `owner/name` is a Hub repo id
-    (`revision`: a branch, tag or commit), and one line says which commit it resolved to.
-    """
-    from ..evaluation.loading import hub_repo_id, hub_revision
-
-    if hub_repo_id(value, option) is None:
-        return Source(Path(value).expanduser())
-    commit = hub_revision(value, repo_type, revision, option)
-    from huggingface_hub import snapshot_download  # only here: `--help` and local paths stay light
-
-    folder = Path(snapshot_download(value, repo_type=repo_type, revision=commit, allow_patterns=allow_patterns))
-    return Source(folder, value, commit)
 
 
 def usage() -> str:

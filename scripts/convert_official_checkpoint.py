@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .cli import HelpFormatter, resolve_source
+from ..hub import resolve
+from .cli import HelpFormatter
 
 
 if TYPE_CHECKING:  # torch and transformers are imported where used, so `hrm convert --help` starts light
@@ -211,12 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
         raise FileExistsError(f"--output-dir: {args.output_dir!r} is not an empty folder; choose another one.")
-    source = resolve_source(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
+    source = resolve(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
     overrides = {name: getattr(args, name) for name in DATA_FIELDS}
     model = convert_checkpoint(source.path, overrides, args.task)
     command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
     from ..evaluation.model_folder import write_model_folder
-    from ..training.output import push_folder
+    from ..hub import push_folder
 
     write_model_folder(model, output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")

@@ -80,11 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata]:
     """The split to score and its metadata; an unknown split exits naming the splits there are."""
-    from ..data.storage import UnknownSplitError, load_puzzle_dataset
-    from ..evaluation.loading import local_or_hub
+    from ..data.storage import UnknownSplitError, load_puzzle_dataset, resolve_puzzle_dataset
 
     try:
-        return load_puzzle_dataset(local_or_hub(dataset, "--dataset"), split=split)
+        return load_puzzle_dataset(resolve_puzzle_dataset(dataset, "--dataset"), split=split)
     except UnknownSplitError as error:
         sys.exit(f"error: --split: {error}")
 
@@ -160,7 +159,7 @@ def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
     from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 
     from ..evaluation.card import CARD_INPUTS_NAME, CARD_NAME, EXAMPLES_DIR, write_model_card
-    from ..training.output import with_retries
+    from ..hub import with_retries
 
     api = HfApi()
 
@@ -200,10 +199,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     from ..evaluation.card import write_model_card
     from ..evaluation.evaluator import evaluate_split
-    from ..evaluation.loading import hub_repo_id, load_model
+    from ..evaluation.loading import load_model, resolve_model
 
     accelerator = Accelerator()
-    model = load_model(args.model, args.trust_remote_code, args.revision).eval().to(accelerator.device)
+    source = resolve_model(args.model, "--model", args.revision)
+    model = load_model(source, args.trust_remote_code).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
     task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
@@ -231,12 +231,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"Wrote {output_dir / 'metrics.json'}")
     if args.update_card:
         update = card_update(results, args, pictures)
-        repo_id = hub_repo_id(args.model, "--model")
-        if repo_id is None:
-            write_model_card(args.model, **update)
-            print(f"Updated {Path(args.model) / 'README.md'}")
+        if source.repo_id is None:
+            write_model_card(source.path, **update)
+            print(f"Updated {source.path / 'README.md'}")
         else:
-            print(f"Updated the card of {repo_id}: {update_hub_card(repo_id, args.revision, update)}")
+            print(f"Updated the card of {source.repo_id}: {update_hub_card(source.repo_id, args.revision, update)}")
     return report
 
 

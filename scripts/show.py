@@ -68,11 +68,13 @@ def side_by_side(left: str, right: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     # Imported once the arguments are read, so that `--help` and argument errors come without loading datasets.
-    from ..data.storage import load_puzzle_dataset
+    from ..data.storage import load_puzzle_dataset, resolve_puzzle_dataset
     from ..evaluation.render import decode_grid, render_rows
     from ..tokenization_hrm import infer_task
 
-    split, metadata = load_puzzle_dataset(args.dataset, split=args.split, revision=args.revision)
+    split, metadata = load_puzzle_dataset(
+        resolve_puzzle_dataset(args.dataset, "dataset", args.revision), split=args.split
+    )
     start, stop = args.rows
     if start >= split.num_rows:
         sys.exit(f"error: --rows {start}:{stop} starts beyond split {args.split!r}, which has {split.num_rows} rows.")

@@ -110,10 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     except PuzzleInputError as error:
         sys.exit(f"error: {error}")
     # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
-    from ..evaluation.loading import load_model
+    from ..evaluation.loading import load_model, resolve_model
     from ..evaluation.puzzles import answer_problem, solve_puzzle
 
-    model = load_model(args.model, args.trust_remote_code, args.revision).eval()
+    model = load_model(resolve_model(args.model, "--model", args.revision), args.trust_remote_code).eval()
     model_task = infer_task(model.config.seq_len, model.config.vocab_size)
     if model_task != task:
         sys.exit(f"error: --{task} given, but the model {args.model} is for {model_task or 'an unknown puzzle type'}.")

@@ -1,8 +1,6 @@
 """The DatasetDict: schema, metadata, identical bytes for identical seeds, save/load, release import, the card."""
 
-import dataclasses
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +8,13 @@ import pytest
 import torch
 from datasets import List, Value
 
-from hrm_hf.data import PuzzleDatasetMetadata, arc, load_puzzle_dataset, save_puzzle_dataset
+from hrm_hf.data import PuzzleDatasetMetadata, arc, load_puzzle_dataset
 from hrm_hf.data.builder import build_puzzle_dataset
 from hrm_hf.data.card import dataset_card
 from hrm_hf.data.maze import build_maze_dataset
 from hrm_hf.data.maze_generator import generate_mazes
 from hrm_hf.data.release import build_from_release
-from hrm_hf.data.sampler import TrainBatchSampler, eval_batches
+from hrm_hf.data.storage import write_metadata_files
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
 
@@ -107,9 +105,8 @@ def test_streamed_and_in_memory_builds_agree_and_round_trip(tmp_path):
     in_memory, metadata = _arc()
     streamed, streamed_metadata = _arc(tmp_path / "streamed", workers=2)  # the worker count changes nothing
     _assert_same_rows(in_memory, streamed)
-    save_puzzle_dataset(
-        in_memory, metadata, tmp_path / "saved", dataset_card(metadata, {"train": 1, "test": 1}, "src")
-    )
+    in_memory.save_to_disk(str(tmp_path / "saved"))
+    write_metadata_files(tmp_path / "saved", metadata, dataset_card(metadata, {"train": 1, "test": 1}, "src"))
     for folder in ("streamed", "saved"):
         loaded, loaded_metadata = load_puzzle_dataset(tmp_path / folder)
         _assert_same_rows(in_memory, loaded)
@@ -232,41 +229,3 @@ def test_a_torch_formatted_batch_of_rows_is_model_input():
     assert (batch["puzzle_identifiers"] > 0).all()  # the rows' own puzzles, not the blank one
     out = model(**batch)
     assert torch.isfinite(out.loss) and out.logits.shape == (4, 900, 12)
-
-
-def _write_old_layout(folder: Path, dataset, metadata) -> None:
-    """A dataset as built before: column `puzzle_identifier`, ignored labels stored as 0 (`ignore_label_id` 0)."""
-    old = dataset.rename_column("puzzle_identifiers", "puzzle_identifier").map(
-        lambda rows: {"labels": [[0 if t == -100 else t for t in row] for row in rows["labels"]]}, batched=True
-    )
-    old_metadata = {split: dataclasses.replace(m, ignore_label_id=0) for split, m in metadata.items()}
-    save_puzzle_dataset(old, old_metadata, folder, dataset_card(old_metadata, {"train": 1, "test": 1}, "src"))
-
-
-def test_old_layout_loads_with_identical_batches(tmp_path, caplog):
-    dataset, metadata = _arc(tmp_path / "new")
-    _write_old_layout(tmp_path / "old", dataset, metadata)
-    with caplog.at_level(logging.INFO, logger="hrm_hf.data.storage"):
-        old, old_metadata = load_puzzle_dataset(tmp_path / "old")
-    (record,) = [r for r in caplog.records if "old layout" in r.message]
-    assert "renamed 'puzzle_identifiers'" in record.message and "[0]" in record.message
-    new, new_metadata = load_puzzle_dataset(tmp_path / "new")
-    assert old["train"].column_names == new["train"].column_names
-    assert old_metadata["test"].ignore_label_id == 0 and new_metadata["test"].ignore_label_id == -100
-    for split in ("train", "test"):
-        pairs = zip(
-            eval_batches(old[split], old_metadata[split], 8),
-            eval_batches(new[split], new_metadata[split], 8),
-            strict=True,
-        )
-        for old_batch, new_batch in pairs:
-            assert old_batch.keys() == new_batch.keys()
-            for key in new_batch:
-                assert torch.equal(old_batch[key], new_batch[key]), key
-    old_train = TrainBatchSampler(old["train"], old_metadata["train"], 8, seed=3)
-    new_train = TrainBatchSampler(new["train"], new_metadata["train"], 8, seed=3)
-    for old_batch, new_batch in zip(old_train, new_train, strict=True):
-        for key in new_batch:
-            assert torch.equal(old_batch[key], new_batch[key]), key
-    (_, test_metadata) = load_puzzle_dataset(tmp_path / "old", split="test")
-    assert test_metadata == old_metadata["test"]

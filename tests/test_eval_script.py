@@ -133,7 +133,7 @@ def test_update_card_on_a_hub_repo_commits_only_the_card(sudoku, tmp_path, local
 def test_a_refused_hub_card_update_is_one_line_and_keeps_the_outputs(sudoku, tmp_path, local_hub, monkeypatch):
     from huggingface_hub import HfApi
 
-    from hrm_hf.training.output import PushError
+    from hrm_hf.hub import PushError
 
     before = _hub_model_with_card(local_hub, tmp_path, "tester/hrm-refused")
     create_commit = HfApi.create_commit

@@ -14,10 +14,10 @@ from hrm_hf.data.storage import push_puzzle_dataset
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
 from hrm_hf.evaluation.card import write_model_card
+from hrm_hf.hub import push_folder
 from hrm_hf.scripts import evaluate_model as evaluate_script
 from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint
 from hrm_hf.scripts.convert_official_checkpoint import main as convert_main
-from hrm_hf.training.output import push_folder
 
 
 # The rope_puzzle release fixture has seq_len 16 and vocab 11: it reads 4x4 Sudoku tokens (vocab 6) as they are.

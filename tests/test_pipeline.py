@@ -14,9 +14,9 @@ import torch
 from transformers import pipeline
 
 from hrm_hf.evaluation.model_folder import save_model_files
+from hrm_hf.hub import push_folder
 from hrm_hf.pipeline_hrm import PIPELINE_TASK
 from hrm_hf.tokenization_hrm import decode_puzzle, encode_puzzle
-from hrm_hf.training.output import push_folder
 from tests.eval_utils import tiny_model
 from tests.test_solve import MAZE, SUDOKU
 

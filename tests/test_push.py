@@ -5,9 +5,10 @@ import pytest
 
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
+from hrm_hf.hub import BackgroundPusher, PushError, push_folder
 from hrm_hf.training.config import ConfigError, TrainConfig
 from hrm_hf.training.loop import train
-from hrm_hf.training.output import BackgroundPusher, PushError, push_folder, push_message
+from hrm_hf.training.model_folder import push_message
 
 
 REPO = "tester/hrm"

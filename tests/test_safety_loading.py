@@ -1,5 +1,5 @@
 """Loading what a user names runs no stranger's code and never reaches the Hub by accident: the local-vs-Hub rule of
-`evaluation.loading`, shared by `hrm evaluate`/`solve`/`demo`, `load_puzzle_dataset` and training's `data_path`."""
+`hub`, shared by `hrm evaluate`/`solve`/`demo`, `load_puzzle_dataset` and training's `data_path`."""
 
 import json
 import logging
@@ -11,7 +11,8 @@ import pytest
 
 from hrm_hf import modeling_hrm
 from hrm_hf.data.storage import load_puzzle_dataset
-from hrm_hf.evaluation.loading import load_model, local_or_hub
+from hrm_hf.evaluation.loading import load_model
+from hrm_hf.hub import Source, hub_repo_id, resolve
 from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.scripts import cli
 from hrm_hf.training.config import TrainConfig
@@ -53,17 +54,17 @@ def test_folder_code_runs_only_with_trust_remote_code(tmp_path):
 def test_paths_that_cannot_be_repo_ids_are_local(spec, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=f"--model: no such file or folder '{spec}'"):
-        local_or_hub(spec, "--model")
+        resolve(spec, "--model", must_be_folder=True)
 
 
 def test_existing_folder_wins_and_missing_owner_name_is_a_repo_id(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert local_or_hub("runs/model", "--model") == "runs/model"
+    assert hub_repo_id("runs/model", "--model") == "runs/model"
     (tmp_path / "runs" / "model").mkdir(parents=True)
-    assert local_or_hub("runs/model", "--model") == Path("runs/model")
+    assert resolve("runs/model", "--model", must_be_folder=True) == Source(Path("runs/model"))
     (tmp_path / "runs" / "file").write_text("")
     with pytest.raises(NotADirectoryError, match="'runs/file' is a file"):
-        local_or_hub("runs/file", "--model")
+        resolve("runs/file", "--model", must_be_folder=True)
 
 
 def test_hub_fallback_names_repo_and_commit_and_loads_installed_class(local_hub, tmp_path, monkeypatch, caplog):
@@ -74,7 +75,7 @@ def test_hub_fallback_names_repo_and_commit_and_loads_installed_class(local_hub,
     HfApi().create_repo("runs/model")
     HfApi().upload_folder(repo_id="runs/model", folder_path=folder)
     sha = HfApi().model_info("runs/model").sha
-    with caplog.at_level(logging.WARNING, logger="hrm_hf.evaluation.loading"):
+    with caplog.at_level(logging.WARNING, logger="hrm_hf.hub"):
         model = load_model("runs/model")
     assert type(model) is HrmActModel and not (folder / MARKER).exists()
     (line,) = [r.getMessage() for r in caplog.records if "Hub model repo" in r.getMessage()]
@@ -123,7 +124,7 @@ def test_dataset_hub_fallback_names_repo_and_commit(local_hub, tmp_path, monkeyp
     push_puzzle_dataset(tmp_path / "built", "user/sudoku-4")
     sha = HfApi().dataset_info("user/sudoku-4").sha
     monkeypatch.chdir(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="hrm_hf.evaluation.loading"):
+    with caplog.at_level(logging.WARNING, logger="hrm_hf.hub"):
         dataset, metadata = load_puzzle_dataset("user/sudoku-4", split="test")
     assert len(dataset) == metadata.total_groups == 2
     (line,) = [r.getMessage() for r in caplog.records if "Hub dataset repo" in r.getMessage()]

@@ -121,7 +121,7 @@ def test_an_output_dir_that_is_a_file_is_refused(tiny_data, tmp_path):
 
 def test_a_diverged_model_is_never_saved_or_pushed(tiny_data, tmp_path, monkeypatch):
     pushed = []
-    monkeypatch.setattr("hrm_hf.training.loop.prepare_repo", lambda *args: None)  # no Hub here
+    monkeypatch.setattr("hrm_hf.hub.prepare_repo", lambda *args: None)  # no Hub here
     monkeypatch.setattr("hrm_hf.training.loop.push_folder", lambda *args: pushed.append(args))
     config = tiny_config(tiny_data, tmp_path, max_steps=2, max_nonfinite_steps=100, push_to_hub="me/model")
     trainer = Trainer(config)
@@ -139,7 +139,7 @@ def test_a_failed_push_says_where_the_model_is_and_exits_with_3(tiny_data, tmp_p
     def refuse(folder, repo_id, **options):
         raise RuntimeError("401 Client Error: Unauthorized\nfor url https://huggingface.co/api/repos/create")
 
-    monkeypatch.setattr("hrm_hf.training.loop.prepare_repo", lambda *args: None)  # the repo is created at start
+    monkeypatch.setattr("hrm_hf.hub.prepare_repo", lambda *args: None)  # the repo is created at start
     monkeypatch.setattr("hrm_hf.training.loop.push_folder", refuse)
     config = tiny_config(tiny_data, tmp_path / "run", max_steps=2, push_to_hub="me/model")
     with pytest.raises(PushFailedError) as caught:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 
 from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmActConfig
-from ..evaluation.loading import is_repo_id
+from ..hub import is_repo_id
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"

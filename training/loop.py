@@ -23,15 +23,14 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
-from huggingface_hub import HfApi
 from tqdm.auto import tqdm
 
 from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
-from ..data.storage import check_ids_fit, load_puzzle_dataset
+from ..data.storage import check_ids_fit, load_puzzle_dataset, resolve_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
-from ..evaluation.loading import local_or_hub
+from ..hub import prepare_push, push_folder
 from ..modeling_hrm import HrmActModel
 from .checkpoint import (
     checkpoints_dir,
@@ -43,8 +42,8 @@ from .checkpoint import (
 )
 from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
+from .model_folder import push_message, save_model_folder
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
-from .output import BackgroundPusher, prepare_repo, push_folder, push_message, save_model_folder, with_retries
 
 
 logger = get_logger(__name__)
@@ -142,12 +141,12 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
 def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
     """The dataset and its per-split metadata, with a clear error when the path does not hold one.
 
-    `data_path` follows `evaluation.loading.local_or_hub`: a local folder wins, a missing `owner/name` is a Hub
-    dataset repo (announced with its commit), any other missing path is an error.
+    `data_path` is resolved once by the Hub rule (`hub.hub_repo_id`): a local folder wins, a missing `owner/name` is
+    a Hub dataset repo (announced with its commit), any other missing path is an error.
     """
     field = "Training config field `data_path`"
     try:
-        dataset, metadata = load_puzzle_dataset(local_or_hub(config.data_path, field))
+        dataset, metadata = load_puzzle_dataset(resolve_puzzle_dataset(config.data_path, field))
     except (FileNotFoundError, NotADirectoryError) as error:
         raise FileNotFoundError(
             f"{error} Build it with `hrm build-dataset`, or give a Hub dataset repo id `owner/name`."
@@ -293,15 +292,10 @@ class Trainer:
         self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
         self.pusher = None
         if config.push_to_hub and accelerator.is_main_process:  # creates the repo: a bad token or access fails now
-            if config.push_every_checkpoint:
-                self.pusher = BackgroundPusher(
-                    config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
-                    revision=config.revision,
-                )  # fmt: skip
-            else:
-                repo = config.push_to_hub
-                with_retries(lambda: prepare_repo(HfApi(), repo, config.private, config.revision),
-                             f"Creating {repo}", repo, retries=3, backoff_s=5.0)  # fmt: skip
+            self.pusher = prepare_push(
+                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
+                revision=config.revision, in_background=config.push_every_checkpoint,
+            )  # fmt: skip
         self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
         if config.resume_from_checkpoint:
             self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
