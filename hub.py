@@ -263,6 +263,37 @@ def push_folder(
     return with_retries(push, f"Push of {folder} to {repo_id}", repo_id, retries, backoff_s)
 
 
+def commit_files(
+    repo_id: str,
+    files: dict[str, Path | bytes],
+    message: str,
+    *,
+    what: str | None = None,
+    repo_type: str = "model",
+    revision: str | None = None,
+    token: str | None = None,
+    retries: int = 3,
+    backoff_s: float = 5.0,
+) -> str:
+    """One commit adding `files` (path in the repo: a local file or the content) to the Hub repo on branch
+    `revision`, retried as `with_retries` says; returns the commit URL. A failure is a `PushError` line starting with
+    `what` (default: "Commit to REPO")."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    operations = [
+        CommitOperationAdd(name, str(content) if isinstance(content, Path) else content)
+        for name, content in files.items()
+    ]
+    api = HfApi(token=token)
+    commit = with_retries(
+        lambda: api.create_commit(
+            repo_id, operations, commit_message=message, repo_type=repo_type, revision=revision
+        ),
+        what or f"Commit to {repo_id}", repo_id, retries, backoff_s,
+    )  # fmt: skip
+    return commit.commit_url
+
+
 def prepare_push(
     repo_id: str,
     staging_dir: Path,

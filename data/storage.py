@@ -15,9 +15,9 @@ from typing import overload
 
 import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
-from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, hf_hub_download
+from huggingface_hub import DatasetCard, hf_hub_download
 
-from ..hub import Source, resolve
+from ..hub import Source, commit_files, resolve
 from ..tokenization_hrm import infer_task
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
@@ -222,14 +222,8 @@ def push_puzzle_dataset(
     for key in ("dataset_info", "configs"):
         if key in pushed.data:
             card.data[key] = pushed.data[key]
-    files = [name for name in (METADATA_FILE, IDENTIFIERS_FILE) if (folder / name).exists()]
-    operations = [CommitOperationAdd(CARD_FILE, str(card_for_repo(card, repo_id)).encode())]
-    operations += [CommitOperationAdd(name, str(folder / name)) for name in files]
-    commit = HfApi(token=token).create_commit(
-        repo_id,
-        operations,
-        commit_message="Add puzzle metadata and dataset card",
-        repo_type="dataset",
-        revision=revision,
+    files = {CARD_FILE: str(card_for_repo(card, repo_id)).encode()}
+    files |= {name: folder / name for name in (METADATA_FILE, IDENTIFIERS_FILE) if (folder / name).exists()}
+    return commit_files(
+        repo_id, files, "Add puzzle metadata and dataset card", repo_type="dataset", revision=revision, token=token
     )
-    return commit.commit_url

@@ -156,10 +156,10 @@ def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
     import shutil
     import tempfile
 
-    from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+    from huggingface_hub import HfApi, hf_hub_download
 
     from ..evaluation.card import CARD_INPUTS_NAME, CARD_NAME, EXAMPLES_DIR, write_model_card
-    from ..hub import with_retries
+    from ..hub import commit_files, with_retries
 
     api = HfApi()
 
@@ -178,18 +178,12 @@ def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
             else:
                 (folder / name).symlink_to(path)
         write_model_card(folder, repo_id=repo_id, **update)
-        operations = [CommitOperationAdd(name, str(folder / name)) for name in (CARD_NAME, CARD_INPUTS_NAME)]
-        operations += [
-            CommitOperationAdd(f"{EXAMPLES_DIR}/{picture.name}", str(picture))
-            for picture in sorted((folder / EXAMPLES_DIR).glob("*.png"))
-        ]
-        commit = with_retries(
-            lambda: api.create_commit(
-                repo_id, operations, commit_message="Update the evaluation results in the model card", revision=revision
-            ),
-            f"Card update of {repo_id}", repo_id, 3, 5.0,
+        files = {name: folder / name for name in (CARD_NAME, CARD_INPUTS_NAME)}
+        files |= {f"{EXAMPLES_DIR}/{p.name}": p for p in sorted((folder / EXAMPLES_DIR).glob("*.png"))}
+        return commit_files(
+            repo_id, files, "Update the evaluation results in the model card", what=f"Card update of {repo_id}",
+            revision=revision,
         )  # fmt: skip
-    return commit.commit_url
 
 
 def main(argv: list[str] | None = None) -> dict:

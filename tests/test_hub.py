@@ -1,6 +1,6 @@
 """One local-vs-Hub rule (`hrm_hf.hub.hub_repo_id`), through which every command decides whether a name is a local
-path or a Hub repo, each value decided once; and `hub.py` as the one module that validates repo ids and downloads
-snapshots."""
+path or a Hub repo, each value decided once; and `hub.py` as the one module that validates repo ids, downloads
+snapshots, creates repos and commits to them."""
 
 import ast
 import logging
@@ -142,11 +142,11 @@ def package_modules() -> list[Path]:
     ]
 
 
-def test_only_hub_py_validates_repo_ids_and_downloads_snapshots():
+def test_only_hub_py_validates_repo_ids_downloads_snapshots_and_commits():
     callers = {
         f"{path.relative_to(PACKAGE)}: {name}"
         for path in package_modules()
-        for name in ("validate_repo_id", "snapshot_download")
+        for name in ("validate_repo_id", "snapshot_download", "create_repo", "upload_folder", "create_commit")
         if path.name != "hub.py" and name in path.read_text()
     }
     assert not callers
