@@ -211,7 +211,7 @@ def push_puzzle_dataset(
     The card keeps the `dataset_info` and `configs` YAML written by `push_to_hub`. Returns the commit URL.
     """
     folder = Path(folder)
-    dataset, metadata = load_puzzle_dataset(folder)
+    dataset, metadata = load_puzzle_dataset(Source(folder))  # a folder this machine wrote: nothing to decide
     dataset.push_to_hub(repo_id, private=private, token=token, revision=revision)
     split = "test" if "test" in dataset else next(iter(dataset))
     preview_dataset(dataset[split], metadata[split]).push_to_hub(
