@@ -25,14 +25,13 @@ from accelerate.logging import get_logger
 from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
 from huggingface_hub import HfApi
 from tqdm.auto import tqdm
+from transformers import PreTrainedModel
 
-from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
 from ..data.storage import check_ids_fit, load_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
 from ..evaluation.loading import local_or_hub
-from ..modeling_hrm import HrmActModel
 from .checkpoint import (
     checkpoints_dir,
     load_checkpoint,
@@ -41,7 +40,7 @@ from .checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
+from .config import STOP_WHEN, ConfigError, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
 from .output import BackgroundPusher, prepare_repo, push_folder, push_message, save_model_folder, with_retries
@@ -128,8 +127,8 @@ def create_accelerator(config: TrainConfig) -> Accelerator:
 
 
 def tracker_config(config: TrainConfig) -> dict[str, Any]:
-    """The run's fields as the flat scalar values every tracker stores (lists joined by commas)."""
-    return {k: ",".join(v) if isinstance(v, list) else v for k, v in dataclasses.asdict(config).items()}
+    """The run's fields as the flat scalar values every tracker stores (`arch.FIELD`, lists joined by commas)."""
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in config.to_flat_dict().items()}
 
 
 def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
@@ -189,6 +188,29 @@ def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
         shutil.rmtree(checkpoints, ignore_errors=True)
 
 
+def prepare_run(config: TrainConfig) -> Accelerator:
+    """The run's accelerator, once `output_dir` is this run's on every rank, with the asked torch thread count."""
+    accelerator = create_accelerator(config)
+    claim_output_dir(config, accelerator.is_main_process)
+    accelerator.wait_for_everyone()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    return accelerator
+
+
+def prepare_hub_repo(config: TrainConfig) -> BackgroundPusher | None:
+    """Create the `push_to_hub` repo now, so that a bad token or access fails before training: through the
+    background pusher that `push_every_checkpoint` uploads with, which is returned, or directly (main process only)."""
+    if config.push_every_checkpoint:
+        return BackgroundPusher(
+            config.push_to_hub, Path(config.output_dir) / ".push", private=config.private, revision=config.revision
+        )
+    repo = config.push_to_hub
+    with_retries(lambda: prepare_repo(HfApi(), repo, config.private, config.revision),
+                 f"Creating {repo}", repo, retries=3, backoff_s=5.0)  # fmt: skip
+    return None
+
+
 def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
     """Names of the model's parameters and buffers that hold NaN or inf."""
     return [
@@ -196,30 +218,36 @@ def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
     ]
 
 
-def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> HrmActModel:
-    """A freshly initialised model sized for the dataset (vocabulary, sequence length, puzzle table)."""
-    model_config = HrmActConfig(
-        vocab_size=metadata.vocab_size,
-        seq_len=metadata.seq_len,
-        num_puzzle_identifiers=metadata.num_puzzle_identifiers,
-        blank_puzzle_id=metadata.blank_identifier_id,
-        **config.model_kwargs(),
-    )
-    model = HrmActModel(model_config)
+def data_sizes(metadata: PuzzleDatasetMetadata) -> dict[str, int]:
+    """The model config fields that the dataset decides: vocabulary, sequence length and puzzle table."""
+    return {
+        "vocab_size": metadata.vocab_size,
+        "seq_len": metadata.seq_len,
+        "num_puzzle_identifiers": metadata.num_puzzle_identifiers,
+        "blank_puzzle_id": metadata.blank_identifier_id,
+    }
+
+
+def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> PreTrainedModel:
+    """A freshly initialised model of the config's family, sized for the dataset (or `init_from`'s weights)."""
+    model_config = config.model_config(**data_sizes(metadata))
+    model = config.family.model_class(model_config)
     if config.init_from:
-        model.load_state_dict(initial_weights(config.init_from, model_config))
+        checked = [*dataclasses.asdict(config.arch), *data_sizes(metadata)]
+        model.load_state_dict(initial_weights(config.init_from, model, checked))
     return model
 
 
-def initial_weights(folder: str, wanted: HrmActConfig) -> dict[str, torch.Tensor]:
-    """The state dict of the model folder `folder`, after checking its architecture and data sizes are `wanted`'s."""
+def initial_weights(folder: str, model: PreTrainedModel, checked: list[str]) -> dict[str, torch.Tensor]:
+    """The state dict of the model folder `folder`, after checking that the `checked` fields of its config
+    (architecture and data sizes) are `model`'s."""
     if not (Path(folder) / "config.json").is_file():
         raise FileNotFoundError(
             f"Training config field `init_from`: no model folder (config.json) at {folder!r}; convert an authors' "
             "checkpoint with `hrm convert` first."
         )
-    source = HrmActModel.from_pretrained(folder)
-    for name in (*ARCH_FIELDS, "vocab_size", "seq_len", "num_puzzle_identifiers", "blank_puzzle_id"):
+    source, wanted = type(model).from_pretrained(folder), model.config
+    for name in checked:
         if name not in INIT_FROM_FREE_FIELDS and getattr(source.config, name) != getattr(wanted, name):
             raise ValueError(
                 f"Training config field `init_from`: the model at {folder!r} has {name}="
@@ -241,18 +269,32 @@ class Trainer:
     """Holds the run's objects; `fit()` trains, evaluates, checkpoints and writes the model folder."""
 
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
-        self.config = config
-        self.command = command
-        self.accelerator = accelerator = create_accelerator(config)
-        claim_output_dir(config, accelerator.is_main_process)
-        accelerator.wait_for_everyone()
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
+        self.config, self.command = config, command
+        self.accelerator = prepare_run(config)
         self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
-        train_meta = self.metadata["train"]
-        self.max_steps = total_steps(config, train_meta)
+        self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
+        self.prepare_training()
+        self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
+        self.carry = None
+        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
+        # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
+        self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
+        self.stop_reason = ""
+        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
+        self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
+        self.pusher = prepare_hub_repo(config) if config.push_to_hub and self.accelerator.is_main_process else None
+        if config.resume_from_checkpoint:
+            self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
+        if config.report_to:
+            self.accelerator.init_trackers(
+                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
+            )
 
+    def prepare_training(self) -> None:
+        """The model, both optimizers with their schedules, the sampler and the EMA, placed by the accelerator; and
+        `checkpointed`, the trainer's objects that a checkpoint saves."""
+        config, accelerator, train_meta = self.config, self.accelerator, self.metadata["train"]
         set_seed(config.seed)  # identical initialisation on every rank
         model = build_model(config, train_meta)
         dense = AdamAtan2(
@@ -260,7 +302,7 @@ class Trainer:
         )
         self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
         self.model, self.dense = accelerator.prepare(model, dense)
-        self.unwrapped: HrmActModel = accelerator.unwrap_model(self.model)
+        self.unwrapped: PreTrainedModel = accelerator.unwrap_model(self.model)
         set_seed(config.seed, device_specific=True)  # halting exploration differs per rank
 
         self.sampler = TrainBatchSampler(
@@ -283,32 +325,6 @@ class Trainer:
         self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
         if self.ema is not None:
             self.checkpointed["ema"] = self.ema
-
-        self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
-        self.carry = None
-        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
-        # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
-        self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
-        self.stop_reason = ""
-        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
-        self.pusher = None
-        if config.push_to_hub and accelerator.is_main_process:  # creates the repo: a bad token or access fails now
-            if config.push_every_checkpoint:
-                self.pusher = BackgroundPusher(
-                    config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
-                    revision=config.revision,
-                )  # fmt: skip
-            else:
-                repo = config.push_to_hub
-                with_retries(lambda: prepare_repo(HfApi(), repo, config.private, config.revision),
-                             f"Creating {repo}", repo, retries=3, backoff_s=5.0)  # fmt: skip
-        self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
-        if config.resume_from_checkpoint:
-            self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
-        if config.report_to:
-            accelerator.init_trackers(
-                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
-            )
 
     # ----- state -----
     def trainer_state(self) -> dict[str, Any]:
@@ -587,6 +603,9 @@ __all__ = [
     "Trainer",
     "train",
     "create_accelerator",
+    "claim_output_dir",
+    "prepare_run",
+    "prepare_hub_repo",
     "build_model",
     "initial_weights",
     "total_steps",
