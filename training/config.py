@@ -217,7 +217,7 @@ class TrainConfig(RunConfig):
     fails before any data is read.
     """
 
-    arch: Any = field(default_factory=HrmArguments)
+    arch: Any = field(default_factory=HrmArguments)  # the arguments dataclass of a family of `MODEL_FAMILIES`
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -244,7 +244,8 @@ class TrainConfig(RunConfig):
     def to_flat_dict(self) -> dict[str, Any]:
         """The run's fields and the architecture's as `arch.FIELD`, all on one level."""
         values = self.to_dict()
-        return values | {f"arch.{name}": value for name, value in values.pop("arch").items()}
+        arch = values.pop("arch")
+        return values | {f"arch.{name}": value for name, value in arch.items()}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
@@ -278,7 +279,7 @@ class TrainConfig(RunConfig):
 
 def model_family(name: Any) -> ModelFamily:
     """The family that an `arch:` section names, or a `ConfigError` naming the known ones."""
-    if name not in MODEL_FAMILIES:
+    if not isinstance(name, str) or name not in MODEL_FAMILIES:
         close = difflib.get_close_matches(str(name), list(MODEL_FAMILIES), n=1)
         hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(MODEL_FAMILIES)}"
         raise ConfigError(f"Training config field `arch.name`: unknown model family {name!r}; {hint}")
@@ -300,7 +301,7 @@ def typed_values(cls: type, values: dict[str, Any], section: str = "", hints: li
     for name in values:
         if name not in known:
             close = difflib.get_close_matches(name, [*known, *hints], n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
+            hint = f"; did you mean `{close[0]}`?" if close else f"; known: {', '.join(known)}" if section else ""
             kind = "architecture field" if section else "training config field"
             raise ConfigError(f"Unknown {kind} `{prefix}{name}`{hint}")
     return {name: typed_value(prefix + name, value, types_of[name]) for name, value in values.items()}

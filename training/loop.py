@@ -40,7 +40,7 @@ from .checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from .config import STOP_WHEN, ConfigError, TrainConfig
+from .config import STOP_WHEN, ConfigError, RunConfig, TrainConfig
 from .ema import EMA
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
 from .output import BackgroundPusher, prepare_repo, push_folder, push_message, save_model_folder, with_retries
@@ -85,7 +85,7 @@ TRACKER_AVAILABLE = {
 }
 
 
-def create_accelerator(config: TrainConfig) -> Accelerator:
+def create_accelerator(config: RunConfig) -> Accelerator:
     """One Accelerator for the run, on the CPU when asked or when there is no GPU, without mixed precision.
 
     The model's precision is `forward_dtype`: autocast from a launcher's `--mixed_precision` would silently change the
@@ -138,7 +138,7 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
     return {"wandb": {"name": config.run_name}, "trackio": {"name": config.run_name}}
 
 
-def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
+def load_data(config: RunConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
     """The dataset and its per-split metadata, with a clear error when the path does not hold one.
 
     `data_path` follows `evaluation.loading.local_or_hub`: a local folder wins, a missing `owner/name` is a Hub
@@ -160,7 +160,7 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
     return dataset, metadata
 
 
-def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
+def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
     """Make `output_dir` this run's. Unless resuming, a folder that holds another run (its model or checkpoints) is
     refused (on every rank, so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints so
     that rotation and `latest` only ever see this run's. The main process then repairs an interrupted checkpoint
@@ -188,7 +188,7 @@ def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
         shutil.rmtree(checkpoints, ignore_errors=True)
 
 
-def prepare_run(config: TrainConfig) -> Accelerator:
+def prepare_run(config: RunConfig) -> Accelerator:
     """The run's accelerator, once `output_dir` is this run's on every rank, with the asked torch thread count."""
     accelerator = create_accelerator(config)
     claim_output_dir(config, accelerator.is_main_process)
@@ -198,7 +198,7 @@ def prepare_run(config: TrainConfig) -> Accelerator:
     return accelerator
 
 
-def prepare_hub_repo(config: TrainConfig) -> BackgroundPusher | None:
+def prepare_hub_repo(config: RunConfig) -> BackgroundPusher | None:
     """Create the `push_to_hub` repo now, so that a bad token or access fails before training: through the
     background pusher that `push_every_checkpoint` uploads with, which is returned, or directly (main process only)."""
     if config.push_every_checkpoint:
@@ -256,7 +256,7 @@ def initial_weights(folder: str, model: PreTrainedModel, checked: list[str]) -> 
     return source.state_dict()
 
 
-def total_steps(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> int:
+def total_steps(config: RunConfig, metadata: PuzzleDatasetMetadata) -> int:
     """`max_steps`, or the release's estimate `epochs * total_groups * mean_puzzle_examples / global_batch_size`."""
     if config.max_steps is not None:
         return config.max_steps
