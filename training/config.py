@@ -18,6 +18,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -291,7 +292,7 @@ def _require(name: str, value: Any, ok: bool, message: str) -> None:
         raise ConfigError(f"Training config field `{name}` {message}, got {value!r}.")
 
 
-def typed_values(cls: type, values: dict[str, Any], section: str = "", hints: list[str] = ()) -> dict[str, Any]:
+def typed_values(cls: type, values: dict[str, Any], section: str = "", hints: Sequence[str] = ()) -> dict[str, Any]:
     """YAML `values` for the dataclass `cls`, each checked against its field's type (`HfArgumentParser` does that
     for command-line strings, not for YAML values); an unknown field is refused with the closest name among the
     fields and `hints`."""
@@ -367,7 +368,8 @@ def build_parser(arguments: type = HrmArguments, defaults: dict[str, Any] | None
     source.add_argument("--preset", choices=available_presets(), help="a preset of the authors' recipes or the demo")
     source.add_argument("--config", metavar="FILE.yaml", help="a YAML file in the preset layout (e.g. a run's saved "
                         "train_config.yaml)")  # fmt: skip
-    for item in dataclasses.fields(RunConfig):  # HfArgumentParser gives `--no-FIELD` only to those true by default
+    # HfArgumentParser gives `--no-FIELD` only to booleans that default to true; a preset may turn the others on.
+    for item in (*dataclasses.fields(RunConfig), *dataclasses.fields(arguments)):
         if item.type in (bool, "bool") and item.default is False:
             flag = item.name.replace("_", "-")
             parser.add_argument(f"--no-{flag}", dest=item.name, action="store_false", default=argparse.SUPPRESS,
