@@ -5,11 +5,14 @@ import dataclasses
 import re
 import subprocess
 import sys
+from typing import ClassVar
 
 import pytest
 import yaml
 
 from hrm_hf.configuration_hrm import HrmActConfig
+from hrm_hf.data.metadata import PuzzleDatasetMetadata
+from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.training.config import (
     ConfigError,
     RunConfig,
@@ -18,8 +21,8 @@ from hrm_hf.training.config import (
     load_preset,
     parse_config,
 )
-from hrm_hf.training.families import MODEL_FAMILIES, HrmArguments
-from hrm_hf.training.loop import create_accelerator
+from hrm_hf.training.families import MODEL_FAMILIES, HrmArguments, ModelFamily
+from hrm_hf.training.loop import build_model, create_accelerator
 
 
 ARCH_FIELDS = [item.name for item in dataclasses.fields(HrmArguments)]
@@ -46,6 +49,27 @@ def test_the_run_and_the_model_config_are_separate_objects():
     model_config = config.model_config(vocab_size=7, seq_len=16, num_puzzle_identifiers=3, blank_puzzle_id=0)
     assert isinstance(model_config, HrmActConfig) and (model_config.vocab_size, model_config.hidden_size) == (7, 128)
     assert not {item.name for item in dataclasses.fields(RunConfig)} & set(ARCH_FIELDS)
+
+
+def test_a_second_family_plugs_in_by_its_name(monkeypatch, tmp_path):
+    """The loop builds whatever model the registry names; the family's fields are its command-line options."""
+
+    @dataclasses.dataclass
+    class OtherArguments(HrmArguments):
+        name: ClassVar[str] = "other"
+
+    class OtherModel(HrmActModel):
+        pass
+
+    monkeypatch.setitem(MODEL_FAMILIES, "other", ModelFamily(HrmActConfig, OtherModel, OtherArguments))
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({"data_path": "x", "arch": {"name": "other", "num_heads": 2}}))
+    config = parse_config(["--config", str(tmp_path / "other.yaml"), "--hidden-size", "32"])
+    assert config.to_dict()["arch"] == {"name": "other", **dataclasses.asdict(OtherArguments(hidden_size=32,
+                                                                                              num_heads=2))}  # fmt: skip
+    data = PuzzleDatasetMetadata(vocab_size=6, seq_len=16, num_puzzle_identifiers=3, total_groups=1,
+                                 mean_puzzle_examples=1.0)  # fmt: skip
+    model = build_model(config, data)
+    assert type(model) is OtherModel and (model.config.hidden_size, model.config.seq_len) == (32, 16)
 
 
 def test_an_unknown_model_family_is_named():
