@@ -127,8 +127,8 @@ def test_training_pushes_every_checkpoint_to_a_private_branch(local_hub, tmp_pat
     rows = generate_puzzles(24, seed=1, size=4, clues=(10, 10), progress=False)
     build_sudoku_dataset(rows[:16], rows[16:], size=4, output_dir=tmp_path / "data")
     config = TrainConfig.from_dict(
-        {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "H_cycles": 1, "L_cycles": 1,
-         "halt_max_steps": 2, "forward_dtype": "float32", "global_batch_size": 8, "max_steps": 6, "num_threads": 1,
+        {"arch": {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "H_cycles": 1, "L_cycles": 1,
+                  "halt_max_steps": 2, "forward_dtype": "float32"}, "global_batch_size": 8, "max_steps": 6, "num_threads": 1,
          "checkpoint_every": 3, "data_path": str(tmp_path / "data"), "output_dir": str(tmp_path / "run"),
          "push_to_hub": REPO, "push_every_checkpoint": True, "private": True, "revision": "run-1"}
     )  # fmt: skip
@@ -152,8 +152,9 @@ def test_a_push_to_hub_run_checks_repo_access_before_training(local_hub, tmp_pat
     rows = generate_puzzles(24, seed=1, size=4, clues=(10, 10), progress=False)
     build_sudoku_dataset(rows[:16], rows[16:], size=4, output_dir=tmp_path / "data")
     config = TrainConfig.from_dict(
-        {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "halt_max_steps": 2, "max_steps": 4,
-         "forward_dtype": "float32", "global_batch_size": 8, "num_threads": 1, "data_path": str(tmp_path / "data"),
+        {"arch": {"hidden_size": 32, "num_heads": 2, "H_layers": 1, "L_layers": 1, "halt_max_steps": 2,
+                  "forward_dtype": "float32"}, "max_steps": 4, "global_batch_size": 8, "num_threads": 1,
+         "data_path": str(tmp_path / "data"),
          "output_dir": str(tmp_path / "run"), "push_to_hub": REPO}
     )  # fmt: skip
     local_hub.hub.fail_next(403, count=1)

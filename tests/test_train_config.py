@@ -1,32 +1,80 @@
 """Training configuration: presets and `--config` files as defaults, command-line overrides through
 `HfArgumentParser`, and errors naming the field and value."""
 
+import dataclasses
 import re
 import subprocess
 import sys
+from typing import ClassVar
 
 import pytest
 import yaml
 
 from hrm_hf.configuration_hrm import HrmActConfig
+from hrm_hf.data.metadata import PuzzleDatasetMetadata
+from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.training.config import (
-    ARCH_FIELDS,
     ConfigError,
+    RunConfig,
     TrainConfig,
     available_presets,
-    build_parser,
     load_preset,
     parse_config,
 )
-from hrm_hf.training.loop import create_accelerator
+from hrm_hf.training.families import MODEL_FAMILIES, HrmArguments, ModelFamily
+from hrm_hf.training.loop import build_model, create_accelerator
+
+
+ARCH_FIELDS = [item.name for item in dataclasses.fields(HrmArguments)]
 
 
 def test_every_preset_loads_with_its_architecture_in_an_arch_section():
     assert {"cpu-demo", "sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2"} <= set(available_presets())
     for name in available_presets():
         values = load_preset(name)
-        assert set(values["arch"]) <= set(ARCH_FIELDS) and not set(values) & set(ARCH_FIELDS)
+        assert values["arch"]["name"] == "hrm"
+        assert set(values["arch"]) - {"name"} <= set(ARCH_FIELDS) and not set(values) & set(ARCH_FIELDS)
         TrainConfig.from_dict(values)
+
+
+def test_a_saved_config_without_a_family_name_is_hrm(tmp_path):
+    values = load_preset("cpu-demo")
+    del values["arch"]["name"]
+    assert TrainConfig.from_dict(values) == TrainConfig.from_dict(load_preset("cpu-demo"))
+
+
+def test_the_run_and_the_model_config_are_separate_objects():
+    config = TrainConfig.from_dict(load_preset("cpu-demo"))
+    assert config.family is MODEL_FAMILIES["hrm"] and isinstance(config.arch, HrmArguments)
+    model_config = config.model_config(vocab_size=7, seq_len=16, num_puzzle_identifiers=3, blank_puzzle_id=0)
+    assert isinstance(model_config, HrmActConfig) and (model_config.vocab_size, model_config.hidden_size) == (7, 128)
+    assert not {item.name for item in dataclasses.fields(RunConfig)} & set(ARCH_FIELDS)
+
+
+def test_a_second_family_plugs_in_by_its_name(monkeypatch, tmp_path):
+    """The loop builds whatever model the registry names; the family's fields are its command-line options."""
+
+    @dataclasses.dataclass
+    class OtherArguments(HrmArguments):
+        name: ClassVar[str] = "other"
+
+    class OtherModel(HrmActModel):
+        pass
+
+    monkeypatch.setitem(MODEL_FAMILIES, "other", ModelFamily(HrmActConfig, OtherModel, OtherArguments))
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump({"data_path": "x", "arch": {"name": "other", "num_heads": 2}}))
+    config = parse_config(["--config", str(tmp_path / "other.yaml"), "--hidden-size", "32"])
+    assert config.to_dict()["arch"] == {"name": "other", **dataclasses.asdict(OtherArguments(hidden_size=32,
+                                                                                              num_heads=2))}  # fmt: skip
+    data = PuzzleDatasetMetadata(vocab_size=6, seq_len=16, num_puzzle_identifiers=3, total_groups=1,
+                                 mean_puzzle_examples=1.0)  # fmt: skip
+    model = build_model(config, data)
+    assert type(model) is OtherModel and (model.config.hidden_size, model.config.seq_len) == (32, 16)
+
+
+def test_an_unknown_model_family_is_named():
+    with pytest.raises(ConfigError, match=re.escape("`arch.name`: unknown model family 'hrn'; did you mean `hrm`?")):
+        TrainConfig.from_dict({"data_path": "x", "arch": {"name": "hrn"}})
 
 
 def test_authors_recipe_values():
@@ -34,7 +82,7 @@ def test_authors_recipe_values():
     assert (config.lr, config.puzzle_emb_lr, config.weight_decay, config.epochs) == (1e-4, 1e-2, 0.1, 100000)
     config = TrainConfig.from_dict(load_preset("sudoku-extreme-1k"))
     assert (config.global_batch_size, config.lr_warmup_steps, config.puzzle_emb_weight_decay) == (768, 2000, 1.0)
-    assert (config.hidden_size, config.forward_dtype, config.halt_max_steps) == (512, "bfloat16", 16)
+    assert (config.arch.hidden_size, config.arch.forward_dtype, config.arch.halt_max_steps) == (512, "bfloat16", 16)
 
 
 def test_architecture_fields_are_hrm_act_configs_own():
@@ -42,7 +90,7 @@ def test_architecture_fields_are_hrm_act_configs_own():
     config = TrainConfig(data_path="x")
     for name in ARCH_FIELDS:
         if name != "puzzle_emb_ndim":  # HrmActConfig fills None in from hidden_size
-            assert getattr(config, name) == getattr(hrm_defaults, name), name
+            assert getattr(config.arch, name) == getattr(hrm_defaults, name), name
 
 
 def test_command_line_overrides_the_config_file(tmp_path):
@@ -50,13 +98,14 @@ def test_command_line_overrides_the_config_file(tmp_path):
     preset.write_text(yaml.safe_dump({"data_path": "somewhere", "max_steps": 9, "arch": {"hidden_size": 32,
                                                                                          "num_heads": 2}}))  # fmt: skip
     config = parse_config(["--config", str(preset), "--hidden-size", "64", "--ema", "--lr", "3e-4"])
-    assert (config.hidden_size, config.num_heads, config.ema, config.max_steps, config.lr) == (64, 2, True, 9, 3e-4)
+    assert (config.arch.hidden_size, config.arch.num_heads, config.ema, config.max_steps, config.lr) == (
+        64, 2, True, 9, 3e-4)  # fmt: skip
     assert parse_config(["--config", str(preset), "--ema", "--no-ema"]).ema is False
     assert parse_config(["--config", str(preset), "--report-to", "tensorboard", "wandb"]).report_to == [
         "tensorboard", "wandb"]  # fmt: skip
     config.save(tmp_path / "saved.yaml")
     saved = yaml.safe_load((tmp_path / "saved.yaml").read_text())
-    assert saved["arch"]["hidden_size"] == 64 and "hidden_size" not in saved
+    assert saved["arch"]["hidden_size"] == 64 and saved["arch"]["name"] == "hrm" and "hidden_size" not in saved
     assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
 
 
@@ -65,12 +114,14 @@ def test_a_preset_or_config_is_required():
         parse_config(["--data-path", "x"])
 
 
-def test_help_shows_every_field_with_its_default_and_choices():
-    text = " ".join(build_parser(TrainConfig.from_dict(load_preset("cpu-demo")).__dict__).format_help().split())
-    for name in [*TrainConfig.__dataclass_fields__, "preset", "config"]:
+def test_help_shows_every_field_with_its_default_and_choices(capsys):
+    with pytest.raises(SystemExit):
+        parse_config(["--preset", "cpu-demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in [*RunConfig.__dataclass_fields__, *ARCH_FIELDS, "preset", "config"]:
         assert f"--{name.replace('_', '-')}" in text, name
     assert "--no-ema" in text and "SignSGD" in text
-    assert "Low-level steps per high-level step. (default: 2)" in text  # HrmActConfig's own documentation
+    assert "Low-level steps per high-level step. (default: 2)" in text  # the family's field help, the preset's value
     assert "(default: 3000)" in text  # the preset's max_steps
     assert "{float32,bfloat16,float16}" in text
 
@@ -83,11 +134,15 @@ def test_help_shows_every_field_with_its_default_and_choices():
         ("global_batch_size", 0, "`global_batch_size` must be positive, got 0"),
         ("report_to", ["mlflow"], "`report_to` must name trackers among"),
         ("beta2", 1.5, "`beta2` must lie in"),
-        ("hidden_size", "big", "`hidden_size` must be of type int, got 'big'"),
-        ("forward_dtype", "bf16", "`forward_dtype` must be one of ('float32', 'bfloat16', 'float16'), got 'bf16'"),
-        ("num_heads", 3, "`hidden_size` (512) must be divisible by `num_heads` (3)"),
+        ("arch", {"hidden_size": "big"}, "`arch.hidden_size` must be of type int, got 'big'"),
+        (
+            "arch",
+            {"forward_dtype": "bf16"},
+            "`arch.forward_dtype` must be one of ('float32', 'bfloat16', 'float16'), got 'bf16'",
+        ),
+        ("arch", {"num_heads": 3}, "`hidden_size` (512) must be divisible by `num_heads` (3)"),
         ("colour", 3, "Unknown training config field `colour`"),
-        ("hiden_size", 64, "Unknown training config field `hiden_size`; did you mean `hidden_size`"),
+        ("hiden_size", 64, "Unknown training config field `hiden_size`; did you mean `arch.hidden_size`"),
         (
             "arch",
             {"halt_max_step": 4},

@@ -1,6 +1,7 @@
 """The training loop on a tiny 4x4 Sudoku dataset: the loss falls, resumption is exact, two CPU ranks equal one,
 and misuse fails with clear errors."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
 from hrm_hf.training.checkpoint import list_checkpoints
 from hrm_hf.training.config import TrainConfig
+from hrm_hf.training.families import HrmArguments
 from hrm_hf.training.loop import train
 
 
@@ -39,7 +41,10 @@ def tiny_data(tmp_path_factory):
 
 
 def tiny_config(data: Path, output_dir: Path, **overrides) -> TrainConfig:
-    return TrainConfig.from_dict({**TINY, "data_path": str(data), "output_dir": str(output_dir), **overrides})
+    """TINY and `overrides` as the command line gives them, on one level; the architecture's go under `arch`."""
+    values = {**TINY, "data_path": str(data), "output_dir": str(output_dir), **overrides}
+    arch = {item.name: values.pop(item.name) for item in dataclasses.fields(HrmArguments) if item.name in values}
+    return TrainConfig.from_dict({**values, "arch": arch})
 
 
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:

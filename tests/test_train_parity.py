@@ -47,9 +47,10 @@ class Case:
         arch = dict(self.release_config["arch"])
         arch = {k: v for k, v in arch.items() if k not in ("name", "loss")} | {"loss_type": arch["loss"]["loss_type"]}
         run = {name: self.release_config[name] for name in RUN_FIELDS}
+        arch |= {name: overrides.pop(name) for name in list(overrides) if name in arch}
         return TrainConfig.from_dict(
-            {**arch, **run, "data_path": str(self.root / "dataset"), "output_dir": str(output_dir), "cpu": True,
-             "num_threads": 1, "init_from": str(self.init_dir), "log_every": 1, **overrides}
+            {**run, "data_path": str(self.root / "dataset"), "output_dir": str(output_dir), "cpu": True,
+             "num_threads": 1, "init_from": str(self.init_dir), "log_every": 1, **overrides, "arch": arch}
         )  # fmt: skip
 
     def batch(self, step: int) -> dict[str, torch.Tensor]:

@@ -1,11 +1,12 @@
-"""The training configuration: typed dataclass fields parsed by transformers' `HfArgumentParser`, YAML defaults.
+"""The training configuration: plain dataclasses parsed by transformers' `HfArgumentParser`, YAML defaults.
 
 A run's configuration is a preset (`--preset NAME`, a file of `training/presets/`) or a YAML file (`--config
 FILE.yaml`) whose values are the defaults that the command line overrides (`--hidden-size 128`, `--ema`,
-`--no-ema`). The run's own fields (data, schedule, optimizers, checkpoints, logging) are declared in `RunConfig`;
-the architecture fields are `HrmActConfig`'s, declared once there and taken over with their types, defaults, choices
-and documentation, and they sit in an `arch:` section of the YAML as in TRM's configs. The resolved configuration is
-written beside every checkpoint and into the saved model folder, in the same layout, so `--config` reads it back.
+`--no-ema`). As in TRL's scripts, one `HfArgumentParser` parses two plain dataclasses whose `metadata["help"]` is the
+`--help` text: `RunConfig`, the run's own fields (data, schedule, optimizers, checkpoints, logging), and the fields of
+the model family that the YAML's `arch:` section names (`arch: name: hrm`, as in TRM's configs; see `families.py`).
+The family's own config checks the architecture. The resolved configuration is written beside every checkpoint and
+into the saved model folder, in the preset layout, so `--config` reads it back.
 """
 
 from __future__ import annotations
@@ -17,26 +18,22 @@ import math
 import re
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from huggingface_hub.errors import StrictDataclassError
+from transformers import HfArgumentParser, PreTrainedConfig
 
-from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmActConfig
 from ..hub import is_repo_id
+from .families import DEFAULT_FAMILY, MODEL_FAMILIES, HrmArguments, ModelFamily
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 STOP_WHEN = re.compile(r"(train|eval)/(\w+)(>=|<=)([-+.\deE]+)")
 TRACKERS = ("tensorboard", "trackio", "wandb")
-# `HrmActConfig` fields a run chooses; the rest (vocabulary, sequence length, table size) come from the data.
-ARCH_FIELDS = (
-    "hidden_size", "num_heads", "expansion", "H_layers", "L_layers", "H_cycles", "L_cycles", "pos_encodings",
-    "puzzle_emb_ndim", "rope_theta", "rms_norm_eps", "halt_max_steps", "halt_exploration_prob", "forward_dtype",
-    "loss_type",
-)  # fmt: skip
-ARCH_CHOICES = {"pos_encodings": POS_ENCODINGS, "forward_dtype": FORWARD_DTYPES, "loss_type": LOSS_TYPES}
 # Fields that may differ between a checkpoint and the run resuming from it; every other one must match.
 RESUMABLE_CHANGES = frozenset(
     {"output_dir", "resume_from_checkpoint", "overwrite_output_dir", "report_to", "run_name", "project_name",
@@ -51,150 +48,147 @@ class ConfigError(ValueError):
     exit_code = 2  # `hrm`'s exit code for bad usage
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass
 class RunConfig:
-    """The run's own fields; `TrainConfig` adds the architecture fields of `HrmActConfig` to them."""
+    """The run's own fields: data, schedule, optimizers, checkpoints, logging and the Hub (see each field's help)."""
 
     data_path: str = field(
-        default="", metadata=_help("a dataset folder built by `hrm build-dataset`, or a Hub dataset repo id")
+        default="", metadata={"help": "a dataset folder built by `hrm build-dataset`, or a Hub dataset repo id"}
     )
     output_dir: str = field(
-        default="outputs/run", metadata=_help("where checkpoints/, the model folder model/ and tracker logs go")
+        default="outputs/run", metadata={"help": "where checkpoints/, the model folder model/ and tracker logs go"}
     )
     global_batch_size: int = field(
-        default=768, metadata=_help("examples per optimizer step over all processes (divisible by their number)")
+        default=768, metadata={"help": "examples per optimizer step over all processes (divisible by their number)"}
     )
     epochs: int = field(
         default=20000,
-        metadata=_help(
-            "training epochs; the run lasts epochs * total_groups * mean_puzzle_examples / global_batch_size "
+        metadata={
+            "help": "training epochs; the run lasts epochs * total_groups * mean_puzzle_examples / global_batch_size "
             "optimizer steps (the authors' estimate) unless --max-steps is given"
-        ),
+        },
     )
     max_steps: int | None = field(
-        default=None, metadata=_help("stop after this many optimizer steps (also the cosine schedule's length)")
+        default=None, metadata={"help": "stop after this many optimizer steps (also the cosine schedule's length)"}
     )
     eval_interval: int = field(
         default=2000,
-        metadata=_help(
-            "epochs per data iteration, as in the authors' trainer: the sampler shuffles and batches this many epochs "
+        metadata={
+            "help": "epochs per data iteration, as in the authors' trainer: the sampler shuffles and batches this many epochs "
             "as one stream and the model is evaluated after each iteration (and at the end); must divide --epochs"
-        ),
+        },
     )
-    lr: float = field(default=1e-4, metadata=_help("Adam-atan2 base learning rate"))
+    lr: float = field(default=1e-4, metadata={"help": "Adam-atan2 base learning rate"})
     lr_min_ratio: float = field(
-        default=1.0, metadata=_help("floor of the cosine decay, as a fraction of the base rate (1: constant)")
+        default=1.0, metadata={"help": "floor of the cosine decay, as a fraction of the base rate (1: constant)"}
     )
-    lr_warmup_steps: int = field(default=2000, metadata=_help("linear warmup steps of both learning rates"))
-    beta1: float = field(default=0.9, metadata=_help("Adam-atan2 beta1"))
-    beta2: float = field(default=0.95, metadata=_help("Adam-atan2 beta2"))
-    weight_decay: float = field(default=0.1, metadata=_help("Adam-atan2 decoupled weight decay"))
+    lr_warmup_steps: int = field(default=2000, metadata={"help": "linear warmup steps of both learning rates"})
+    beta1: float = field(default=0.9, metadata={"help": "Adam-atan2 beta1"})
+    beta2: float = field(default=0.95, metadata={"help": "Adam-atan2 beta2"})
+    weight_decay: float = field(default=0.1, metadata={"help": "Adam-atan2 decoupled weight decay"})
     puzzle_emb_lr: float = field(
-        default=1e-2, metadata=_help("base rate of the sparse SignSGD on the puzzle-embedding table")
+        default=1e-2, metadata={"help": "base rate of the sparse SignSGD on the puzzle-embedding table"}
     )
-    puzzle_emb_weight_decay: float = field(default=0.1, metadata=_help("weight decay of the sparse SignSGD"))
+    puzzle_emb_weight_decay: float = field(default=0.1, metadata={"help": "weight decay of the sparse SignSGD"})
     ema: bool = field(
-        default=False, metadata=_help("keep an exponential moving average of the dense weights for eval and saving")
+        default=False, metadata={"help": "keep an exponential moving average of the dense weights for eval and saving"}
     )
-    ema_rate: float = field(default=0.999, metadata=_help("EMA update rate"))
-    compile: bool = field(default=False, metadata=_help("wrap the model in torch.compile"))
+    ema_rate: float = field(default=0.999, metadata={"help": "EMA update rate"})
+    compile: bool = field(default=False, metadata={"help": "wrap the model in torch.compile"})
     max_nonfinite_steps: int = field(
-        default=10, metadata=_help("stop after this many non-finite losses in a row (each skips its step)")
+        default=10, metadata={"help": "stop after this many non-finite losses in a row (each skips its step)"}
     )
     checkpoint_every: int = field(
-        default=0, metadata=_help("save the whole training state every this many steps (0: only at evaluations)")
+        default=0, metadata={"help": "save the whole training state every this many steps (0: only at evaluations)"}
     )
-    keep_last: int = field(default=2, metadata=_help("checkpoints kept (0 keeps all)"))
+    keep_last: int = field(default=2, metadata={"help": "checkpoints kept (0 keeps all)"})
     resume_from_checkpoint: str | None = field(
-        default=None, metadata=_help("`latest` (the newest checkpoint under --output-dir) or a checkpoint folder")
+        default=None, metadata={"help": "`latest` (the newest checkpoint under --output-dir) or a checkpoint folder"}
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata=_help("start a new run in an --output-dir that holds another run's model or checkpoints (dropped)"),
+        metadata={
+            "help": "start a new run in an --output-dir that holds another run's model or checkpoints (dropped)"
+        },
     )
     save_model_at_eval: bool = field(
-        default=False, metadata=_help("also write the model folder at each evaluation, not only at the end")
+        default=False, metadata={"help": "also write the model folder at each evaluation, not only at the end"}
     )
-    push_to_hub: str | None = field(default=None, metadata=_help("Hub model repo id to upload the model folder to"))
+    push_to_hub: str | None = field(default=None, metadata={"help": "Hub model repo id to upload the model folder to"})
     push_every_checkpoint: bool = field(
         default=False,
-        metadata=_help(
-            "also upload the model at every checkpoint, in the background while training goes on (needs "
+        metadata={
+            "help": "also upload the model at every checkpoint, in the background while training goes on (needs "
             "--push-to-hub; the commit message holds the step and exact_accuracy)"
-        ),
+        },
     )
-    private: bool = field(default=False, metadata=_help("create the --push-to-hub repo as private"))
+    private: bool = field(default=False, metadata={"help": "create the --push-to-hub repo as private"})
     revision: str | None = field(
-        default=None, metadata=_help("branch of the --push-to-hub repo to push to (created if needed; default main)")
+        default=None,
+        metadata={"help": "branch of the --push-to-hub repo to push to (created if needed; default main)"},
     )
     report_to: list[str] = field(
         default_factory=list,
-        metadata=_help(f"trackers to log to, any of {', '.join(TRACKERS)} (through Accelerate); none by default"),
+        metadata={"help": f"trackers to log to, any of {', '.join(TRACKERS)} (through Accelerate); none by default"},
     )
-    project_name: str = field(default="hrm", metadata=_help("tracker project name"))
-    run_name: str | None = field(default=None, metadata=_help("tracker run name (default: the tracker's own)"))
-    log_every: int = field(default=10, metadata=_help("log training metrics every this many steps"))
+    project_name: str = field(default="hrm", metadata={"help": "tracker project name"})
+    run_name: str | None = field(default=None, metadata={"help": "tracker run name (default: the tracker's own)"})
+    log_every: int = field(default=10, metadata={"help": "log training metrics every this many steps"})
     seed: int = field(
-        default=0, metadata=_help("seeds the model initialisation, the sampler and the halting exploration")
+        default=0, metadata={"help": "seeds the model initialisation, the sampler and the halting exploration"}
     )
-    cpu: bool = field(default=False, metadata=_help("train on the CPU even when a GPU is present"))
-    num_threads: int = field(default=0, metadata=_help("torch intra-op threads per process (0: torch's default)"))
+    cpu: bool = field(default=False, metadata={"help": "train on the CPU even when a GPU is present"})
+    num_threads: int = field(default=0, metadata={"help": "torch intra-op threads per process (0: torch's default)"})
     init_from: str | None = field(
         default=None,
-        metadata=_help(
-            "a model folder (one of ours, or the authors' checkpoint converted by `hrm convert`) whose weights and "
+        metadata={
+            "help": "a model folder (one of ours, or the authors' checkpoint converted by `hrm convert`) whose weights and "
             "puzzle table start the run instead of a fresh initialisation; its architecture must match"
-        ),
+        },
     )
     early_stopping_metric: str | None = field(
         default=None,
-        metadata=_help(
-            "evaluation metric (exact_accuracy, token_accuracy, ...) watched for improvement; the best evaluated "
+        metadata={
+            "help": "evaluation metric (exact_accuracy, token_accuracy, ...) watched for improvement; the best evaluated "
             "model is the one saved as the model folder (default: off)"
-        ),
+        },
     )
     early_stopping_patience: int = field(
         default=0,
-        metadata=_help(
-            "stop after this many evaluations without improvement of --early-stopping-metric (0: never stop for "
+        metadata={
+            "help": "stop after this many evaluations without improvement of --early-stopping-metric (0: never stop for "
             "that, only keep the best model)"
-        ),
+        },
     )
     early_stopping_greater_is_better: bool = field(
-        default=True, metadata=_help("whether a larger --early-stopping-metric is an improvement")
+        default=True, metadata={"help": "whether a larger --early-stopping-metric is an improvement"}
     )
     stop_when: str | None = field(
         default=None,
-        metadata=_help(
-            "stop once a metric crosses a threshold, e.g. train/exact_accuracy>=0.99 or eval/exact_accuracy>=0.95 (training "
+        metadata={
+            "help": "stop once a metric crosses a threshold, e.g. train/exact_accuracy>=0.99 or eval/exact_accuracy>=0.95 (training "
             "metrics are checked when logged, evaluation ones after each evaluation)"
-        ),
+        },
     )
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise `ConfigError` naming the first bad field and its value."""
-        for item in dataclasses.fields(self):
+        """Raise `ConfigError` naming the first bad run field and its value (the architecture is its family's)."""
+        for item in dataclasses.fields(RunConfig):
             value = getattr(self, item.name)
             if isinstance(value, float):
                 _require(item.name, value, math.isfinite(value), "must be a finite number")
-        positive = ("hidden_size", "num_heads", "H_layers", "L_layers", "H_cycles", "L_cycles", "halt_max_steps",
-                    "global_batch_size", "epochs", "eval_interval", "log_every", "ema_rate", "lr_min_ratio",
-                    "max_nonfinite_steps", "expansion")  # fmt: skip
-        for name in positive:
+        for name in ("global_batch_size", "epochs", "eval_interval", "log_every", "ema_rate", "lr_min_ratio",
+                     "max_nonfinite_steps"):  # fmt: skip
             _require(name, getattr(self, name), getattr(self, name) > 0, "must be positive")
         for name in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "lr_warmup_steps",
                      "checkpoint_every", "keep_last", "num_threads"):  # fmt: skip
             _require(name, getattr(self, name), getattr(self, name) >= 0, "must be >= 0")
         if self.max_steps is not None:
             _require("max_steps", self.max_steps, self.max_steps > 0, "must be positive (or left out)")
-        for name in ("beta1", "beta2", "ema_rate", "halt_exploration_prob"):
+        for name in ("beta1", "beta2", "ema_rate"):
             _require(name, getattr(self, name), 0 <= getattr(self, name) <= 1, "must lie in [0, 1]")
         _require("lr_min_ratio", self.lr_min_ratio, self.lr_min_ratio <= 1, "must lie in (0, 1]")
         for tracker in self.report_to:
@@ -213,79 +207,84 @@ class RunConfig:
         if self.stop_when is not None:
             _require("stop_when", self.stop_when, STOP_WHEN.fullmatch(self.stop_when) is not None,
                      "must read `train/METRIC>=VALUE` or `eval/METRIC<=VALUE`")  # fmt: skip
-        try:
-            HrmActConfig(**self.model_kwargs())
-        except (ValueError, TypeError) as error:  # the model's own checks, e.g. heads that do not divide the width
-            raise ConfigError(f"Training config: {error}") from None
 
-    def model_kwargs(self) -> dict[str, Any]:
-        """The architecture fields, as `HrmActConfig` keyword arguments."""
-        return {name: getattr(self, name) for name in ARCH_FIELDS}
+
+@dataclass
+class TrainConfig(RunConfig):
+    """A training run: `RunConfig`'s fields, and `arch`, the architecture fields of its model family.
+
+    The model's own config is built apart (`model_config`), from `arch` and what the data decides; the family's
+    config checks the architecture, here already with its own defaults for the data's sizes, so that a bad value
+    fails before any data is read.
+    """
+
+    arch: Any = field(default_factory=HrmArguments)  # the arguments dataclass of a family of `MODEL_FAMILIES`
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.model_config()
+
+    @property
+    def family(self) -> ModelFamily:
+        return MODEL_FAMILIES[self.arch.name]
+
+    def model_config(self, **data_sizes: int) -> PreTrainedConfig:
+        """The family's config of `arch` and `data_sizes` (`vocab_size`, `seq_len`, `num_puzzle_identifiers`,
+        `blank_puzzle_id`); a value it refuses is one `ConfigError` line."""
+        try:
+            return self.family.config_class(**dataclasses.asdict(self.arch), **data_sizes)
+        except (ValueError, TypeError, StrictDataclassError) as error:
+            raise ConfigError(f"Training config section `arch`: {' '.join(str(error).split())}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        """The run's fields, then the architecture under `arch`: the layout of presets and `--config` files."""
+        """The run's fields, then the architecture under `arch`, led by its family's `name`: the layout of presets
+        and `--config` files."""
         values = dataclasses.asdict(self)
-        return {k: v for k, v in values.items() if k not in ARCH_FIELDS} | {"arch": self.model_kwargs()}
+        return values | {"arch": {"name": self.arch.name, **values["arch"]}}
+
+    def to_flat_dict(self) -> dict[str, Any]:
+        """The run's fields and the architecture's as `arch.FIELD`, all on one level."""
+        values = self.to_dict()
+        arch = values.pop("arch")
+        return values | {f"arch.{name}": value for name, value in arch.items()}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """A config from preset-layout values (architecture under `arch`, or flat); types are checked, strings from
-        the command line converted; unknown fields are refused with the closest known name."""
+        """A config from preset-layout values: the run's fields, and the architecture under `arch` (whose `name`
+        is HRM's when it names none). Each value's type is checked; an unknown field is refused with the closest
+        known name."""
         if not isinstance(values, dict):
             raise ConfigError(f"A training config must map field names to values, got a {type(values).__name__}.")
-        values = flatten(values)
-        known = [f.name for f in dataclasses.fields(cls)]
-        for name in values:
-            if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean `{close[0]}`?" if close else ""
-                raise ConfigError(f"Unknown training config field `{name}`{hint}")
-        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+        run = dict(values)
+        arch = run.pop("arch", None) or {}
+        if not isinstance(arch, dict):
+            raise ConfigError(f"Training config field `arch` must be a mapping of architecture fields, got {arch!r}.")
+        arch = dict(arch)
+        arguments = model_family(arch.pop("name", DEFAULT_FAMILY)).arguments
+        misplaced = [f"arch.{item.name}" for item in dataclasses.fields(arguments)]  # hints for a flat layout
+        run = typed_values(RunConfig, run, hints=misplaced)
+        return cls(**run, arch=arguments(**typed_values(arguments, arch, section="arch")))
 
-    def differences(self, other: RunConfig) -> list[str]:
+    def differences(self, other: TrainConfig) -> list[str]:
         """`field: other -> self` for every field, except those in `RESUMABLE_CHANGES`, that differs."""
-        mine, theirs = flatten(self.to_dict()), flatten(other.to_dict())
+        mine, theirs = self.to_flat_dict(), other.to_flat_dict()
         return [
-            f"{name}: {theirs[name]!r} -> {mine[name]!r}"
+            f"{name}: {theirs.get(name)!r} -> {mine[name]!r}"
             for name in mine
-            if name not in RESUMABLE_CHANGES and mine[name] != theirs[name]
+            if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)
         ]
 
 
-def _arch_field(item: dataclasses.Field, docs: dict[str, str]) -> tuple[str, Any, dataclasses.Field]:
-    """One `HrmActConfig` field as a run field: the same default and documentation, a type argparse can parse."""
-    annotation: Any = item.type
-    if item.name in ARCH_CHOICES:
-        annotation = Literal[ARCH_CHOICES[item.name]]
-    elif annotation == float | int:
-        annotation = float
-    return item.name, annotation, field(default=item.default, metadata=_help(docs[item.name]))
-
-
-def _arch_docs() -> dict[str, str]:
-    """Each field's text in `HrmActConfig`'s docstring, whose entries read `name (`type`, defaults to X):` or
-    `a, b (...):` at four spaces, followed by their text at eight; an entry shared by several names documents each."""
-    docs: dict[str, str] = {}
-    for entry in re.split(r"\n {4}(?=[A-Za-z_][A-Za-z_, ]* \(`)", HrmActConfig.__doc__ or "")[1:]:
-        head, _, text = entry.partition("\n")
-        names = head.split(" (`")[0].split(", ")
-        docs.update(dict.fromkeys(names, " ".join(text.split()) or names[0]))
-    return docs
-
-
-_HRM_FIELDS = {item.name: item for item in dataclasses.fields(HrmActConfig)}
-_ARCH_DOCS = _arch_docs()
-TrainConfig = dataclasses.make_dataclass(
-    "TrainConfig",
-    [_arch_field(_HRM_FIELDS[name], _ARCH_DOCS) for name in ARCH_FIELDS],
-    bases=(RunConfig,),
-    namespace={"__module__": __name__},
-)
-TrainConfig.__doc__ = """Everything a training run needs: `RunConfig`'s fields and the architecture fields of `HrmActConfig`
-(see each field's `metadata["help"]`, or `hrm train --help`)."""
+def model_family(name: Any) -> ModelFamily:
+    """The family that an `arch:` section names, or a `ConfigError` naming the known ones."""
+    if not isinstance(name, str) or name not in MODEL_FAMILIES:
+        close = difflib.get_close_matches(str(name), list(MODEL_FAMILIES), n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"known: {', '.join(MODEL_FAMILIES)}"
+        raise ConfigError(f"Training config field `arch.name`: unknown model family {name!r}; {hint}")
+    return MODEL_FAMILIES[name]
 
 
 def _require(name: str, value: Any, ok: bool, message: str) -> None:
@@ -293,59 +292,47 @@ def _require(name: str, value: Any, ok: bool, message: str) -> None:
         raise ConfigError(f"Training config field `{name}` {message}, got {value!r}.")
 
 
-def flatten(values: dict[str, Any]) -> dict[str, Any]:
-    """Preset-layout values with the `arch` section merged into the top level."""
-    values = dict(values)
-    arch = values.pop("arch", None) or {}
-    if not isinstance(arch, dict):
-        raise ConfigError(f"Training config field `arch` must be a mapping of architecture fields, got {arch!r}.")
-    for name in arch:
-        if name not in ARCH_FIELDS:
-            close = difflib.get_close_matches(name, ARCH_FIELDS, n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else f"; known: {', '.join(ARCH_FIELDS)}"
-            raise ConfigError(f"Unknown architecture field `arch.{name}`{hint}")
-    return values | arch
+def typed_values(cls: type, values: dict[str, Any], section: str = "", hints: Sequence[str] = ()) -> dict[str, Any]:
+    """YAML `values` for the dataclass `cls`, each checked against its field's type (`HfArgumentParser` does that
+    for command-line strings, not for YAML values); an unknown field is refused with the closest name among the
+    fields and `hints`."""
+    types_of = typing.get_type_hints(cls)
+    known = [item.name for item in dataclasses.fields(cls)]
+    prefix = f"{section}." if section else ""
+    for name in values:
+        if name not in known:
+            close = difflib.get_close_matches(name, [*known, *hints], n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else f"; known: {', '.join(known)}" if section else ""
+            kind = "architecture field" if section else "training config field"
+            raise ConfigError(f"Unknown {kind} `{prefix}{name}`{hint}")
+    return {name: typed_value(prefix + name, value, types_of[name]) for name, value in values.items()}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    """Check a YAML or command-line value against the field's type, converting strings from the command line."""
-    annotation = typing.get_type_hints(TrainConfig)[name]
-    args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args):
-        if type(None) in args:
-            return None
-        raise ConfigError(f"Training config field `{name}` may not be none.")
-    base = next(arg for arg in args if arg is not type(None))
-    if typing.get_origin(base) is Literal:
-        if value in typing.get_args(base):
+def typed_value(name: str, value: Any, annotation: Any) -> Any:
+    """`value` as the field `name` of type `annotation` holds it, or a `ConfigError` naming both."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
+    if value is None and type(None) in options:
+        return None
+    kind = next(option for option in options if option is not type(None))
+    if typing.get_origin(kind) is Literal:
+        if value in typing.get_args(kind):
             return value
-        raise ConfigError(f"Training config field `{name}` must be one of {typing.get_args(base)}, got {value!r}.")
-    if typing.get_origin(base) is list:
-        items = value.split(",") if isinstance(value, str) else value
-        if isinstance(items, list) and all(isinstance(item, str) for item in items):
-            return [item for item in items if item and item != "none"]
-    elif base is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-    elif base is float and isinstance(value, int | float | str) and not isinstance(value, bool):
-        try:
+        raise ConfigError(f"Training config field `{name}` must be one of {typing.get_args(kind)}, got {value!r}.")
+    if typing.get_origin(kind) is list:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif kind is float and isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:  # YAML reads `1` as an int and `1e-4` as a string
             return float(value)
         except ValueError:
-            pass
-    elif base is int and not isinstance(value, bool | float):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    elif base is str:
-        return str(value)
-    raise ConfigError(f"Training config field `{name}` must be of type {_type_name(base)}, got {value!r}.")
-
-
-def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", str(annotation))
+            ok = False
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ConfigError(f"Training config field `{name}` must be of type {kind.__name__}, got {value!r}.")
+    return value
 
 
 def available_presets() -> list[str]:
@@ -368,22 +355,21 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     return values
 
 
-def build_parser(defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
-    """`--preset`/`--config` plus one documented option per `TrainConfig` field (`--no-FIELD` for booleans), with
-    `defaults` (a preset's values) shown as the defaults."""
-    from transformers import HfArgumentParser  # only here: `hrm` and `hrm --help` start without transformers
-
+def build_parser(arguments: type = HrmArguments, defaults: dict[str, Any] | None = None) -> HfArgumentParser:
+    """`--preset`/`--config` and one documented option per field of `RunConfig` and of a model family's
+    `arguments`, with `defaults` (a preset's values, the architecture's among them) shown as the defaults."""
     parser = HfArgumentParser(
-        TrainConfig,
+        (RunConfig, arguments),
         prog="hrm train",
-        description="Train HRM-ACT-v1 with Accelerate. Values come from --preset or --config, and any option "
-        "overrides them. Several processes: accelerate launch [options] -m hrm_hf.scripts train ...",
+        description="Train a puzzle-solving model (HRM-ACT-v1) with Accelerate. Values come from --preset or --config, "
+        "and any option overrides them. Several processes: accelerate launch [options] -m hrm_hf.scripts train ...",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", choices=available_presets(), help="a preset of the authors' recipes or the demo")
     source.add_argument("--config", metavar="FILE.yaml", help="a YAML file in the preset layout (e.g. a run's saved "
                         "train_config.yaml)")  # fmt: skip
-    for item in dataclasses.fields(TrainConfig):
+    # HfArgumentParser gives `--no-FIELD` only to booleans that default to true; a preset may turn the others on.
+    for item in (*dataclasses.fields(RunConfig), *dataclasses.fields(arguments)):
         if item.type in (bool, "bool") and item.default is False:
             flag = item.name.replace("_", "-")
             parser.add_argument(f"--no-{flag}", dest=item.name, action="store_false", default=argparse.SUPPRESS,
@@ -401,9 +387,15 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
             build_parser().parse_args(argv)  # prints the help and exits
         raise ConfigError(f"Give --preset (one of {', '.join(available_presets())}) or --config FILE.yaml.")
     preset = TrainConfig.from_dict(load_preset(chosen.preset or chosen.config))
-    values = vars(build_parser(dataclasses.asdict(preset)).parse_args(argv))
-    values.pop("preset"), values.pop("config")
-    return TrainConfig.from_dict(values)
+    defaults = dataclasses.asdict(preset)
+    defaults |= defaults.pop("arch")  # one option per field, the architecture's among them
+    parser = build_parser(type(preset.arch), defaults)
+    run, arch, _, unknown = parser.parse_args_into_dataclasses(
+        argv, return_remaining_strings=True, look_for_args_file=False
+    )
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return TrainConfig(**vars(run), arch=arch)
 
 
 def _source_parser() -> argparse.ArgumentParser:
@@ -414,4 +406,4 @@ def _source_parser() -> argparse.ArgumentParser:
 
 
 __all__ = ["ConfigError", "RunConfig", "TrainConfig", "available_presets", "build_parser", "load_preset",
-           "parse_config"]  # fmt: skip
+           "model_family", "parse_config"]  # fmt: skip

@@ -24,14 +24,13 @@ from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
 from tqdm.auto import tqdm
+from transformers import PreTrainedModel
 
-from ..configuration_hrm import HrmActConfig
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
 from ..data.storage import check_ids_fit, load_puzzle_dataset, resolve_puzzle_dataset
 from ..evaluation.evaluator import evaluate_split
 from ..hub import prepare_push, push_folder
-from ..modeling_hrm import HrmActModel
 from .checkpoint import (
     checkpoints_dir,
     load_checkpoint,
@@ -40,7 +39,7 @@ from .checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from .config import ARCH_FIELDS, STOP_WHEN, ConfigError, TrainConfig
+from .config import STOP_WHEN, ConfigError, RunConfig, TrainConfig
 from .ema import EMA
 from .model_folder import push_message, save_model_folder
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
@@ -85,7 +84,7 @@ TRACKER_AVAILABLE = {
 }
 
 
-def create_accelerator(config: TrainConfig) -> Accelerator:
+def create_accelerator(config: RunConfig) -> Accelerator:
     """One Accelerator for the run, on the CPU when asked or when there is no GPU, without mixed precision.
 
     The model's precision is `forward_dtype`: autocast from a launcher's `--mixed_precision` would silently change the
@@ -127,8 +126,8 @@ def create_accelerator(config: TrainConfig) -> Accelerator:
 
 
 def tracker_config(config: TrainConfig) -> dict[str, Any]:
-    """The run's fields as the flat scalar values every tracker stores (lists joined by commas)."""
-    return {k: ",".join(v) if isinstance(v, list) else v for k, v in dataclasses.asdict(config).items()}
+    """The run's fields as the flat scalar values every tracker stores (`arch.FIELD`, lists joined by commas)."""
+    return {k: ",".join(v) if isinstance(v, list) else v for k, v in config.to_flat_dict().items()}
 
 
 def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
@@ -138,7 +137,7 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
     return {"wandb": {"name": config.run_name}, "trackio": {"name": config.run_name}}
 
 
-def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
+def load_data(config: RunConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
     """The dataset and its per-split metadata, with a clear error when the path does not hold one.
 
     `data_path` is resolved once by the Hub rule (`hub.hub_repo_id`): a local folder wins, a missing `owner/name` is
@@ -160,7 +159,7 @@ def load_data(config: TrainConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata
     return dataset, metadata
 
 
-def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
+def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
     """Make `output_dir` this run's. Unless resuming, a folder that holds another run (its model or checkpoints) is
     refused (on every rank, so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints so
     that rotation and `latest` only ever see this run's. The main process then repairs an interrupted checkpoint
@@ -188,6 +187,16 @@ def claim_output_dir(config: TrainConfig, is_main_process: bool) -> None:
         shutil.rmtree(checkpoints, ignore_errors=True)
 
 
+def prepare_run(config: RunConfig) -> Accelerator:
+    """The run's accelerator, once `output_dir` is this run's on every rank, with the asked torch thread count."""
+    accelerator = create_accelerator(config)
+    claim_output_dir(config, accelerator.is_main_process)
+    accelerator.wait_for_everyone()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    return accelerator
+
+
 def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
     """Names of the model's parameters and buffers that hold NaN or inf."""
     return [
@@ -195,30 +204,36 @@ def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
     ]
 
 
-def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> HrmActModel:
-    """A freshly initialised model sized for the dataset (vocabulary, sequence length, puzzle table)."""
-    model_config = HrmActConfig(
-        vocab_size=metadata.vocab_size,
-        seq_len=metadata.seq_len,
-        num_puzzle_identifiers=metadata.num_puzzle_identifiers,
-        blank_puzzle_id=metadata.blank_identifier_id,
-        **config.model_kwargs(),
-    )
-    model = HrmActModel(model_config)
+def data_sizes(metadata: PuzzleDatasetMetadata) -> dict[str, int]:
+    """The model config fields that the dataset decides: vocabulary, sequence length and puzzle table."""
+    return {
+        "vocab_size": metadata.vocab_size,
+        "seq_len": metadata.seq_len,
+        "num_puzzle_identifiers": metadata.num_puzzle_identifiers,
+        "blank_puzzle_id": metadata.blank_identifier_id,
+    }
+
+
+def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> PreTrainedModel:
+    """A freshly initialised model of the config's family, sized for the dataset (or `init_from`'s weights)."""
+    model_config = config.model_config(**data_sizes(metadata))
+    model = config.family.model_class(model_config)
     if config.init_from:
-        model.load_state_dict(initial_weights(config.init_from, model_config))
+        checked = [*dataclasses.asdict(config.arch), *data_sizes(metadata)]
+        model.load_state_dict(initial_weights(config.init_from, model, checked))
     return model
 
 
-def initial_weights(folder: str, wanted: HrmActConfig) -> dict[str, torch.Tensor]:
-    """The state dict of the model folder `folder`, after checking its architecture and data sizes are `wanted`'s."""
+def initial_weights(folder: str, model: PreTrainedModel, checked: list[str]) -> dict[str, torch.Tensor]:
+    """The state dict of the model folder `folder`, after checking that the `checked` fields of its config
+    (architecture and data sizes) are `model`'s."""
     if not (Path(folder) / "config.json").is_file():
         raise FileNotFoundError(
             f"Training config field `init_from`: no model folder (config.json) at {folder!r}; convert an authors' "
             "checkpoint with `hrm convert` first."
         )
-    source = HrmActModel.from_pretrained(folder)
-    for name in (*ARCH_FIELDS, "vocab_size", "seq_len", "num_puzzle_identifiers", "blank_puzzle_id"):
+    source, wanted = type(model).from_pretrained(folder), model.config
+    for name in checked:
         if name not in INIT_FROM_FREE_FIELDS and getattr(source.config, name) != getattr(wanted, name):
             raise ValueError(
                 f"Training config field `init_from`: the model at {folder!r} has {name}="
@@ -227,7 +242,7 @@ def initial_weights(folder: str, wanted: HrmActConfig) -> dict[str, torch.Tensor
     return source.state_dict()
 
 
-def total_steps(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> int:
+def total_steps(config: RunConfig, metadata: PuzzleDatasetMetadata) -> int:
     """`max_steps`, or the release's estimate `epochs * total_groups * mean_puzzle_examples / global_batch_size`."""
     if config.max_steps is not None:
         return config.max_steps
@@ -240,18 +255,37 @@ class Trainer:
     """Holds the run's objects; `fit()` trains, evaluates, checkpoints and writes the model folder."""
 
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
-        self.config = config
-        self.command = command
-        self.accelerator = accelerator = create_accelerator(config)
-        claim_output_dir(config, accelerator.is_main_process)
-        accelerator.wait_for_everyone()
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
+        self.config, self.command = config, command
+        self.accelerator = prepare_run(config)
         self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
-        train_meta = self.metadata["train"]
-        self.max_steps = total_steps(config, train_meta)
+        self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
+        self.prepare_training()
+        self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
+        self.carry = None
+        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
+        # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
+        self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
+        self.stop_reason = ""
+        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
+        self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
+        self.pusher = None
+        if config.push_to_hub and self.accelerator.is_main_process:  # creates the repo: a bad token fails now
+            self.pusher = prepare_push(
+                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
+                revision=config.revision, in_background=config.push_every_checkpoint,
+            )  # fmt: skip
+        if config.resume_from_checkpoint:
+            self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
+        if config.report_to:
+            self.accelerator.init_trackers(
+                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
+            )
 
+    def prepare_training(self) -> None:
+        """The model, both optimizers with their schedules, the sampler and the EMA, placed by the accelerator; and
+        `checkpointed`, the trainer's objects that a checkpoint saves."""
+        config, accelerator, train_meta = self.config, self.accelerator, self.metadata["train"]
         set_seed(config.seed)  # identical initialisation on every rank
         model = build_model(config, train_meta)
         dense = AdamAtan2(
@@ -259,7 +293,7 @@ class Trainer:
         )
         self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
         self.model, self.dense = accelerator.prepare(model, dense)
-        self.unwrapped: HrmActModel = accelerator.unwrap_model(self.model)
+        self.unwrapped: PreTrainedModel = accelerator.unwrap_model(self.model)
         set_seed(config.seed, device_specific=True)  # halting exploration differs per rank
 
         self.sampler = TrainBatchSampler(
@@ -282,27 +316,6 @@ class Trainer:
         self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
         if self.ema is not None:
             self.checkpointed["ema"] = self.ema
-
-        self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
-        self.carry = None
-        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
-        # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
-        self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
-        self.stop_reason = ""
-        self.last_eval: tuple[int, dict[str, float]] = (-1, {})  # step and metrics of the last evaluation
-        self.pusher = None
-        if config.push_to_hub and accelerator.is_main_process:  # creates the repo: a bad token or access fails now
-            self.pusher = prepare_push(
-                config.push_to_hub, Path(config.output_dir) / ".push", private=config.private,
-                revision=config.revision, in_background=config.push_every_checkpoint,
-            )  # fmt: skip
-        self.evaluation_due = False  # resumed from a checkpoint taken at an iteration's end before its evaluation
-        if config.resume_from_checkpoint:
-            self.resume(resolve_checkpoint(config.resume_from_checkpoint, config.output_dir))
-        if config.report_to:
-            accelerator.init_trackers(
-                config.project_name, config=tracker_config(config), init_kwargs=tracker_init_kwargs(config)
-            )
 
     # ----- state -----
     def trainer_state(self) -> dict[str, Any]:
@@ -581,6 +594,8 @@ __all__ = [
     "Trainer",
     "train",
     "create_accelerator",
+    "claim_output_dir",
+    "prepare_run",
     "build_model",
     "initial_weights",
     "total_steps",
