@@ -11,11 +11,12 @@ from hrm_hf.data.card import dataset_card
 from hrm_hf.data.storage import push_puzzle_dataset
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
-from hrm_hf.evaluation.card import BIBTEX, EXAMPLE_SUDOKU, PAPER_URL, template_path, write_model_card
+from hrm_hf.evaluation.card import BIBTEX, PAPER_URL, template_path, write_model_card
 from hrm_hf.evaluation.model_folder import save_model_files
 from hrm_hf.pipeline_hrm import PIPELINE_TASK
 from hrm_hf.training.config import TrainConfig
 from hrm_hf.training.output import save_model_folder
+from hrm_hf.tokenization_hrm import EXAMPLE_SUDOKU
 from tests.eval_utils import tiny_model
 from tests.test_solve import MAZE
 
