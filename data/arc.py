@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..tokenization_hrm import ARC, ARC_SEQ_LEN, ARC_SIDE, ARC_VOCAB_SIZE, ArcAugmentation, arc_canvas
 from .builder import PuzzleGroup, build_puzzle_dataset
-from .metadata import Provenance, PuzzleDatasetMetadata
+from .metadata import IN_PROCESS, Provenance, PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleFormatError
 
 
@@ -273,7 +273,7 @@ def build_arc_dataset(
     seed: int = 0,
     workers: int = 1,
     output_dir: str | Path | None = None,
-    provenance: Provenance = Provenance(),
+    provenance: Provenance = IN_PROCESS,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Augment and encode ARC tasks into the `DatasetDict`; identifier 0 is `<blank>`."""
     names = [BLANK_IDENTIFIER]

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..tokenization_hrm import MAZE, MAZE_VOCAB_SIZE, NUM_DIHEDRAL, maze_tokens, validate_maze_row
 from .builder import PuzzleGroup, build_puzzle_dataset
-from .metadata import Provenance, PuzzleDatasetMetadata
+from .metadata import IN_PROCESS, Provenance, PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleRow, character_codes
 
 
@@ -46,7 +46,7 @@ def build_maze_dataset(
     *,
     dihedral_aug: bool = False,
     output_dir: str | Path | None = None,
-    provenance: Provenance = Provenance(),
+    provenance: Provenance = IN_PROCESS,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Encode rows (e.g. from `generate_mazes` or `read_puzzle_csv`) into the Maze `DatasetDict`.
 

@@ -8,7 +8,6 @@ between lattice cells is opened to make loops. S is a random open cell; G is dra
 from __future__ import annotations
 
 import random
-
 from collections.abc import Iterator
 
 from ..tokenization_hrm import shortest_paths

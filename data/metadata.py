@@ -46,6 +46,9 @@ class Provenance:
     source_datasets: list[str] | None = None
 
 
+IN_PROCESS = Provenance()  # a dataset built in-process: no source told, no license, no command
+
+
 @dataclass
 class PuzzleDatasetMetadata:
     """Metadata of one split of a puzzle dataset.

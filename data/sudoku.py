@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..tokenization_hrm import SUDOKU, SudokuShuffle, sudoku_tokens, sudoku_vocab_size, validate_sudoku_row
 from .builder import PuzzleGroup, build_puzzle_dataset
-from .metadata import Provenance, PuzzleDatasetMetadata
+from .metadata import IN_PROCESS, Provenance, PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleRow, character_codes
 
 
@@ -55,7 +55,7 @@ def build_sudoku_dataset(
     seed: int = 0,
     size: int = 9,
     output_dir: str | Path | None = None,
-    provenance: Provenance = Provenance(),
+    provenance: Provenance = IN_PROCESS,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Encode rows (e.g. from `generate_puzzles` or `read_puzzle_csv`) into the Sudoku `DatasetDict`.
 

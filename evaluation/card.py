@@ -166,7 +166,13 @@ def write_model_card(
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
-        tags=["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle", *([kind.name] if kind else [])],
+        tags=[
+            "hrm",
+            "hierarchical-reasoning-model",
+            "adaptive-computation-time",
+            "puzzle",
+            *([kind.name] if kind else []),
+        ],
         datasets=[hub_dataset] if hub_dataset else None,
         base_model=inputs["base_model"],
         model_name=inputs["model_name"],

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..tokenization_hrm import PuzzleType, grid_text
+from ..tokenization_hrm import PuzzleType
 
 
 GAP = 16
@@ -181,7 +181,9 @@ def render_example(
     return save_picture([draw_panels(kind, panels)], path)
 
 
-def render_solution(kind: PuzzleType, inputs: np.ndarray, answer: str | np.ndarray, path: str | Path, title: str) -> Path:
+def render_solution(
+    kind: PuzzleType, inputs: np.ndarray, answer: str | np.ndarray, path: str | Path, title: str
+) -> Path:
     """Write the puzzle (tokens) and a model's decoded answer (`PuzzleType.decode`'s form), titled `title`, side by side
     to `path` (PNG)."""
     puzzle = decode_grid(kind, inputs)
@@ -191,7 +193,11 @@ def render_solution(kind: PuzzleType, inputs: np.ndarray, answer: str | np.ndarr
 
 
 def render_segments(
-    kind: PuzzleType, inputs: np.ndarray, segment_predictions: list[np.ndarray], halt_step: int | None, path: str | Path
+    kind: PuzzleType,
+    inputs: np.ndarray,
+    segment_predictions: list[np.ndarray],
+    halt_step: int | None,
+    path: str | Path,
 ) -> Path:
     """Write the prediction after each segment: a strip (PNG) of the puzzle then every segment, or an animated GIF
     (a path ending in `.gif`) of the puzzle beside each segment in turn. Segment `halt_step` (1-based), where

@@ -210,9 +210,7 @@ def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | N
     )
 
 
-def _csv_rows(
-    args: argparse.Namespace, validate, command: str
-) -> tuple[list[PuzzleRow], list[PuzzleRow], Provenance]:
+def _csv_rows(args: argparse.Namespace, validate, command: str) -> tuple[list[PuzzleRow], list[PuzzleRow], Provenance]:
     """The rows of the CSV files that pass `validate` and `--min-rating`, and where they come from (no license)."""
     import numpy as np
 
@@ -247,7 +245,9 @@ def _generated_rows(
     if args.save_csv is not None:
         write_puzzle_csv(args.save_csv / "train.csv", train)
         write_puzzle_csv(args.save_csv / "test.csv", test)
-    source = f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct)."
+    source = (
+        f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct)."
+    )
     return train, test, Provenance(source, "apache-2.0", command)
 
 

@@ -120,9 +120,7 @@ def print_table(results: dict[str, dict]) -> None:
         print(f"{mode} segments histogram: {metrics['steps_histogram']}")
 
 
-def save_examples(
-    solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path
-) -> list[Path]:
+def save_examples(solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path) -> list[Path]:
     """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
     from ..evaluation.render import render_example
 
@@ -230,7 +228,13 @@ def main(argv: list[str] | None = None) -> dict:
             (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
     if not accelerator.is_main_process:
         return {}
-    report = {"model": args.model, "dataset": args.dataset, "split": args.split, "task": kind and kind.name, "results": results}
+    report = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "split": args.split,
+        "task": kind and kind.name,
+        "results": results,
+    }
     (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     print_table(results)
     pictures = (
