@@ -431,6 +431,7 @@ class PuzzleType:
 
     Attributes:
         name: the registry key, the `task` of dataset metadata and the `hrm build-dataset` / `hrm solve` word.
+        release_seq_len: tokens per puzzle in the authors' datasets and checkpoints.
         description: what a model of this type solves (model cards: the task, with its rule in brackets).
         dataset_description: the tokens and groups of its datasets (dataset cards).
         input_help: how `hrm solve` takes a puzzle of this type.
@@ -442,6 +443,7 @@ class PuzzleType:
     """
 
     name: str
+    release_seq_len: int
     description: str
     dataset_description: str
     input_help: str
@@ -520,6 +522,7 @@ class Sudoku(PuzzleType):
     """Sudoku of any square-of-a-square side (9x9, 4x4), given as its cells row by row, `.` or `0` for blanks."""
 
     name = "sudoku"
+    release_seq_len = 81  # 9x9
     description = "Sudoku (fill the grid so that no digit repeats in a row, column or box)"
     dataset_description = (
         "Sudoku puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, then digit + 1 "
@@ -580,6 +583,7 @@ class Maze(PuzzleType):
     """30x30 mazes given as 30 lines of `# SGo` (wall, open, start, goal, path)."""
 
     name = "maze"
+    release_seq_len = MAZE_SIDE * MAZE_SIDE
     description = "30x30 mazes (mark the shortest path from start to goal)"
     dataset_description = (
         "Mazes for the Hierarchical Reasoning Model (HRM-ACT-v1). Characters `# SGo` (wall, open, start, goal, path) "
@@ -639,6 +643,7 @@ class Arc(PuzzleType):
     """ARC-AGI grids (lists of rows of colours 0..9, up to 30x30) on a 30x30 canvas."""
 
     name = "arc"
+    release_seq_len = ARC_SEQ_LEN
     description = "ARC-AGI abstract reasoning puzzles (produce the output grid from the demonstration pairs)"
     dataset_description = (
         "ARC-AGI puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, EOS 1, colour c -> c + 2 "
