@@ -15,6 +15,7 @@ remote code. Token 0 is PAD everywhere.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import cache
@@ -426,7 +427,7 @@ EXAMPLE_SUDOKU = {
 PRINT_RESULT = 'print(result["solution"], result["segments"], result["halt_confidence"])'
 
 
-class PuzzleType:
+class PuzzleType(ABC):
     """What the project knows about one kind of puzzle: its codec, views, rules, augmentations, pictures and cards.
 
     Attributes:
@@ -455,17 +456,17 @@ class PuzzleType:
     def __repr__(self) -> str:
         return f"PuzzleType({self.name!r})"
 
+    @abstractmethod
     def fits(self, seq_len: int, vocab_size: int) -> bool:
         """Whether a model or dataset of this shape is for this type."""
-        raise NotImplementedError
 
+    @abstractmethod
     def encode(self, puzzle: str | list | np.ndarray, seq_len: int) -> np.ndarray:
         """int64 tokens of one puzzle in its human form, for a model of `seq_len` tokens."""
-        raise NotImplementedError
 
+    @abstractmethod
     def decode(self, tokens: np.ndarray) -> str | np.ndarray:
         """The human form of a token vector (a prediction, a label, an input)."""
-        raise NotImplementedError
 
     def parse_text(self, text: str) -> str | list:
         """A puzzle from the text a command line or a file gives."""
@@ -479,9 +480,9 @@ class PuzzleType:
         """A decoded answer as `hrm solve` prints it."""
         return self.show_text(self.grid(decoded))
 
+    @abstractmethod
     def grid(self, decoded: str | np.ndarray) -> np.ndarray:
         """A decoded puzzle as a 2-D grid of its cells."""
-        raise NotImplementedError
 
     def show_text(self, grid: np.ndarray) -> str:
         """A grid as `hrm show` prints it."""
@@ -496,26 +497,26 @@ class PuzzleType:
         """Cells per side of the boxes pictures outline in thick lines, or None."""
         return None
 
+    @abstractmethod
     def answer_problem(self, puzzle: str | list | np.ndarray, answer: str | np.ndarray) -> str | None:
         """Why `answer` (decoded) does not solve `puzzle` (human form) by the rules of the type, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def usage_example(self, seq_len: int) -> str:
         """The Python lines of a model card after `solver = pipeline(...)`: a puzzle in, its solution printed. They
         need only transformers: the model folder carries the puzzle pipeline and this file."""
-        raise NotImplementedError
 
+    @abstractmethod
     def random_augmentations(self, rng: np.random.Generator, count: int, seq_len: int) -> list:
         """`count` random augmentations of the authors' kind for puzzles of `seq_len` tokens."""
-        raise NotImplementedError
 
+    @abstractmethod
     def augment(self, tokens: np.ndarray, augmentation) -> np.ndarray:
         """A token vector of the original puzzle (input or answer) as one of the augmented puzzle."""
-        raise NotImplementedError
 
+    @abstractmethod
     def unaugment(self, tokens: np.ndarray, augmentation) -> np.ndarray:
         """Undo `augment`: a token vector of the augmented puzzle (a prediction) as one of the original."""
-        raise NotImplementedError
 
 
 class Sudoku(PuzzleType):
