@@ -35,6 +35,7 @@ RELEASE_HALTING = "fixed"
 HALTING_SUFFIXES = {RELEASE_HALTING: "", **{mode: f"_{mode}" for mode in HALTING_MODES if mode != RELEASE_HALTING}}
 HEADLINE_METRICS = {"exact_accuracy": "Exact accuracy", "token_accuracy": "Token accuracy"}
 UNKNOWN_TASK_DESCRIPTION = "grid puzzles"
+MODEL_TAGS = ["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle"]  # and the puzzle type's
 
 
 def template_path() -> Path:
@@ -166,13 +167,7 @@ def write_model_card(
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
-        tags=[
-            "hrm",
-            "hierarchical-reasoning-model",
-            "adaptive-computation-time",
-            "puzzle",
-            *([kind.name] if kind else []),
-        ],
+        tags=[*MODEL_TAGS, *([kind.name] if kind else [])],
         datasets=[hub_dataset] if hub_dataset else None,
         base_model=inputs["base_model"],
         model_name=inputs["model_name"],
