@@ -2,7 +2,8 @@
 
 Built locally, its loading section names the folder; `card_for_repo` names the Hub repo instead when the dataset is
 pushed. It links the paper and carries its BibTeX, as the model card does (both from here), so that the paper's Hub
-page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data`.
+page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data` but the
+puzzle types (`tokenization_hrm`), whose descriptions it quotes.
 """
 
 from __future__ import annotations
