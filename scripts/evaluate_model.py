@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     unknown = [mode for mode in args.halting or [] if mode not in HALTING_SUFFIXES]
     if unknown:
-        parser.error(f"--halting modes are {', '.join(HALTING_SUFFIXES)}, got {unknown[0]!r}")
+        parser.error(f"--halting must be one of {', '.join(HALTING_SUFFIXES)}, got {unknown[0]!r}")
     args.halting = args.halting or list(HALTING_SUFFIXES)
     return args
 

@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "default: the blank puzzle.",
     )  # fmt: skip
     parser.add_argument(
-        "--halting", default="adaptive",
+        "--halting", default="adaptive", metavar="MODE",
         help="Halting mode: adaptive (a puzzle stops when its Q head says so) or fixed (it runs --max-steps "
         "segments); default: adaptive.",
     )  # fmt: skip
