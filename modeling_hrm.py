@@ -48,6 +48,7 @@ except Exception:  # not installed, or installed for another CUDA: either way Fl
 
 IGNORE_LABEL_ID = -100
 NO_TOKEN = -1  # the prediction at a position whose logits are not finite: no token id, no label
+HALTING_MODES = ("adaptive", "fixed")  # `solve`: stop a row when its Q head says so, or after `max_steps`
 # Named without "flash" and without a "/" so that transformers neither treats it as one of its own FlashAttention
 # flavours nor tries to fetch a Hub kernel for it.
 FA4_ATTENTION = "hrm_fa4"
@@ -803,7 +804,7 @@ class HrmActModel(HrmActPreTrainedModel):
 
     @staticmethod
     def check_halting(halting: str) -> None:
-        if halting not in ("fixed", "adaptive"):
+        if halting not in HALTING_MODES:
             raise ValueError(f"`halting` must be 'fixed' or 'adaptive', got {halting!r}.")
 
     def halt_rows(

@@ -8,7 +8,8 @@ beside the weights, so with only transformers installed
     solver("..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3..")
 
 solves a Sudoku string (`.` or `0` for blanks), a maze in the characters `# SGo`, or an ARC grid (a list of lists of
-colours 0..9). It imports only torch, transformers and, relatively, the codec.
+colours 0..9). It imports only torch, transformers and, relatively, the puzzle types and the model file; the
+model's shape picks its puzzle type, which encodes the puzzle and decodes the answer.
 """
 
 from __future__ import annotations
@@ -17,23 +18,11 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
-from .tokenization_hrm import PuzzleInputError, decode_puzzle, encode_puzzle, infer_task
+from .modeling_hrm import HALTING_MODES
+from .tokenization_hrm import PuzzleInputError, infer_puzzle_type, is_arc_grid
 
 
 PIPELINE_TASK = "hrm-puzzle-solving"
-HALTING_MODES = ("adaptive", "fixed")
-
-
-def is_arc_grid(value: object) -> bool:
-    """Whether `value` is one ARC grid (a list of rows of colours) rather than a list of puzzles."""
-    return (
-        isinstance(value, (list, tuple))
-        and bool(value)
-        and all(
-            isinstance(row, (list, tuple)) and all(isinstance(cell, (int, np.integer)) for cell in row)
-            for row in value
-        )
-    )
 
 
 class HrmPuzzlePipeline(Pipeline):
@@ -59,8 +48,8 @@ class HrmPuzzlePipeline(Pipeline):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.puzzle_task = infer_task(self.model.config.seq_len, self.model.config.vocab_size)
-        if self.puzzle_task is None:
+        self.puzzle_type = infer_puzzle_type(self.model.config.seq_len, self.model.config.vocab_size)
+        if self.puzzle_type is None:
             raise ValueError(
                 f"model: seq_len={self.model.config.seq_len} and vocab_size={self.model.config.vocab_size} fit no "
                 "Sudoku, maze or ARC codec."
@@ -86,11 +75,7 @@ class HrmPuzzlePipeline(Pipeline):
         return preprocess, forward, {}
 
     def preprocess(self, puzzle, puzzle_identifier: int | None = None) -> dict[str, torch.Tensor]:
-        if self.puzzle_task == "arc" and not is_arc_grid(puzzle):
-            raise PuzzleInputError(f"ARC grid must be a list of lists of colours 0..9, got {puzzle!r}.")
-        if self.puzzle_task != "arc" and not isinstance(puzzle, str):
-            raise PuzzleInputError(f"{self.puzzle_task} must be given as a string, got {type(puzzle).__name__}.")
-        tokens = encode_puzzle(self.puzzle_task, puzzle, self.model.config.seq_len)
+        tokens = self.puzzle_type.encode(puzzle, self.model.config.seq_len)
         if puzzle_identifier is None:
             puzzle_identifier = self.model.config.blank_puzzle_id
         if not 0 <= int(puzzle_identifier) < self.model.config.num_puzzle_identifiers:
@@ -108,9 +93,9 @@ class HrmPuzzlePipeline(Pipeline):
         return {"predictions": out.predictions, "steps": out.steps, "halt_confidence": out.halt_confidence}
 
     def postprocess(self, model_outputs) -> dict:
-        solution = decode_puzzle(self.puzzle_task, model_outputs["predictions"][0].numpy())
+        solution = self.puzzle_type.decode(model_outputs["predictions"][0].cpu().numpy())
         return {
-            "solution": solution.tolist() if self.puzzle_task == "arc" else solution,
+            "solution": self.puzzle_type.solution(solution),
             "segments": int(model_outputs["steps"][0]),
             "halt_confidence": float(model_outputs["halt_confidence"][0]),
         }

@@ -1,8 +1,9 @@
 """ARC-AGI: task parsing (Kaggle JSON or one file per task), encoding, augmentation and its inverse.
 
-Grids become tokens through the ARC codec of `tokenization_hrm` (EOS 1, colour c -> c + 2 on a 30x30 canvas, the
-grid at a top-left offset closed by an EOS row and column). An augmented puzzle applies a colour permutation fixing 0, then a dihedral transform, to every
-grid of the task, and is named `<task>_t<transform>_<colour map digits>` so that predictions can be mapped back.
+Grids become tokens through the ARC type of `tokenization_hrm` (EOS 1, colour c -> c + 2 on a 30x30 canvas, the
+grid at a top-left offset closed by an EOS row and column). An augmented puzzle applies the type's augmentation (a
+colour permutation fixing 0, then a dihedral transform) to every grid of the task, and is named
+`<task>_t<transform>_<colour map digits>` so that predictions can be mapped back.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ import numpy as np
 from datasets import DatasetDict
 from tqdm import tqdm
 
-from ..tokenization_hrm import ARC_SEQ_LEN, ARC_SIDE, ARC_VOCAB_SIZE, arc_canvas
+from ..tokenization_hrm import ARC, ARC_SEQ_LEN, ARC_SIDE, ARC_VOCAB_SIZE, ArcAugmentation, arc_canvas
 from .builder import PuzzleGroup, build_puzzle_dataset
-from .dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
-from .metadata import PuzzleDatasetMetadata
+from .metadata import IN_PROCESS, Provenance, PuzzleDatasetMetadata
 from .puzzle_csv import PuzzleFormatError
 
 
@@ -151,37 +151,15 @@ def load_tasks(source_dir: str | Path, subsets: Sequence[str], kaggle: bool = Tr
 # ---------------------------------------------------------------- augmentation
 
 
-@dataclass(frozen=True)
-class Augmentation:
-    """A dihedral transform (see `data.dihedral`) after a colour map (`colour_map[c]` replaces c; 0 stays 0)."""
-
-    transform_id: int = 0
-    colour_map: tuple[int, ...] = tuple(range(10))
-
-    @classmethod
-    def random(cls, rng: np.random.Generator) -> Augmentation:
-        return cls(int(rng.integers(NUM_DIHEDRAL)), (0, *(int(c) for c in rng.permutation(9) + 1)))
-
-    def apply(self, grid: Grid) -> Grid:
-        return dihedral_transform(np.asarray(self.colour_map, dtype=np.uint8)[grid], self.transform_id)
-
-    def invert(self, grid: Grid) -> Grid:
-        """Map a grid of the augmented puzzle back to the original puzzle."""
-        return np.argsort(self.colour_map).astype(np.uint8)[inverse_dihedral_transform(grid, self.transform_id)]
-
-    def name(self, task: str) -> str:
-        return f"{task}_t{self.transform_id}_{''.join(map(str, self.colour_map))}"
-
-
 _NAME = re.compile(r"^(?P<task>.+)_t(?P<t>[0-7])_(?P<map>\d{10})$")
 
 
-def parse_identifier(name: str) -> tuple[str, Augmentation]:
+def parse_identifier(name: str) -> tuple[str, ArcAugmentation]:
     """(task name, augmentation) of a puzzle identifier name; un-augmented names get the identity."""
     match = _NAME.match(name)
     if match is None:
-        return name, Augmentation()
-    return match["task"], Augmentation(int(match["t"]), tuple(int(c) for c in match["map"]))
+        return name, ArcAugmentation()
+    return match["task"], ArcAugmentation(int(match["t"]), tuple(int(c) for c in match["map"]))
 
 
 def _puzzle_hash(pairs: Sequence[Pair]) -> bytes:
@@ -193,14 +171,14 @@ def _puzzle_hash(pairs: Sequence[Pair]) -> bytes:
     return hashlib.blake2b(b"".join(digests)).digest()
 
 
-def augmentations(task: ArcTask, num_aug: int, rng: np.random.Generator) -> list[Augmentation]:
+def augmentations(task: ArcTask, num_aug: int, rng: np.random.Generator) -> list[ArcAugmentation]:
     """The identity plus up to `num_aug` random augmentations that change the task (duplicates rejected by hash)."""
     pairs = task.train + task.test
-    chosen, seen = [Augmentation()], {_puzzle_hash(pairs)}
+    chosen, seen = [ArcAugmentation()], {_puzzle_hash(pairs)}
     for _ in range(AUGMENT_RETRIES_FACTOR * num_aug):
         if len(chosen) > num_aug:
             break
-        candidate = Augmentation.random(rng)
+        candidate = ArcAugmentation.random(rng)
         digest = _puzzle_hash([(candidate.apply(a), candidate.apply(b)) for a, b in pairs])
         if digest not in seen:
             seen.add(digest)
@@ -295,20 +273,16 @@ def build_arc_dataset(
     seed: int = 0,
     workers: int = 1,
     output_dir: str | Path | None = None,
-    source: str = "",
-    license: str | None = None,
-    build_command: str = "",
+    provenance: Provenance = IN_PROCESS,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Augment and encode ARC tasks into the `DatasetDict`; identifier 0 is `<blank>`."""
     names = [BLANK_IDENTIFIER]
     return build_puzzle_dataset(
         arc_groups(tasks, test_subset, num_aug, seed, names, workers),
-        task="arc",
+        task=ARC.name,
         vocab_size=ARC_VOCAB_SIZE,
         seq_len=ARC_SEQ_LEN,
         identifier_names=names,
         output_dir=output_dir,
-        source=source,
-        license=license,
-        build_command=build_command,
+        provenance=provenance,
     )

@@ -20,7 +20,7 @@ from datasets.arrow_writer import ArrowWriter
 
 from ..tokenization_hrm import PAD_ID
 from .card import dataset_card
-from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
+from .metadata import IGNORE_LABEL_ID, IN_PROCESS, Provenance, PuzzleDatasetMetadata
 from .storage import write_metadata_files
 
 
@@ -258,17 +258,15 @@ def build_puzzle_dataset(
     seq_len: int,
     identifier_names: list[str] | None = None,
     output_dir: str | Path | None = None,
-    source: str = "",
-    license: str | None = None,
-    build_command: str = "",
+    provenance: Provenance = IN_PROCESS,
     ignore_label_id: int | None = PAD_ID,
-    source_datasets: list[str] | None = None,
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
     """Write `(split, group)` pairs into a `DatasetDict` and describe it.
 
     `identifier_names` (ARC) may be filled while `groups` is consumed; without names the dataset has the one
     identifier 0. Group labels equal to `ignore_label_id` (PAD in our encodings and the release's) carry no loss and
-    are stored as -100. With `output_dir` the rows stream there and the metadata files and card are written beside them.
+    are stored as -100. With `output_dir` the rows stream there and the metadata files and card (which tells the
+    `provenance`) are written beside them.
     """
     if not 0 < vocab_size <= MAX_VOCAB_SIZE:
         raise ValueError(f"vocab_size {vocab_size} does not fit the int8 token columns (1..{MAX_VOCAB_SIZE})")
@@ -281,10 +279,10 @@ def build_puzzle_dataset(
         seq_len=seq_len,
         num_puzzle_identifiers=len(identifier_names) if identifier_names else 1,
         identifier_names=identifier_names,
-        build_command=build_command,
+        build_command=provenance.build_command,
     )
     if output_dir is not None:
         examples = {name: split.examples for name, split in stats.items()}
-        card = dataset_card(metadata, examples, source, license, source_datasets)
+        card = dataset_card(metadata, examples, provenance)
         write_metadata_files(output_dir, metadata, card)
     return dataset, metadata

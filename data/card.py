@@ -2,14 +2,15 @@
 
 Built locally, its loading section names the folder; `card_for_repo` names the Hub repo instead when the dataset is
 pushed. It links the paper and carries its BibTeX, as the model card does (both from here), so that the paper's Hub
-page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data`.
+page lists the datasets and the models. Like the rest of `storage`'s imports, it needs nothing outside `data` but the
+puzzle types (`tokenization_hrm`), whose descriptions it quotes.
 """
 
 from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from .metadata import PuzzleDatasetMetadata
+from .metadata import Provenance, PuzzleDatasetMetadata
 
 
 PAPER_URL = "https://arxiv.org/abs/2506.21734"
@@ -26,26 +27,6 @@ BIBTEX = """\
 # The Hub's task categories have none for puzzle solving; "other" is the one it offers for such data.
 TASK_CATEGORIES = ["other"]
 LOADING_HEADING = "## Loading\n"
-
-TASK_DESCRIPTIONS = {
-    "sudoku": (
-        "Sudoku puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, then digit + 1 "
-        "(a blank cell is digit 0, token 1); the label is the solution. Training groups hold a puzzle and its "
-        "augmentations (digit permutation, transpose, band/row/stack/column shuffles), one example per puzzle."
-    ),
-    "maze": (
-        "Mazes for the Hierarchical Reasoning Model (HRM-ACT-v1). Characters `# SGo` (wall, open, start, goal, path) "
-        "are tokens 1..5 (PAD 0); the label marks the unique shortest path from S to G with `o`. Training groups "
-        "hold a maze and its optional 8 dihedral transforms."
-    ),
-    "arc": (
-        "ARC-AGI puzzles for the Hierarchical Reasoning Model (HRM-ACT-v1). Tokens: PAD 0, EOS 1, colour c -> c + 2 "
-        "on a 30x30 canvas with an EOS row under and an EOS column right of the grid. Each augmented puzzle "
-        "(dihedral transform x permutation of colours 1..9) has its own puzzle identifier, named "
-        "`<task>_t<transform>_<colour map>`; `identifiers.json` lists the names. Demonstration pairs of the test "
-        "set are in `train`, its test pairs in `test`."
-    ),
-}
 
 COLUMNS = """\
 | column | type | meaning |
@@ -73,20 +54,18 @@ def _size_category(rows: int) -> str:
 def dataset_card(
     metadata: dict[str, PuzzleDatasetMetadata],
     num_rows: dict[str, int],
-    source: str,
-    license: str | None = None,
-    source_datasets: list[str] | None = None,
+    provenance: Provenance,
 ) -> DatasetCard:
-    """A card describing the task, its provenance (`source`, the build command, the Hub datasets it was built from:
-    `source_datasets`) and the metadata of each split."""
+    """A card describing the puzzle type, the dataset's provenance (its source, license, build command and the Hub
+    datasets it was built from) and the metadata of each split."""
     first = next(iter(metadata.values()))
     data = DatasetCardData(
         pretty_name=f"HRM {first.task} puzzles",
-        license=license,
+        license=provenance.license,
         size_categories=[_size_category(sum(num_rows.values()))],
         task_categories=TASK_CATEGORIES,
         tags=["hrm", "reasoning", "puzzles", first.task],
-        source_datasets=source_datasets,
+        source_datasets=provenance.source_datasets,
     )
     table = "\n".join(
         f"| {name} | {num_rows[name]} | {m.total_groups} | {m.mean_puzzle_examples:.4g} |"
@@ -100,12 +79,12 @@ def dataset_card(
     )
     body = f"""# HRM {first.task} puzzles
 
-{TASK_DESCRIPTIONS[first.task]}
+{first.puzzle_type.dataset_description}
 
 Paper: [Hierarchical Reasoning Model]({PAPER_URL}) (Wang et al., 2025).
 
 ## Source and build
-{source}
+{provenance.source}
 
 {built}
 

@@ -8,9 +8,9 @@ between lattice cells is opened to make loops. S is a random open cell; G is dra
 from __future__ import annotations
 
 import random
-from collections import deque
 from collections.abc import Iterator
 
+from ..tokenization_hrm import shortest_paths
 from .puzzle_csv import PuzzleRow, take_distinct
 
 
@@ -42,27 +42,6 @@ def _carve(side: int, loop_fraction: float, rng: random.Random) -> list[bool]:
     for cell in rng.sample(inner_walls, int(loop_fraction * len(inner_walls))):
         is_open[cell] = True
     return is_open
-
-
-def shortest_paths(is_open: list[bool], side: int, start: int) -> tuple[list[int], list[int], list[int]]:
-    """Breadth-first search from `start`: (distance, number of shortest paths capped at 2, a predecessor) per cell;
-    distance -1 for unreachable cells."""
-    dist, count, parent = [-1] * len(is_open), [0] * len(is_open), [-1] * len(is_open)
-    dist[start], count[start] = 0, 1
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        r, c = divmod(cell, side)
-        for nr, nc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-            nxt = nr * side + nc
-            if not (0 <= nr < side and 0 <= nc < side and is_open[nxt]):
-                continue
-            if dist[nxt] < 0:
-                dist[nxt], parent[nxt] = dist[cell] + 1, cell
-                queue.append(nxt)
-            if dist[nxt] == dist[cell] + 1:
-                count[nxt] = min(2, count[nxt] + count[cell])
-    return dist, count, parent
 
 
 def _maze_text(is_open: list[bool], start: int, goal: int, path: set[int]) -> str:

@@ -1,4 +1,4 @@
-"""Dataset metadata: the fields of the release's `dataset.json`, plus provenance.
+"""Dataset metadata: the fields of the release's `dataset.json`, plus provenance (`Provenance`, for the card).
 
 Counts (`total_groups`, `mean_puzzle_examples`) describe one split, as in the release, where each split folder has
 its own `dataset.json`; the vocabulary, sequence length and identifier table are shared by all splits.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..tokenization_hrm import PUZZLE_TYPES, PuzzleType, infer_puzzle_type
 
 
 # Label id of positions that carry no loss, as `forward` and the loss functions expect (the release stored PAD 0).
@@ -27,6 +29,26 @@ RELEASE_KEYS = (
 )
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a built dataset comes from, as its card tells it.
+
+    Attributes:
+        source: how the rows were obtained (a paragraph of the card).
+        license: the data's license (a Hub license id), or None when the builder cannot tell.
+        build_command: the command line that built the dataset; "" when built in-process.
+        source_datasets: the Hub datasets the rows were read from, or None.
+    """
+
+    source: str = ""
+    license: str | None = None
+    build_command: str = ""
+    source_datasets: list[str] | None = None
+
+
+IN_PROCESS = Provenance()  # a dataset built in-process: no source told, no license, no command
+
+
 @dataclass
 class PuzzleDatasetMetadata:
     """Metadata of one split of a puzzle dataset.
@@ -43,7 +65,7 @@ class PuzzleDatasetMetadata:
         blank_identifier_id: puzzle identifier of padding rows.
         sets: the release's subset names (always `["all"]` for datasets built here).
         identifier_names: name of each puzzle identifier (ARC: the augmented puzzle names), or None.
-        task: "sudoku", "maze" or "arc".
+        task: the name of the puzzle type (`sudoku`, `maze` or `arc`, keys of `tokenization_hrm.PUZZLE_TYPES`).
         split: the split these counts describe.
         build_command: the command line that built the dataset.
     """
@@ -61,6 +83,11 @@ class PuzzleDatasetMetadata:
     task: str = ""
     split: str = ""
     build_command: str = ""
+
+    @property
+    def puzzle_type(self) -> PuzzleType | None:
+        """The puzzle type the dataset names, or the one its shape fits (the release names none); None if neither."""
+        return PUZZLE_TYPES.get(self.task) or infer_puzzle_type(self.seq_len, self.vocab_size)
 
     def to_dict(self, with_identifier_names: bool = True) -> dict[str, Any]:
         """All fields as a JSON-ready dict (the release's keys first)."""

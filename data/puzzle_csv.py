@@ -114,16 +114,6 @@ def write_puzzle_csv(path: str | Path, rows: Iterable[PuzzleRow]) -> None:
         writer.writerows(rows)
 
 
-def problem_in_charset(field_name: str, text: str, length: int, charset: str) -> str | None:
-    """Why `text` is not `length` characters from `charset`, or None."""
-    if len(text) != length:
-        return f"field {field_name!r} must have {length} characters, got {len(text)}"
-    bad = sorted(set(text) - set(charset))
-    if bad:
-        return f"field {field_name!r} has characters outside {charset!r}: {''.join(bad)!r}"
-    return None
-
-
 def character_codes(texts: Sequence[str]) -> np.ndarray:
     """[len(texts), length] uint8 codes of equal-length ASCII strings."""
     if not texts:

@@ -14,7 +14,7 @@ from datasets import DatasetDict
 from tqdm import tqdm
 
 from .builder import PuzzleGroup, build_puzzle_dataset
-from .metadata import PuzzleDatasetMetadata
+from .metadata import Provenance, PuzzleDatasetMetadata
 
 
 SPLITS = ("train", "test")
@@ -49,9 +49,10 @@ def release_groups(folder: str | Path, split: str) -> Iterator[tuple[str, Puzzle
 
 
 def build_from_release(
-    folder: str | Path, task: str, *, output_dir: str | Path | None = None, source: str = "", build_command: str = ""
+    folder: str | Path, task: str, *, output_dir: str | Path | None = None, build_command: str = ""
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
-    """Convert a release folder into the `DatasetDict` of this project (same rows, groups and identifiers)."""
+    """Convert a release folder of puzzle type `task` into the `DatasetDict` of this project (same rows, groups and
+    identifiers)."""
     folder = Path(folder)
     first = read_release_metadata(folder, SPLITS[0])
     names = None
@@ -73,7 +74,6 @@ def build_from_release(
         seq_len=first.seq_len,
         identifier_names=names,
         output_dir=output_dir,
-        source=source or f"Imported from the release folder `{folder.name}`.",
-        build_command=build_command,
+        provenance=Provenance(f"Imported from the release folder `{folder.name}`.", build_command=build_command),
         ignore_label_id=first.ignore_label_id,
     )

@@ -18,7 +18,6 @@ from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import DatasetCard, hf_hub_download
 
 from ..hub import Source, commit_files, resolve
-from ..tokenization_hrm import infer_task
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
@@ -163,10 +162,11 @@ def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int
     maze lines, ARC colour digits) and as one picture, with the row's index, group and puzzle identifier name."""
     from datasets import Features, Image, Value
 
-    from ..evaluation.render import Panel, decode_grid, draw_panels, givens_of, grid_text
+    from ..evaluation.render import Panel, decode_grid, draw_panels
+    from ..tokenization_hrm import grid_text
 
-    task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
-    if task is None:
+    kind = metadata.puzzle_type
+    if kind is None:
         raise ValueError(
             f"dataset: no known puzzle type has seq_len={metadata.seq_len}, vocab_size={metadata.vocab_size}."
         )
@@ -175,9 +175,9 @@ def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int
     names = metadata.identifier_names
     columns = {key: [] for key in ("row", "group_index", "puzzle", "puzzle_text", "solution_text", "picture")}
     for i, row in enumerate(indices.tolist()):
-        puzzle = decode_grid(task, data["input_ids"][i])
-        solution = decode_grid(task, data["labels"][i].clip(0))  # positions without loss (-100) decode as padding
-        givens = givens_of(task, puzzle)
+        puzzle = decode_grid(kind, data["input_ids"][i])
+        solution = decode_grid(kind, data["labels"][i].clip(0))  # positions without loss (-100) decode as padding
+        givens = kind.givens(puzzle)
         columns["row"].append(row)
         columns["group_index"].append(int(data["group_index"][i]))
         columns["puzzle"].append(
@@ -186,7 +186,7 @@ def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int
         columns["puzzle_text"].append(grid_text(puzzle))
         columns["solution_text"].append(grid_text(solution))
         columns["picture"].append(
-            draw_panels(task, [Panel("puzzle", puzzle, givens), Panel("solution", solution, givens)])
+            draw_panels(kind, [Panel("puzzle", puzzle, givens), Panel("solution", solution, givens)])
         )
     features = Features(
         {

@@ -18,7 +18,8 @@ from safetensors import safe_open
 
 from ..data.card import BIBTEX, PAPER_URL
 from ..hub import names_hub_repo
-from ..tokenization_hrm import infer_task
+from ..modeling_hrm import HALTING_MODES
+from ..tokenization_hrm import PuzzleType, infer_puzzle_type
 
 
 TEMPLATE_NAME = "model_card.md"
@@ -28,45 +29,13 @@ CARD_INPUTS_NAME = "card_inputs.json"
 BUFFERS = ("puzzle_emb.weight", "H_init", "L_init")  # HrmActModel's persistent buffers, saved with the weights
 TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
-TASK_DESCRIPTIONS = {
-    "sudoku": "Sudoku (fill the grid so that no digit repeats in a row, column or box)",
-    "maze": "30x30 mazes (mark the shortest path from start to goal)",
-    "arc": "ARC-AGI abstract reasoning puzzles (produce the output grid from the demonstration pairs)",
-    None: "grid puzzles",
-}
-# Card metric names end in `_adaptive` for adaptive halting and have no suffix for fixed halting (`hrm evaluate`).
-HALTING_SUFFIXES = {"fixed": "", "adaptive": "_adaptive"}
+# The release evaluates with fixed halting: its metrics keep their plain names on the card and come first; the names
+# of every other mode's end in `_<mode>` (`hrm evaluate`).
+RELEASE_HALTING = "fixed"
+HALTING_SUFFIXES = {RELEASE_HALTING: "", **{mode: f"_{mode}" for mode in HALTING_MODES if mode != RELEASE_HALTING}}
 HEADLINE_METRICS = {"exact_accuracy": "Exact accuracy", "token_accuracy": "Token accuracy"}
-# Usage snippets need only transformers: the model folder carries the puzzle pipeline and its codec.
-USAGE_EXAMPLES = {
-    "sudoku": (
-        'result = solver("{sudoku}")  # the cells row by row, "." or "0" for blanks\n'
-        'print(result["solution"], result["segments"], result["halt_confidence"])'
-    ),
-    "maze": (
-        'maze = open("maze.txt").read()  # 30 lines of 30 characters: # wall, space open, S start, G goal\n'
-        "result = solver(maze)\n"
-        'print(result["solution"], result["segments"], result["halt_confidence"])'
-    ),
-    "arc": (
-        "grid = [[0, 1, 2], [3, 4, 5]]  # the test input, colours 0..9\n"
-        "# The row of the embedding table that the task's training examples had (identifiers.json of the training\n"
-        "# data); 0 is the blank puzzle.\n"
-        "result = solver(grid, puzzle_identifier=0)\n"
-        'print(result["solution"], result["segments"], result["halt_confidence"])'
-    ),
-}
-# Example Sudoku of the usage snippet by number of cells; other sizes show an empty grid.
-EXAMPLE_SUDOKU = {
-    81: "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3..",
-    16: ".12.2.1.13..42..",
-}
-
-
-def usage_example(task: str | None, seq_len: int) -> str | None:
-    """The Python lines after building the pipeline in the card's usage section (None for unknown puzzle types)."""
-    example = USAGE_EXAMPLES.get(task)
-    return example and example.replace("{sudoku}", EXAMPLE_SUDOKU.get(seq_len, "." * seq_len))
+UNKNOWN_TASK_DESCRIPTION = "grid puzzles"
+MODEL_TAGS = ["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle"]  # and the puzzle type's
 
 
 def template_path() -> Path:
@@ -81,7 +50,7 @@ def read_previous(output_dir: Path) -> dict:
 
 
 def headline_results(
-    metrics: dict[str, float], dataset: str | None, split: str | None, task: str | None
+    metrics: dict[str, float], dataset: str | None, split: str | None, kind: PuzzleType | None
 ) -> list[EvalResult]:
     """The `model-index` entries: exact and token accuracy (and ARC pass@k) per halting mode, named with the mode
     and the mean segments used, measured on `dataset` when it is a Hub id."""
@@ -95,9 +64,9 @@ def headline_results(
         results += [
             EvalResult(
                 task_type="puzzle-solving",
-                task_name=TASK_DESCRIPTIONS[task].split(" (")[0],
+                task_name=(kind.description if kind else UNKNOWN_TASK_DESCRIPTION).split(" (")[0],
                 dataset_type=hub_dataset or "local",
-                dataset_name=hub_dataset or f"local {task or 'puzzle'} dataset",
+                dataset_name=hub_dataset or f"local {kind.name if kind else 'puzzle'} dataset",
                 dataset_split=split,
                 metric_type=name,
                 metric_name=f"{label} ({described})",
@@ -188,16 +157,16 @@ def write_model_card(
         "base_model": base_model or previous.get("base_model"),
     }
     inputs["repo_id"], inputs["model_name"] = card_names(output_dir, repo_id, model_name, previous)
-    task = infer_task(config["seq_len"], config["vocab_size"])
+    kind = infer_puzzle_type(config["seq_len"], config["vocab_size"])
     hub_dataset = dataset if dataset and names_hub_repo(dataset) else None
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
-        tags=["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle", *([task] if task else [])],
+        tags=[*MODEL_TAGS, *([kind.name] if kind else [])],
         datasets=[hub_dataset] if hub_dataset else None,
         base_model=inputs["base_model"],
         model_name=inputs["model_name"],
-        eval_results=headline_results(metrics, inputs["eval_dataset"], eval_split, task) or None,
+        eval_results=headline_results(metrics, inputs["eval_dataset"], eval_split, kind) or None,
     )
     card = ModelCard.from_template(
         card_data,
@@ -205,8 +174,8 @@ def write_model_card(
         **inputs,
         paper_url=PAPER_URL,
         bibtex=BIBTEX,
-        task_description=TASK_DESCRIPTIONS[task],
-        usage_example=usage_example(task, config["seq_len"]),
+        task_description=kind.description if kind else UNKNOWN_TASK_DESCRIPTION,
+        usage_example=kind.usage_example(config["seq_len"]) if kind else None,
         num_parameters=f"{count_parameters(output_dir):,}",
         puzzle_table_values=f"{puzzle_table_values(config):,}",
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,

@@ -14,7 +14,6 @@ import torch
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
-from ..tokenization_hrm import infer_task
 from .halting import SolvedRow, solve_stream
 from .scoring import arc_scores, dataset_arrays, puzzle_metrics, steps_histogram
 
@@ -91,7 +90,8 @@ def evaluate_split(
     if accelerator.is_main_process:  # one rank loads and computes the metric modules, the others receive the scores
         metrics = puzzle_metrics(solved, arrays["labels"])
         submission = None
-        if (metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)) == "arc":
+        kind = metadata.puzzle_type
+        if kind is not None and kind.voted_over_augmentations:
             pass_at_k, submission = arc_scores(solved, arrays, metadata)
             metrics |= pass_at_k
         result[0] = (metrics, steps_histogram(solved), submission)

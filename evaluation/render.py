@@ -1,24 +1,24 @@
-"""Pictures of puzzles (PNG, or an animated GIF of a model's segments), decoded through `tokenization_hrm`.
+"""Pictures of puzzles (PNG, or an animated GIF of a model's segments), decoded and styled by their puzzle type.
 
 A picture is a grid of panels, each a titled puzzle grid: Sudoku digits with box lines (the puzzle's givens on grey,
 the cells a model or solution filled in blue), mazes in colour (walls dark, start green, goal blue, path yellow) and
-ARC grids in the ARC palette. Wrong predicted cells are outlined in red, cells a segment changed in orange; the
-segment where adaptive halting stops is framed in green. `hrm evaluate --save-examples`, `hrm solve --png` and `hrm show --png` draw through here.
+ARC grids in the ARC palette; the puzzle type (`tokenization_hrm`) gives the grid, the givens, the cell size, the
+palette and the box lines. Wrong predicted cells are outlined in red, cells a segment changed in orange; the segment
+where adaptive halting stops is framed in green. `hrm evaluate --save-examples`, `hrm solve --png` and
+`hrm show --png` draw through here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import isqrt
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..tokenization_hrm import decode_puzzle
+from ..tokenization_hrm import PuzzleType
 
 
-CELL_SIZES = {"sudoku": 28, "maze": 16, "arc": 16}  # pixels per cell: 16 keeps a 30x30 grid readable at 480 pixels
 GAP = 16
 TITLE = 16
 FONT_SIZE = 12
@@ -30,11 +30,8 @@ CHANGED = (255, 140, 0)
 HALT = (46, 160, 67)
 GIVEN_FILL = (225, 225, 225)
 FILLED_DIGIT = (0, 90, 200)
-ARC_PALETTE = [
-    (0, 0, 0), (0, 116, 217), (255, 65, 54), (46, 204, 64), (255, 220, 0),
-    (170, 170, 170), (240, 18, 190), (255, 133, 27), (127, 219, 255), (135, 12, 37),
-]  # fmt: skip
-MAZE_COLOURS = {"#": (40, 40, 40), " ": (255, 255, 255), "S": (46, 204, 64), "G": (0, 116, 217), "o": (255, 200, 0)}
+BLANK_FILL = (255, 255, 255)
+DIGIT_OUTLINE = (190, 190, 190)
 
 
 @dataclass
@@ -44,7 +41,8 @@ class Panel:
     Attributes:
         title: the line over the grid.
         grid: the decoded 2-D grid (`decode_grid`).
-        givens: Sudoku only: mask of the cells the puzzle gives (grey), the others being the filled-in answer (blue).
+        givens: mask of the cells the puzzle gives (grey), the others being the filled-in answer (blue), for types
+            whose cells are digits (`PuzzleType.givens`).
         wrong: mask of the cells outlined in red.
         changed: mask of the cells outlined in orange (those a segment changed).
         frame: colour of a frame around the grid (the segment where adaptive halting stops), or None.
@@ -58,29 +56,9 @@ class Panel:
     frame: tuple[int, int, int] | None = None
 
 
-def as_grid(task: str, puzzle: str | np.ndarray) -> np.ndarray:
-    """A decoded puzzle (`tokenization_hrm.decode_puzzle`'s Sudoku string, maze lines or ARC grid) as a 2-D grid."""
-    if task == "arc":
-        return np.asarray(puzzle)
-    if task == "maze":
-        return np.array([list(line) for line in str(puzzle).split("\n")])
-    side = isqrt(len(puzzle))
-    return np.array(list(puzzle)).reshape(side, side)
-
-
-def decode_grid(task: str, tokens: np.ndarray) -> np.ndarray:
+def decode_grid(kind: PuzzleType, tokens: np.ndarray) -> np.ndarray:
     """One token vector as a 2-D grid: ARC colours, maze characters, or Sudoku digits (`.` blank)."""
-    return as_grid(task, decode_puzzle(task, tokens))
-
-
-def grid_text(grid: np.ndarray) -> str:
-    """A decoded grid as lines of its cells (Sudoku digits and `.`, maze characters, ARC colour digits)."""
-    return "\n".join("".join(str(value) for value in line.tolist()) for line in grid)
-
-
-def givens_of(task: str, puzzle: np.ndarray) -> np.ndarray | None:
-    """The cells a decoded Sudoku puzzle gives (its digits); None for mazes and ARC, where no such split is drawn."""
-    return puzzle != "." if task == "sudoku" else None
+    return kind.grid(kind.decode(tokens))
 
 
 def wrong_cells(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
@@ -100,57 +78,56 @@ def font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=FONT_SIZE)
 
 
-def panel_size(task: str, panel: Panel) -> tuple[int, int]:
+def panel_size(kind: PuzzleType, panel: Panel) -> tuple[int, int]:
     """(width, height) of a panel's grid area, at least as wide as its title."""
-    cell = CELL_SIZES[task]
+    cell = kind.cell_pixels
     rows, cols = panel.grid.shape
     title_width = int(np.ceil(font().getlength(panel.title)))
     return max(cols * cell, title_width, MIN_PANEL), rows * cell
 
 
-def layout(task: str, panels: list[Panel], columns: int) -> tuple[list[int], list[int]]:
+def layout(kind: PuzzleType, panels: list[Panel], columns: int) -> tuple[list[int], list[int]]:
     """Widths of the picture's columns and heights of its rows of panels (each the largest panel in it)."""
-    sizes = [panel_size(task, panel) for panel in panels]
+    sizes = [panel_size(kind, panel) for panel in panels]
     widths = [max(w for w, _ in sizes[c::columns]) for c in range(min(columns, len(panels)))]
     heights = [max(h for _, h in sizes[r : r + columns]) for r in range(0, len(panels), columns)]
     return widths, heights
 
 
 def draw_cell(
-    draw: ImageDraw.ImageDraw, task: str, value: int | str, box: tuple[int, int, int, int], given: bool
+    draw: ImageDraw.ImageDraw, kind: PuzzleType, value: int | str, box: tuple[int, int, int, int], given: bool
 ) -> None:
-    """Fill one cell: ARC colour, maze character colour, or a Sudoku digit (given: black on grey; filled: blue)."""
-    if task == "arc":
-        draw.rectangle(box, fill=ARC_PALETTE[value], outline=(80, 80, 80))
-    elif task == "maze":
-        draw.rectangle(box, fill=MAZE_COLOURS.get(value, MAZE_COLOURS[" "]))
+    """Fill one cell: its colour in the type's palette (ARC colours, maze characters; white for a value outside
+    it), or a digit (given: black on grey; filled: blue)."""
+    if kind.palette is not None:
+        draw.rectangle(box, fill=kind.palette.get(value, BLANK_FILL), outline=kind.cell_outline)
     else:
-        draw.rectangle(box, fill=GIVEN_FILL if given else (255, 255, 255), outline=(190, 190, 190))
+        draw.rectangle(box, fill=GIVEN_FILL if given else BLANK_FILL, outline=DIGIT_OUTLINE)
         if value != ".":
             centre = ((box[0] + box[2] + 1) / 2, (box[1] + box[3] + 1) / 2)
-            digit_font = ImageFont.load_default(size=CELL_SIZES["sudoku"] * 2 // 3)
+            digit_font = ImageFont.load_default(size=kind.cell_pixels * 2 // 3)
             draw.text(centre, value, fill=(0, 0, 0) if given else FILLED_DIGIT, font=digit_font, anchor="mm")
 
 
-def draw_box_lines(draw: ImageDraw.ImageDraw, side: int, left: int, top: int) -> None:
-    """The thick lines around a Sudoku's boxes (and its border)."""
-    cell, box = CELL_SIZES["sudoku"], isqrt(side)
+def draw_box_lines(draw: ImageDraw.ImageDraw, cell: int, side: int, box: int, left: int, top: int) -> None:
+    """The thick lines around the boxes of a `side` x `side` grid of `cell`-pixel cells (and its border)."""
     for k in range(0, side + 1, box):
         draw.line((left + k * cell, top, left + k * cell, top + side * cell), fill=(0, 0, 0), width=2)
         draw.line((left, top + k * cell, left + side * cell, top + k * cell), fill=(0, 0, 0), width=2)
 
 
-def draw_panel(draw: ImageDraw.ImageDraw, task: str, panel: Panel, left: int, top: int) -> None:
+def draw_panel(draw: ImageDraw.ImageDraw, kind: PuzzleType, panel: Panel, left: int, top: int) -> None:
     """A panel's title and grid with its top-left corner (of the title) at (`left`, `top`)."""
-    cell = CELL_SIZES[task]
+    cell = kind.cell_pixels
     draw.text((left, top), panel.title, fill=(0, 0, 0), font=font())
     top += TITLE
     for (row, col), value in np.ndenumerate(panel.grid):
         box = (left + col * cell, top + row * cell, left + (col + 1) * cell - 1, top + (row + 1) * cell - 1)
-        draw_cell(draw, task, value.item(), box, panel.givens is not None and bool(panel.givens[row, col]))
+        draw_cell(draw, kind, value.item(), box, panel.givens is not None and bool(panel.givens[row, col]))
     rows, cols = panel.grid.shape
-    if task == "sudoku" and rows == cols and isqrt(rows) ** 2 == rows and rows:
-        draw_box_lines(draw, rows, left, top)
+    box_side = kind.box_side(panel.grid)
+    if box_side:
+        draw_box_lines(draw, cell, rows, box_side, left, top)
     for mask, colour in ((panel.changed, CHANGED), (panel.wrong, WRONG)):
         if mask is None:
             continue
@@ -163,10 +140,10 @@ def draw_panel(draw: ImageDraw.ImageDraw, task: str, panel: Panel, left: int, to
         )
 
 
-def draw_panels(task: str, panels: list[Panel], columns: int | None = None) -> Image.Image:
+def draw_panels(kind: PuzzleType, panels: list[Panel], columns: int | None = None) -> Image.Image:
     """The picture of `panels`, `columns` to a row (default: all in one row)."""
     columns = columns or len(panels)
-    widths, heights = layout(task, panels, columns)
+    widths, heights = layout(kind, panels, columns)
     size = (sum(widths) + GAP * (len(widths) + 1), sum(heights) + (TITLE + GAP) * len(heights) + GAP)
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
@@ -174,7 +151,7 @@ def draw_panels(task: str, panels: list[Panel], columns: int | None = None) -> I
         row, col = divmod(index, columns)
         left = GAP + sum(widths[:col]) + GAP * col
         top = GAP + sum(heights[:row]) + (TITLE + GAP) * row
-        draw_panel(draw, task, panel, left, top)
+        draw_panel(draw, kind, panel, left, top)
     return image
 
 
@@ -190,38 +167,44 @@ def save_picture(frames: list[Image.Image], path: str | Path) -> Path:
 
 
 def render_example(
-    task: str, inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray, path: str | Path
+    kind: PuzzleType, inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray, path: str | Path
 ) -> Path:
     """Write the picture of one puzzle to `path` (PNG): input, truth and prediction, wrong predicted cells outlined in
     red. Labels are tokens (PAD where unlabelled)."""
-    puzzle, truth, prediction = (decode_grid(task, tokens) for tokens in (inputs, labels, predictions))
-    givens = givens_of(task, puzzle)
+    puzzle, truth, prediction = (decode_grid(kind, tokens) for tokens in (inputs, labels, predictions))
+    givens = kind.givens(puzzle)
     panels = [
         Panel("input", puzzle, givens),
         Panel("truth", truth, givens),
         Panel("prediction", prediction, givens, wrong=wrong_cells(truth, prediction)),
     ]
-    return save_picture([draw_panels(task, panels)], path)
+    return save_picture([draw_panels(kind, panels)], path)
 
 
-def render_solution(task: str, inputs: np.ndarray, answer: str | np.ndarray, path: str | Path, title: str) -> Path:
-    """Write the puzzle (tokens) and a model's decoded answer (`decode_puzzle`'s form), titled `title`, side by side
+def render_solution(
+    kind: PuzzleType, inputs: np.ndarray, answer: str | np.ndarray, path: str | Path, title: str
+) -> Path:
+    """Write the puzzle (tokens) and a model's decoded answer (`PuzzleType.decode`'s form), titled `title`, side by side
     to `path` (PNG)."""
-    puzzle = decode_grid(task, inputs)
-    givens = givens_of(task, puzzle)
-    panels = [Panel("puzzle", puzzle, givens), Panel(title, as_grid(task, answer), givens)]
-    return save_picture([draw_panels(task, panels)], path)
+    puzzle = decode_grid(kind, inputs)
+    givens = kind.givens(puzzle)
+    panels = [Panel("puzzle", puzzle, givens), Panel(title, kind.grid(answer), givens)]
+    return save_picture([draw_panels(kind, panels)], path)
 
 
 def render_segments(
-    task: str, inputs: np.ndarray, segment_predictions: list[np.ndarray], halt_step: int | None, path: str | Path
+    kind: PuzzleType,
+    inputs: np.ndarray,
+    segment_predictions: list[np.ndarray],
+    halt_step: int | None,
+    path: str | Path,
 ) -> Path:
     """Write the prediction after each segment: a strip (PNG) of the puzzle then every segment, or an animated GIF
     (a path ending in `.gif`) of the puzzle beside each segment in turn. Segment `halt_step` (1-based), where
     adaptive halting stops, is framed in green; the cells each segment changed are outlined in orange."""
-    puzzle = decode_grid(task, inputs)
-    givens = givens_of(task, puzzle)
-    grids = [decode_grid(task, prediction) for prediction in segment_predictions]
+    puzzle = decode_grid(kind, inputs)
+    givens = kind.givens(puzzle)
+    grids = [decode_grid(kind, prediction) for prediction in segment_predictions]
     segments = [
         Panel(
             f"segment {step}" + (": halts" if step == halt_step else ""),
@@ -234,18 +217,18 @@ def render_segments(
     ]
     first = Panel("puzzle", puzzle, givens)
     if Path(path).suffix.lower() == ".gif":
-        return save_picture([draw_panels(task, [first, segment]) for segment in segments], path)
-    return save_picture([draw_panels(task, [first, *segments], columns=STRIP_COLUMNS)], path)
+        return save_picture([draw_panels(kind, [first, segment]) for segment in segments], path)
+    return save_picture([draw_panels(kind, [first, *segments], columns=STRIP_COLUMNS)], path)
 
 
 def render_rows(
-    task: str, rows: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path, pairs_per_row: int
+    kind: PuzzleType, rows: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path, pairs_per_row: int
 ) -> Path:
     """Write dataset rows, each `(title, input tokens, label tokens)`, as input and solution panels, `pairs_per_row`
     rows of the dataset to a row of the picture (PNG)."""
     panels = []
     for title, inputs, labels in rows:
-        puzzle = decode_grid(task, inputs)
-        givens = givens_of(task, puzzle)
-        panels += [Panel(title, puzzle, givens), Panel("solution", decode_grid(task, labels), givens)]
-    return save_picture([draw_panels(task, panels, columns=2 * pairs_per_row)], path)
+        puzzle = decode_grid(kind, inputs)
+        givens = kind.givens(puzzle)
+        panels += [Panel(title, puzzle, givens), Panel("solution", decode_grid(kind, labels), givens)]
+    return save_picture([draw_panels(kind, panels, columns=2 * pairs_per_row)], path)

@@ -26,6 +26,7 @@ from .cli import HelpFormatter
 
 
 if TYPE_CHECKING:  # the data package (and `datasets`) is imported once the options are parsed: `--help` stays light
+    from ..data.metadata import Provenance
     from ..data.puzzle_csv import PuzzleRow
 
 CSV_SOURCES = (
@@ -210,9 +211,11 @@ def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | N
     )
 
 
-def _csv_rows(args: argparse.Namespace, validate) -> tuple[list[PuzzleRow], list[PuzzleRow], str, list[str] | None]:
+def _csv_rows(args: argparse.Namespace, validate, command: str) -> tuple[list[PuzzleRow], list[PuzzleRow], Provenance]:
+    """The rows of the CSV files that pass `validate` and `--min-rating`, and where they come from (no license)."""
     import numpy as np
 
+    from ..data.metadata import Provenance
     from ..data.puzzle_csv import read_puzzle_csv
 
     train_csv, test_csv, named, source_datasets = _csv_files(args)
@@ -223,12 +226,15 @@ def _csv_rows(args: argparse.Namespace, validate) -> tuple[list[PuzzleRow], list
         chosen = np.random.default_rng(args.seed).choice(len(train), args.subsample_size, replace=False)
         train = [train[i] for i in chosen]
         source += f"; {args.subsample_size} training rows subsampled with seed {args.seed}"
-    return train, test, source + ".", source_datasets
+    return train, test, Provenance(source + ".", None, command, source_datasets)
 
 
 def _generated_rows(
-    args: argparse.Namespace, generate, description: str
-) -> tuple[list[PuzzleRow], list[PuzzleRow], str, None]:
+    args: argparse.Namespace, generate, description: str, command: str
+) -> tuple[list[PuzzleRow], list[PuzzleRow], Provenance]:
+    """Rows made by `generate` (described by `description` on the card; ours, so Apache-2.0), split into training
+    and test rows, and saved as CSV with `--save-csv`."""
+    from ..data.metadata import Provenance
     from ..data.puzzle_csv import write_puzzle_csv
 
     test_count = args.test_generate if args.test_generate is not None else args.generate
@@ -240,12 +246,10 @@ def _generated_rows(
     if args.save_csv is not None:
         write_puzzle_csv(args.save_csv / "train.csv", train)
         write_puzzle_csv(args.save_csv / "test.csv", test)
-    return (
-        train,
-        test,
-        f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct).",
-        None,
+    source = (
+        f"Generated offline by `{description}` ({len(train)} training and {len(test)} test puzzles, all distinct)."
     )
+    return train, test, Provenance(source, "apache-2.0", command)
 
 
 def _build_sudoku(args: argparse.Namespace, command: str):
@@ -253,16 +257,16 @@ def _build_sudoku(args: argparse.Namespace, command: str):
     from ..data.sudoku_generator import generate_puzzles
 
     if args.generate is None:
-        train, test, source, source_datasets = _csv_rows(args, partial(sudoku.validate_row, size=args.size))
+        train, test, provenance = _csv_rows(args, partial(sudoku.validate_row, size=args.size), command)
     else:
         clues = None if args.min_clues is None else (args.min_clues, args.max_clues or args.min_clues)
         generate = partial(generate_puzzles, seed=args.seed, size=args.size, clues=clues, min_rating=args.min_rating)
-        train, test, source, source_datasets = _generated_rows(
+        train, test, provenance = _generated_rows(
             args,
             generate,
             f"data.sudoku_generator.generate_puzzles(size={args.size}, clues={clues}, min_rating={args.min_rating}, seed={args.seed})",
+            command,
         )
-    license = "apache-2.0" if args.generate is not None else None
     return sudoku.build_sudoku_dataset(
         train,
         test,
@@ -270,10 +274,7 @@ def _build_sudoku(args: argparse.Namespace, command: str):
         seed=args.seed,
         size=args.size,
         output_dir=args.output_dir,
-        source=source,
-        license=license,
-        build_command=command,
-        source_datasets=source_datasets,
+        provenance=provenance,
     )
 
 
@@ -282,7 +283,7 @@ def _build_maze(args: argparse.Namespace, command: str):
     from ..data.maze_generator import generate_mazes
 
     if args.generate is None:
-        train, test, source, source_datasets = _csv_rows(args, partial(maze.validate_row, side=args.size))
+        train, test, provenance = _csv_rows(args, partial(maze.validate_row, side=args.size), command)
     else:
         generate = partial(
             generate_mazes,
@@ -291,26 +292,20 @@ def _build_maze(args: argparse.Namespace, command: str):
             min_path_length=args.min_path_length,
             loop_fraction=args.loop_fraction,
         )
-        train, test, source, source_datasets = _generated_rows(
+        train, test, provenance = _generated_rows(
             args,
             generate,
             f"data.maze_generator.generate_mazes(side={args.size}, min_path_length={args.min_path_length}, loop_fraction={args.loop_fraction}, seed={args.seed})",
+            command,
         )
-    license = "apache-2.0" if args.generate is not None else None
     return maze.build_maze_dataset(
-        train,
-        test,
-        dihedral_aug=args.dihedral_aug,
-        output_dir=args.output_dir,
-        source=source,
-        license=license,
-        build_command=command,
-        source_datasets=source_datasets,
+        train, test, dihedral_aug=args.dihedral_aug, output_dir=args.output_dir, provenance=provenance
     )
 
 
 def _build_arc(args: argparse.Namespace, command: str):
     from ..data import arc
+    from ..data.metadata import Provenance
     from ..data.puzzle_csv import PuzzleFormatError
 
     if args.test_set not in args.subsets:
@@ -330,9 +325,7 @@ def _build_arc(args: argparse.Namespace, command: str):
         seed=args.seed,
         workers=args.workers,
         output_dir=args.output_dir,
-        source=source,
-        license=license,
-        build_command=command,
+        provenance=Provenance(source, license, command),
     )
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from ..hub import resolve
+from ..tokenization_hrm import PUZZLE_TYPES
 from .cli import HelpFormatter
 
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # torch and transformers are imported where used, so `hrm con
     from ..modeling_hrm import HrmActModel
 
 
-TASK_SEQ_LEN = {"sudoku": 81, "maze": 900, "arc": 900}
 DATA_FIELDS = ("seq_len", "vocab_size", "num_puzzle_identifiers")
 # Release parameter/buffer name -> ours (after the `_orig_mod.` and `model.inner.` prefixes are stripped).
 KEY_RENAMES = [
@@ -125,7 +125,7 @@ def infer_data_fields(state: dict[str, torch.Tensor], arch: dict, task: str | No
         puzzle_emb_ndim = arch.get("puzzle_emb_ndim", arch["hidden_size"])
         fields["seq_len"] = state["embed_positions.weight"].shape[0] - (-(puzzle_emb_ndim // -arch["hidden_size"]))
     elif task is not None:
-        fields["seq_len"] = TASK_SEQ_LEN[task]
+        fields["seq_len"] = PUZZLE_TYPES[task].release_seq_len
     return fields
 
 
@@ -193,7 +193,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--source-revision", metavar="REV", help="Branch, tag or commit of the checkpoint's Hub repo (default: main)."
     )
     parser.add_argument("--output-dir", required=True, help="Folder to write the Hub-ready model to.")
-    parser.add_argument("--task", choices=sorted(TASK_SEQ_LEN), help="Puzzle type, to know seq_len for RoPE models.")
+    parser.add_argument("--task", choices=sorted(PUZZLE_TYPES), help="Puzzle type, to know seq_len for RoPE models.")
     parser.add_argument("--seq-len", type=int, help="Tokens per puzzle (overrides dataset.json).")
     parser.add_argument("--vocab-size", type=int, help="Vocabulary size (overrides dataset.json).")
     parser.add_argument(

@@ -22,6 +22,7 @@ TRAIN_PUZZLES, TEST_PUZZLES = 20000, 500
 
 def build_data(folder: Path, seed: int):
     """Distinct train and held-out puzzles (no test question appears in training), saved to `folder` as well."""
+    from ..data.metadata import Provenance
     from ..data.sudoku import build_sudoku_dataset
     from ..data.sudoku_generator import generate_puzzles
 
@@ -29,8 +30,9 @@ def build_data(folder: Path, seed: int):
     shutil.rmtree(folder, ignore_errors=True)
     return build_sudoku_dataset(
         rows[:TRAIN_PUZZLES], rows[TRAIN_PUZZLES:], size=SIZE, seed=seed, output_dir=folder,
-        source=f"data.sudoku_generator.generate_puzzles(size={SIZE}, clues={CLUES}, seed={seed})",
-        build_command="hrm demo",
+        provenance=Provenance(
+            f"data.sudoku_generator.generate_puzzles(size={SIZE}, clues={CLUES}, seed={seed})", build_command="hrm demo"
+        ),
     )  # fmt: skip
 
 

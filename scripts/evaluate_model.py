@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..evaluation.loading import add_model_arguments
-from ..tokenization_hrm import infer_task
 from .cli import HelpFormatter
 
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
     from ..data.metadata import PuzzleDatasetMetadata
     from ..evaluation.halting import SolvedRow
+    from ..tokenization_hrm import PuzzleType
 
 
 TABLE_COLUMNS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count")
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--split", default="test", help="Dataset split to score (default: test; for ARC it holds the test inputs)."
     )
     parser.add_argument(
-        "--halting", nargs="+", choices=("fixed", "adaptive"), default=["fixed", "adaptive"],
+        "--halting", nargs="+", metavar="MODE",
         help="Halting modes to score, each on the same rows: fixed (every row runs max steps, the release) and/or "
         "adaptive (a row stops when q_halt > q_continue). Default: both.",
     )  # fmt: skip
@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < least:
             parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    from ..evaluation.card import HALTING_SUFFIXES  # every halting mode, the release's first; after `--help`'s turn
+
+    unknown = [mode for mode in args.halting or [] if mode not in HALTING_SUFFIXES]
+    if unknown:
+        parser.error(f"--halting must be one of {', '.join(HALTING_SUFFIXES)}, got {unknown[0]!r}")
+    args.halting = args.halting or list(HALTING_SUFFIXES)
     return args
 
 
@@ -113,13 +119,13 @@ def print_table(results: dict[str, dict]) -> None:
         print(f"{mode} segments histogram: {metrics['steps_histogram']}")
 
 
-def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, output_dir: Path) -> list[Path]:
+def save_examples(solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path) -> list[Path]:
     """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
     from ..evaluation.render import render_example
 
     return [
         render_example(
-            task,
+            kind,
             arrays["input_ids"][i],
             arrays["labels"][i].clip(0),
             solved[i].predictions.numpy(),
@@ -132,8 +138,10 @@ def save_examples(solved: list[SolvedRow], arrays: dict, task: str, count: int, 
 def card_update(results: dict[str, dict], args: argparse.Namespace, pictures: list[Path]) -> dict:
     """`write_model_card`'s arguments for the measured results: fixed-halting metrics by their names, the others
     suffixed with their mode."""
+    from ..evaluation.card import HALTING_SUFFIXES
+
     metrics = {
-        name + ("" if mode == "fixed" else f"_{mode}"): value
+        name + HALTING_SUFFIXES[mode]: value
         for mode, mode_metrics in results.items()
         for name, value in mode_metrics.items()
         if name in CARD_METRICS or name.startswith("pass@")
@@ -200,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = load_model(source, args.trust_remote_code).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
-    task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
+    kind = metadata.puzzle_type
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     results, evaluation = {}, None
@@ -214,11 +222,17 @@ def main(argv: list[str] | None = None) -> dict:
             (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
     if not accelerator.is_main_process:
         return {}
-    report = {"model": args.model, "dataset": args.dataset, "split": args.split, "task": task, "results": results}
+    report = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "split": args.split,
+        "task": kind and kind.name,
+        "results": results,
+    }
     (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     print_table(results)
     pictures = (
-        save_examples(evaluation.solved, evaluation.arrays, task, args.save_examples, output_dir) if task else []
+        save_examples(evaluation.solved, evaluation.arrays, kind, args.save_examples, output_dir) if kind else []
     )
     for picture in pictures:
         print(f"Wrote {picture}")

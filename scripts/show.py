@@ -47,14 +47,6 @@ def row_title(row: int, group: int, puzzle: int, name: str | None) -> str:
     return f"row {row}, group {group}, puzzle {puzzle}" + (f": {name}" if name else "")
 
 
-def as_text(task: str, grid) -> str:
-    """A decoded grid as lines of text: Sudoku with box lines, maze characters, ARC colour digits."""
-    from ..evaluation.render import grid_text
-    from ..tokenization_hrm import format_sudoku
-
-    return format_sudoku("".join(grid.ravel().tolist())) if task == "sudoku" else grid_text(grid)
-
-
 def side_by_side(left: str, right: str) -> str:
     """Two blocks of text lines next to each other."""
     left_lines, right_lines = left.split("\n"), right.split("\n")
@@ -70,7 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     # Imported once the arguments are read, so that `--help` and argument errors come without loading datasets.
     from ..data.storage import load_puzzle_dataset, resolve_puzzle_dataset
     from ..evaluation.render import decode_grid, render_rows
-    from ..tokenization_hrm import infer_task
 
     split, metadata = load_puzzle_dataset(
         resolve_puzzle_dataset(args.dataset, "dataset", args.revision), split=args.split
@@ -78,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     start, stop = args.rows
     if start >= split.num_rows:
         sys.exit(f"error: --rows {start}:{stop} starts beyond split {args.split!r}, which has {split.num_rows} rows.")
-    task = metadata.task or infer_task(metadata.seq_len, metadata.vocab_size)
-    if task is None:
+    kind = metadata.puzzle_type
+    if kind is None:
         sys.exit(
             f"error: dataset {args.dataset} holds no known puzzle type "
             f"(seq_len={metadata.seq_len}, vocab_size={metadata.vocab_size})."
@@ -97,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     ]  # fmt: skip
     if args.png is not None:
         pairs_per_row = 4 if metadata.seq_len <= SMALL_GRID_CELLS else 2  # pictures about 1,000 pixels wide
-        print(f"Wrote {render_rows(task, shown, args.png, pairs_per_row)}")
+        print(f"Wrote {render_rows(kind, shown, args.png, pairs_per_row)}")
         return
     for title, inputs, labels in shown:
-        puzzle, solution = (as_text(task, decode_grid(task, tokens)) for tokens in (inputs, labels))
+        puzzle, solution = (kind.show_text(decode_grid(kind, tokens)) for tokens in (inputs, labels))
         print(f"{title}\n{side_by_side(puzzle, solution)}\n")
 
 

@@ -7,17 +7,18 @@
     hrm solve --model user/hrm-sudoku --sudoku "..3.2.6.." --png segments.gif --segments
 
 A Sudoku is its cells row by row (`.` or `0` for blanks); a maze is 30 lines of `# SGo` (a file or the text); an ARC
-input is a JSON grid (a file or the text). The puzzle type must be the model's. The answer is printed (an ARC grid one
-row per line); `--png` draws the puzzle and the answer, `--segments` the answer after every segment.
+input is a JSON grid (a file or the text). The puzzle type must be the model's. The model's puzzle pipeline (what
+`pipeline(model=..., trust_remote_code=True)` gives) solves it, and its answer is printed (an ARC grid one row per
+line) and checked against the puzzle's rules; `--png` draws the puzzle and the answer, `--segments` the answer after
+every segment.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from ..evaluation.loading import add_model_arguments
-from ..tokenization_hrm import MAZE_SIDE, PuzzleInputError, format_sudoku, infer_task
+from ..tokenization_hrm import PUZZLE_TYPES, PuzzleInputError, PuzzleType, infer_puzzle_type
 from .cli import HelpFormatter
 
 
@@ -25,19 +26,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     add_model_arguments(parser)
     puzzle = parser.add_mutually_exclusive_group(required=True)
-    puzzle.add_argument("--sudoku", help="The Sudoku's cells row by row, '.' or '0' for blanks.")
-    puzzle.add_argument(
-        "--maze", help="A file holding the maze, or its 30 lines of '# SGo' (wall, open, start, goal)."
-    )
-    puzzle.add_argument("--arc", help="A JSON file holding the ARC input grid, or the JSON text itself.")
+    for kind in PUZZLE_TYPES.values():
+        puzzle.add_argument(f"--{kind.name}", help=kind.input_help)
     parser.add_argument(
         "--puzzle-identifier", type=int,
         help="Row of the puzzle-embedding table (ARC: the puzzle's index in the training data's identifiers.json); "
         "default: the blank puzzle.",
     )  # fmt: skip
     parser.add_argument(
-        "--halting", choices=("fixed", "adaptive"), default="adaptive", help="Halting mode (default: adaptive)."
-    )
+        "--halting", default="adaptive", metavar="MODE",
+        help="Halting mode: adaptive (a puzzle stops when its Q head says so) or fixed (it runs --max-steps "
+        "segments); default: adaptive.",
+    )  # fmt: skip
     parser.add_argument("--max-steps", type=int, help="Most segments (default: the model's halt_max_steps).")
     parser.add_argument(
         "--png", metavar="PATH",
@@ -53,44 +53,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--max-steps must be at least 1, got {args.max_steps}")
     if args.segments and args.png is None:
         parser.error("--segments draws into the --png PATH; give --png too")
+    from ..modeling_hrm import HALTING_MODES  # the model's own list, imported once `--help` has had its turn
+
+    if args.halting not in HALTING_MODES:
+        parser.error(f"--halting must be one of {', '.join(HALTING_MODES)}, got {args.halting!r}")
     return args
 
 
-def read_puzzle(args: argparse.Namespace) -> tuple[str, str | list]:
-    """(task, puzzle) from whichever of --sudoku, --maze, --arc was given; files are read."""
-    if args.sudoku is not None:
-        return "sudoku", args.sudoku
-    text = args.maze if args.maze is not None else args.arc
+def read_puzzle(args: argparse.Namespace) -> tuple[PuzzleType, str | list]:
+    """(puzzle type, puzzle) from whichever of --sudoku, --maze, --arc was given; a file named there is read."""
+    kind = next(kind for kind in PUZZLE_TYPES.values() if getattr(args, kind.name) is not None)
+    text = getattr(args, kind.name)
     if "\n" not in text and Path(text).is_file():
         text = Path(text).read_text()
-    if args.maze is not None:
-        if "\n" not in text:  # one line is no maze: most likely a mistyped file name
-            raise PuzzleInputError(f"maze must be a file or {MAZE_SIDE} lines of text, got no file {text!r}.")
-        return "maze", text
-    try:
-        return "arc", json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PuzzleInputError(
-            f"arc must be a JSON file or grid such as [[0, 1], [1, 0]], got {text[:40]!r}: {error}"
-        ) from None
+    return kind, kind.parse_text(text)
 
 
-def format_arc(grid) -> str:
-    """An ARC grid as JSON, one row per line."""
-    return "[" + ",\n ".join(json.dumps(row) for row in grid.tolist()) + "]"
-
-
-def draw(args: argparse.Namespace, model, task: str, puzzle: str | list, answer, steps: int) -> None:
+def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, answer, steps: int) -> None:
     """The picture `--png` (and `--segments`) asks for: the puzzle with the answer, or with every segment's."""
     import torch
 
     from ..evaluation.halting import roll_out_segments
     from ..evaluation.render import render_segments, render_solution
-    from ..tokenization_hrm import encode_puzzle
 
-    tokens = encode_puzzle(task, puzzle, model.config.seq_len)
+    tokens = kind.encode(puzzle, model.config.seq_len)
     if not args.segments:
-        path = render_solution(task, tokens, answer, args.png, f"answer ({steps} segments)")
+        path = render_solution(kind, tokens, answer, args.png, f"answer ({steps} segments)")
     else:
         identifiers = (
             None if args.puzzle_identifier is None else torch.tensor([args.puzzle_identifier], device=model.device)
@@ -99,34 +87,37 @@ def draw(args: argparse.Namespace, model, task: str, puzzle: str | list, answer,
             model, torch.as_tensor(tokens, device=model.device)[None], identifiers, args.max_steps
         )
         predictions = [step[0].cpu().numpy() for step in rollout.predictions]
-        path = render_segments(task, tokens, predictions, int(rollout.halt_steps[0]), args.png)
+        path = render_segments(kind, tokens, predictions, int(rollout.halt_steps[0]), args.png)
     print(f"Wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        task, puzzle = read_puzzle(args)
+        kind, puzzle = read_puzzle(args)
     except PuzzleInputError as error:
         sys.exit(f"error: {error}")
     # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
     from ..evaluation.loading import load_model, resolve_model
-    from ..evaluation.puzzles import answer_problem, solve_puzzle
+    from ..pipeline_hrm import HrmPuzzlePipeline
 
     model = load_model(resolve_model(args.model, "--model", args.revision), args.trust_remote_code).eval()
-    model_task = infer_task(model.config.seq_len, model.config.vocab_size)
-    if model_task != task:
-        sys.exit(f"error: --{task} given, but the model {args.model} is for {model_task or 'an unknown puzzle type'}.")
-    try:
-        prediction, steps, confidence = solve_puzzle(
-            model, task, puzzle, args.puzzle_identifier, args.halting, args.max_steps
+    model_kind = infer_puzzle_type(model.config.seq_len, model.config.vocab_size)
+    if model_kind is not kind:
+        for_what = model_kind.name if model_kind else "an unknown puzzle type"
+        sys.exit(f"error: --{kind.name} given, but the model {args.model} is for {for_what}.")
+    solver = HrmPuzzlePipeline(model=model, device=model.device)
+    try:  # a list of one puzzle: an ARC grid or a JSON list of grids is never taken for a batch of puzzles
+        (result,) = solver(
+            [puzzle], halting=args.halting, max_steps=args.max_steps, puzzle_identifier=args.puzzle_identifier
         )
-    except ValueError as error:  # a bad puzzle (PuzzleInputError) or one the model rejects (--puzzle-identifier)
+    except ValueError as error:  # a puzzle the type cannot encode, or a --puzzle-identifier the model does not have
         sys.exit(f"error: {error}")
-    print(format_sudoku(prediction) if task == "sudoku" else prediction if task == "maze" else format_arc(prediction))
+    answer, steps, confidence = result["solution"], result["segments"], result["halt_confidence"]
+    print(kind.answer_text(answer))
     if args.png is not None:
-        draw(args, model, task, puzzle, prediction, steps)
-    problem = answer_problem(task, puzzle, prediction)
+        draw(args, model, kind, puzzle, answer, steps)
+    problem = kind.answer_problem(puzzle, answer)
     if problem:  # the model's answer breaks the rules: say so, and exit non-zero for scripts
         sys.exit(
             f"not solved: {problem.replace('field ', '')} (segments: {steps}, halting confidence: {confidence:.3f})"

@@ -8,12 +8,14 @@ import yaml
 from huggingface_hub import DatasetCard, ModelCard
 
 from hrm_hf.data.card import dataset_card
+from hrm_hf.data.metadata import Provenance
 from hrm_hf.data.storage import push_puzzle_dataset
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
-from hrm_hf.evaluation.card import BIBTEX, EXAMPLE_SUDOKU, PAPER_URL, template_path, write_model_card
+from hrm_hf.evaluation.card import BIBTEX, PAPER_URL, template_path, write_model_card
 from hrm_hf.evaluation.model_folder import save_model_files
 from hrm_hf.pipeline_hrm import PIPELINE_TASK
+from hrm_hf.tokenization_hrm import EXAMPLE_SUDOKU
 from hrm_hf.training.config import TrainConfig
 from hrm_hf.training.model_folder import save_model_folder
 from tests.eval_utils import tiny_model
@@ -177,17 +179,25 @@ def sudoku_rows():
 
 def test_dataset_card_metadata_and_paper(sudoku_rows):
     _, metadata = build_sudoku_dataset(sudoku_rows[:8], sudoku_rows[8:], size=4)
-    card = str(dataset_card(metadata, {"train": 8, "test": 4}, "src", "apache-2.0", ["sapientinc/sudoku-extreme"]))
+    card = str(
+        dataset_card(
+            metadata,
+            {"train": 8, "test": 4},
+            Provenance("src", "apache-2.0", source_datasets=["sapientinc/sudoku-extreme"]),
+        )
+    )
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["source_datasets"] == ["sapientinc/sudoku-extreme"] and meta["task_categories"] == ["other"]
     assert meta["size_categories"] == ["n<1K"]
     assert PAPER_URL in card and BIBTEX in card
     assert 'load_puzzle_dataset("<this folder>")' in card and 'load_from_disk("<this folder>")' in card
-    assert "source_datasets" not in str(dataset_card(metadata, {"train": 8, "test": 4}, "src"))
+    assert "source_datasets" not in str(dataset_card(metadata, {"train": 8, "test": 4}, Provenance("src")))
 
 
 def test_pushed_dataset_card_names_its_repo(local_hub, tmp_path, sudoku_rows):
-    build_sudoku_dataset(sudoku_rows[:8], sudoku_rows[8:], size=4, output_dir=tmp_path / "data", source="src")
+    build_sudoku_dataset(
+        sudoku_rows[:8], sudoku_rows[8:], size=4, output_dir=tmp_path / "data", provenance=Provenance("src")
+    )
     local_card = (tmp_path / "data" / "README.md").read_text()
     push_puzzle_dataset(tmp_path / "data", "tester/sudoku-card")
     card = str(DatasetCard.load("tester/sudoku-card", repo_type="dataset"))

@@ -13,6 +13,7 @@ from hrm_hf.data.builder import build_puzzle_dataset
 from hrm_hf.data.card import dataset_card
 from hrm_hf.data.maze import build_maze_dataset
 from hrm_hf.data.maze_generator import generate_mazes
+from hrm_hf.data.metadata import Provenance
 from hrm_hf.data.release import build_from_release
 from hrm_hf.data.storage import write_metadata_files
 from hrm_hf.data.sudoku import build_sudoku_dataset
@@ -30,7 +31,13 @@ def sudoku_rows():
 def _arc(output_dir=None, seed=0, num_aug=4, workers=1):
     tasks = arc.load_tasks(ARC_FIXTURES, ["training", "evaluation", "concept"])
     return arc.build_arc_dataset(
-        tasks, "evaluation", num_aug=num_aug, seed=seed, workers=workers, output_dir=output_dir, build_command="cmd"
+        tasks,
+        "evaluation",
+        num_aug=num_aug,
+        seed=seed,
+        workers=workers,
+        output_dir=output_dir,
+        provenance=Provenance(build_command="cmd"),
     )
 
 
@@ -84,7 +91,9 @@ def test_identical_seeds_give_identical_bytes(tmp_path, sudoku_rows, build):
         if build == "sudoku":
             build_sudoku_dataset(sudoku_rows[:10], sudoku_rows[10:], num_aug=5, seed=seed, size=4, output_dir=folder)
         elif build == "maze":
-            build_maze_dataset(mazes[:2], mazes[2:], dihedral_aug=True, output_dir=folder, source=f"seed {seed}")
+            build_maze_dataset(
+                mazes[:2], mazes[2:], dihedral_aug=True, output_dir=folder, provenance=Provenance(f"seed {seed}")
+            )
         else:
             _arc(folder, seed)
 
@@ -106,7 +115,7 @@ def test_streamed_and_in_memory_builds_agree_and_round_trip(tmp_path):
     streamed, streamed_metadata = _arc(tmp_path / "streamed", workers=2)  # the worker count changes nothing
     _assert_same_rows(in_memory, streamed)
     in_memory.save_to_disk(str(tmp_path / "saved"))
-    write_metadata_files(tmp_path / "saved", metadata, dataset_card(metadata, {"train": 1, "test": 1}, "src"))
+    write_metadata_files(tmp_path / "saved", metadata, dataset_card(metadata, {"train": 1, "test": 1}, Provenance("src")))
     for folder in ("streamed", "saved"):
         loaded, loaded_metadata = load_puzzle_dataset(tmp_path / folder)
         _assert_same_rows(in_memory, loaded)
@@ -182,9 +191,7 @@ def test_card_states_task_source_command_and_license(tmp_path, sudoku_rows):
         sudoku_rows[10:],
         size=4,
         output_dir=tmp_path / "d",
-        source="Made by hand.",
-        license="apache-2.0",
-        build_command="hrm build-dataset sudoku --generate 10",
+        provenance=Provenance("Made by hand.", "apache-2.0", "hrm build-dataset sudoku --generate 10"),
     )
     card = (tmp_path / "d" / "README.md").read_text()
     header = card.split("---")[1]

@@ -4,10 +4,21 @@ import numpy as np
 import pytest
 
 from hrm_hf.data import arc, maze, sudoku
-from hrm_hf.data.dihedral import NUM_DIHEDRAL, dihedral_transform, inverse_dihedral_transform
+from hrm_hf.data.maze_generator import generate_mazes
 from hrm_hf.data.puzzle_csv import PuzzleRow
 from hrm_hf.data.sudoku_generator import generate_puzzles
-from hrm_hf.tokenization_hrm import arc_canvas, decode_arc, sudoku_vocab_size
+from hrm_hf.tokenization_hrm import (
+    MAZE,
+    NUM_DIHEDRAL,
+    PUZZLE_TYPES,
+    ArcAugmentation,
+    SudokuShuffle,
+    arc_canvas,
+    decode_arc,
+    dihedral_transform,
+    inverse_dihedral_transform,
+    sudoku_vocab_size,
+)
 
 
 ARC_TASK = arc.ArcTask(
@@ -43,7 +54,8 @@ def test_sudoku_augmentation_keeps_a_valid_solution_of_its_clues(size):
     rows = generate_puzzles(3, seed=0, size=size, progress=False)
     rng = np.random.default_rng(0)
     for inputs, labels in zip(*sudoku.encode_rows(rows), strict=True):
-        aug_inputs, aug_labels = sudoku.augment(inputs, labels, *sudoku.random_cell_maps(rng, 20, size))
+        shuffles = SudokuShuffle.random(rng, 20, size)
+        aug_inputs, aug_labels = shuffles.apply(inputs), shuffles.apply(labels)
         assert len({a.tobytes() for a in aug_labels}) > 1
         for q, a in zip(aug_inputs, aug_labels, strict=True):
             assert sudoku.validate_row(_text(q, size), _text(a, size), size) is None
@@ -51,7 +63,8 @@ def test_sudoku_augmentation_keeps_a_valid_solution_of_its_clues(size):
 
 
 def test_sudoku_augmentation_draws_every_kind_of_shuffle():
-    source, token_map = sudoku.random_cell_maps(np.random.default_rng(1), 200)
+    shuffles = SudokuShuffle.random(np.random.default_rng(1), 200)
+    source, token_map = shuffles.source, shuffles.token_map
     assert (token_map[:, :2] == [0, 1]).all()
     assert {tuple(sorted(m)) for m in token_map[:, 2:]} == {tuple(range(2, 11))}
     transposed = (source.reshape(-1, 9, 9)[:, 0, 1] // 9) != (source.reshape(-1, 9, 9)[:, 0, 0] // 9)
@@ -99,7 +112,7 @@ def test_arc_augmentation_inverse_and_fixed_background():
     rng = np.random.default_rng(0)
     grid = rng.integers(0, 10, size=(3, 5)).astype(np.uint8)
     for _ in range(50):
-        aug = arc.Augmentation.random(rng)
+        aug = ArcAugmentation.random(rng)
         moved = aug.apply(grid)
         assert (aug.invert(moved) == grid).all()
         assert (
@@ -107,12 +120,12 @@ def test_arc_augmentation_inverse_and_fixed_background():
         ).all()  # colour 0 never moves
         name = aug.name("007bbfb7")
         assert arc.parse_identifier(name) == ("007bbfb7", aug)
-    assert arc.parse_identifier("Center2") == ("Center2", arc.Augmentation())
+    assert arc.parse_identifier("Center2") == ("Center2", ArcAugmentation())
 
 
 def test_arc_task_augmentations_are_distinct_and_recoverable():
     augs = arc.augmentations(ARC_TASK, 30, np.random.default_rng(0))
-    assert augs[0] == arc.Augmentation() and len(augs) == 31
+    assert augs[0] == ArcAugmentation() and len(augs) == 31
     grids = {
         tuple(a.apply(g).tobytes() + bytes(a.apply(g).shape) for pair in ARC_TASK.train for g in pair) for a in augs
     }
@@ -135,3 +148,42 @@ def test_arc_splits_and_translation():
     assert at_origin.any(axis=1).all()  # one example per puzzle keeps the top-left position
     assert not at_origin.all()  # the others move (with these seeds)
     assert (test_task.splits["test"][0].reshape(6, 30, 30)[:, 0, 0] >= 2).all()  # test pairs never move
+
+
+def _lines(cells: str, side: int = 30) -> str:
+    return "\n".join(cells[i : i + side] for i in range(0, len(cells), side))
+
+
+_ARC_RNG = np.random.default_rng(0)
+SOLVED = {  # (seq_len, puzzle, answer) in their human form, per puzzle type
+    "sudoku": lambda: [
+        (size * size, row.question, row.answer)
+        for size in (9, 4)
+        for row in generate_puzzles(2, seed=0, size=size, progress=False)
+    ],
+    "maze": lambda: [(900, _lines(row.question), _lines(row.answer)) for row in generate_mazes(2, progress=False)],
+    "arc": lambda: [
+        (900, _ARC_RNG.integers(0, 10, (3, 5)).tolist(), _ARC_RNG.integers(0, 10, (4, 2)).tolist()) for _ in range(2)
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUZZLE_TYPES))
+def test_every_augmentation_is_undone_by_its_inverse(name):
+    """On puzzles and on answers; and an augmented answer still solves its augmented puzzle by the type's rules."""
+    kind = PUZZLE_TYPES[name]
+    rng = np.random.default_rng(0)
+    for seq_len, puzzle, answer in SOLVED[name]():
+        tokens = [kind.encode(text, seq_len) for text in (puzzle, answer)]
+        assert kind.answer_problem(puzzle, kind.decode(tokens[1])) is None
+        for augmentation in kind.random_augmentations(rng, 16, seq_len):
+            moved = [kind.augment(t, augmentation) for t in tokens]
+            assert all((kind.unaugment(m, augmentation) == t).all() for m, t in zip(moved, tokens, strict=True))
+            assert kind.answer_problem(kind.decode(moved[0]), kind.decode(moved[1])) is None
+
+
+def test_maze_augmentations_are_the_8_dihedral_transforms():
+    maze_tokens = MAZE.encode(SOLVED["maze"]()[0][1], 900)
+    moved = {MAZE.augment(maze_tokens, t).tobytes() for t in range(NUM_DIHEDRAL)}
+    assert len(moved) == NUM_DIHEDRAL
+    assert set(MAZE.random_augmentations(np.random.default_rng(0), 64, 900)) == set(range(NUM_DIHEDRAL))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hrm_hf.data import arc, load_puzzle_dataset, push_puzzle_dataset
+from hrm_hf.data.metadata import Provenance
 from hrm_hf.data.storage import UnknownSplitError
 
 
@@ -16,7 +17,7 @@ ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
 def _build_arc(folder: Path) -> None:
     tasks = arc.load_tasks(ARC_FIXTURES, ["training", "evaluation"])
     arc.build_arc_dataset(
-        tasks, "evaluation", num_aug=3, output_dir=folder, source="fixture tasks", build_command="cmd"
+        tasks, "evaluation", num_aug=3, output_dir=folder, provenance=Provenance("fixture tasks", build_command="cmd")
     )
 
 

@@ -7,8 +7,9 @@ from PIL import Image
 
 from hrm_hf.data import arc, load_puzzle_dataset, push_puzzle_dataset
 from hrm_hf.data.storage import PREVIEW_CONFIG, original_rows, preview_dataset
-from hrm_hf.evaluation.render import decode_grid, grid_text
+from hrm_hf.evaluation.render import decode_grid
 from hrm_hf.scripts.build_dataset import main as build_dataset
+from hrm_hf.tokenization_hrm import ARC, SUDOKU, grid_text
 from tests.test_data_hub import _build_arc
 
 
@@ -30,7 +31,7 @@ def test_preview_rows_are_readable(tmp_path):
     train, metadata = load_puzzle_dataset(tmp_path / "s", split="train")
     preview = preview_dataset(train, metadata, rows=2)
     assert preview["row"] == [0, 3]  # a group is the puzzle and its 2 augmentations: the puzzles are rows 0 and 3
-    expected = decode_grid("sudoku", np.asarray(train[3]["input_ids"]))
+    expected = decode_grid(SUDOKU, np.asarray(train[3]["input_ids"]))
     assert preview[1]["puzzle_text"] == grid_text(expected) and len(preview[1]["puzzle_text"].split("\n")) == 4
     assert preview[1]["puzzle"] == "puzzle 3" and preview[1]["group_index"] == 1
     assert isinstance(preview[1]["picture"], Image.Image)
@@ -44,7 +45,7 @@ def test_pushed_dataset_has_a_preview_config_and_still_loads_its_tokens(local_hu
     assert preview["row"] == original_rows(test).tolist()
     first = preview[0]
     assert first["puzzle"] in metadata.identifier_names and set(first["puzzle_text"]) <= set("0123456789\n")
-    assert first["solution_text"] == grid_text(decode_grid("arc", np.asarray(test[first["row"]]["labels"]).clip(0)))
+    assert first["solution_text"] == grid_text(decode_grid(ARC, np.asarray(test[first["row"]]["labels"]).clip(0)))
     assert isinstance(first["picture"], Image.Image) and first["picture"].size[0] > 0
     tokens = load_dataset("tester/arc-preview", split="test")  # the default config: the model's columns
     assert tokens.column_names == test.column_names and tokens.num_rows == test.num_rows

@@ -6,21 +6,20 @@ import evaluate
 import numpy as np
 import pytest
 
-from hrm_hf.data.arc import Augmentation
 from hrm_hf.evaluation.arc import candidates_from_rows, submission, vote
 from hrm_hf.evaluation.scoring import METRICS_DIR
-from hrm_hf.tokenization_hrm import arc_canvas
+from hrm_hf.tokenization_hrm import ArcAugmentation, arc_canvas
 
 
 TRUTH = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)
 WRONG = np.array([[7, 7], [7, 7]], dtype=np.uint8)
-IDENTITY = Augmentation()
-ROTATED = Augmentation(1, (0, 2, 3, 4, 5, 6, 7, 8, 9, 1))
-FLIPPED = Augmentation(4, (0, 9, 8, 7, 6, 5, 4, 3, 2, 1))
+IDENTITY = ArcAugmentation()
+ROTATED = ArcAugmentation(1, (0, 2, 3, 4, 5, 6, 7, 8, 9, 1))
+FLIPPED = ArcAugmentation(4, (0, 9, 8, 7, 6, 5, 4, 3, 2, 1))
 NAMES = ["<blank>", "task", ROTATED.name("task"), FLIPPED.name("task"), "other"]
 
 
-def tokens(grid: np.ndarray, augmentation: Augmentation = IDENTITY) -> np.ndarray:
+def tokens(grid: np.ndarray, augmentation: ArcAugmentation = IDENTITY) -> np.ndarray:
     """How the model would write `grid` of the original puzzle in the augmented puzzle."""
     return arc_canvas(augmentation.apply(grid))
 

@@ -16,7 +16,7 @@ from transformers import pipeline
 from hrm_hf.evaluation.model_folder import save_model_files
 from hrm_hf.hub import push_folder
 from hrm_hf.pipeline_hrm import PIPELINE_TASK
-from hrm_hf.tokenization_hrm import decode_puzzle, encode_puzzle
+from hrm_hf.tokenization_hrm import puzzle_type
 from tests.eval_utils import tiny_model
 from tests.test_solve import MAZE, SUDOKU
 
@@ -38,11 +38,12 @@ def saved_model(folder, **kwargs):
 
 def expected(model, task, puzzle, puzzle_identifier=0, **solve_kwargs) -> dict:
     """What the pipeline must return: the codec around `model.solve`, computed here independently."""
-    tokens = torch.as_tensor(encode_puzzle(task, puzzle, model.config.seq_len))[None]
+    kind = puzzle_type(task)
+    tokens = torch.as_tensor(kind.encode(puzzle, model.config.seq_len))[None]
     out = model.solve(tokens, torch.tensor([puzzle_identifier], dtype=torch.int32), **solve_kwargs)
-    solution = decode_puzzle(task, out.predictions[0].numpy())
+    solution = kind.decode(out.predictions[0].numpy())
     return {
-        "solution": solution.tolist() if task == "arc" else solution,
+        "solution": np.asarray(solution).tolist() if isinstance(solution, np.ndarray) else solution,
         "segments": int(out.steps[0]),
         "halt_confidence": float(out.halt_confidence[0]),
     }

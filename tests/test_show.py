@@ -4,10 +4,10 @@ import pytest
 from PIL import Image
 
 from hrm_hf.data.storage import load_puzzle_dataset
-from hrm_hf.evaluation.render import CELL_SIZES, GAP, TITLE
+from hrm_hf.evaluation.render import GAP, TITLE
 from hrm_hf.scripts import show
 from hrm_hf.scripts.build_dataset import main as build_dataset
-from hrm_hf.tokenization_hrm import decode_sudoku, format_sudoku
+from hrm_hf.tokenization_hrm import SUDOKU, decode_sudoku, format_sudoku
 from tests.test_data_hub import _build_arc
 
 
@@ -35,7 +35,7 @@ def test_rows_are_drawn_as_puzzle_and_solution_panels(sudoku_folder, tmp_path, c
     assert f"Wrote {tmp_path / 'rows.png'}" in capsys.readouterr().out
     with Image.open(tmp_path / "rows.png") as image:
         width, height = image.size
-    grid = 4 * CELL_SIZES["sudoku"]
+    grid = 4 * SUDOKU.cell_pixels
     assert height == 3 * (grid + TITLE + GAP) + GAP  # 9 rows, 4 to a picture row: 3 picture rows
     assert width > 8 * grid + 9 * GAP  # 4 rows of puzzle and solution side by side, titles wider than the grids
 

@@ -1,4 +1,6 @@
-"""The puzzle codecs (string/grid <-> tokens), `model.solve` through them, and `scripts.solve`."""
+"""The puzzle codecs (string/grid <-> tokens), and `scripts.solve`, which prints the puzzle pipeline's answer."""
+
+import json
 
 import numpy as np
 import pytest
@@ -7,9 +9,10 @@ from PIL import Image
 
 from hrm_hf.evaluation import render
 from hrm_hf.evaluation.halting import roll_out_segments
-from hrm_hf.evaluation.puzzles import solve_puzzle
+from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
 from hrm_hf.scripts import solve as solve_script
-from hrm_hf.tokenization_hrm import PuzzleInputError, decode_puzzle, encode_puzzle, format_sudoku, infer_task
+from hrm_hf.tokenization_hrm import ARC, PuzzleInputError, format_sudoku, infer_puzzle_type, puzzle_type
+from hrm_hf.tokenization_hrm import SUDOKU as SUDOKU_TYPE
 from tests.eval_utils import tiny_model
 
 
@@ -29,21 +32,21 @@ MAZE = "\n".join(
     ],
 )
 def test_text_puzzles_round_trip(task, puzzle, seq_len, decoded):
-    tokens = encode_puzzle(task, puzzle, seq_len)
+    tokens = puzzle_type(task).encode(puzzle, seq_len)
     assert tokens.shape == (seq_len,) and tokens.min() >= 1
-    assert decode_puzzle(task, tokens) == decoded
+    assert puzzle_type(task).decode(tokens) == decoded
 
 
 def test_sudoku_tokens_are_digit_plus_one():
-    assert encode_puzzle("sudoku", "1.3..2...4..3...", 16)[:4].tolist() == [2, 1, 4, 1]
+    assert SUDOKU_TYPE.encode("1.3..2...4..3...", 16)[:4].tolist() == [2, 1, 4, 1]
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 7), (30, 30), (30, 2)])
 def test_arc_grids_round_trip(shape):
     grid = np.random.default_rng(0).integers(0, 10, shape)
-    tokens = encode_puzzle("arc", grid.tolist(), 900)
+    tokens = ARC.encode(grid.tolist(), 900)
     assert tokens.shape == (900,)
-    assert decode_puzzle("arc", tokens).tolist() == grid.tolist()
+    assert ARC.decode(tokens).tolist() == grid.tolist()
 
 
 @pytest.mark.parametrize(
@@ -62,11 +65,12 @@ def test_arc_grids_round_trip(shape):
 )
 def test_invalid_puzzles_are_named(task, puzzle, seq_len, message):
     with pytest.raises(PuzzleInputError, match=message):
-        encode_puzzle(task, puzzle, seq_len)
+        puzzle_type(task).encode(puzzle, seq_len)
 
 
-def test_infer_task():
-    assert [infer_task(81, 11), infer_task(16, 6), infer_task(900, 6), infer_task(900, 12), infer_task(50, 11)] == [
+def test_infer_puzzle_type():
+    shapes = [(81, 11), (16, 6), (900, 6), (900, 12), (50, 11)]
+    assert [getattr(infer_puzzle_type(*shape), "name", None) for shape in shapes] == [
         "sudoku", "sudoku", "maze", "arc", None,
     ]  # fmt: skip
 
@@ -75,19 +79,27 @@ def test_infer_task():
     ("task", "puzzle", "seq_len", "vocab_size"),
     [("sudoku", "1.3..2...4..3...", 16, 6), ("maze", MAZE, 900, 6), ("arc", [[1, 2, 3], [4, 5, 6]], 900, 12)],
 )
-def test_solve_puzzle_matches_model_solve(task, puzzle, seq_len, vocab_size):
+def test_solve_prints_the_pipelines_answer(tmp_path, capsys, task, puzzle, seq_len, vocab_size):
     model = tiny_model(seq_len=seq_len, vocab_size=vocab_size)
-    prediction, steps, confidence = solve_puzzle(model, task, puzzle, puzzle_identifier=1, halting="fixed")
-    out = model.solve(torch.as_tensor(encode_puzzle(task, puzzle, seq_len))[None], torch.tensor([1]), halting="fixed")
-    expected = decode_puzzle(task, out.predictions[0].numpy())
-    assert np.array_equal(np.asarray(prediction), np.asarray(expected))
-    assert (steps, confidence) == (4, pytest.approx(float(out.halt_confidence[0])))
+    model.save_pretrained(tmp_path / "model")
+    expected = HrmPuzzlePipeline(model=model)(puzzle, halting="fixed", puzzle_identifier=1)
+    text = puzzle if isinstance(puzzle, str) else json.dumps(puzzle)
+    flags = ["--model", str(tmp_path / "model"), f"--{task}", text, "--halting", "fixed", "--puzzle-identifier", "1"]
+    try:
+        solve_script.main(flags)
+        verdict = ""
+    except SystemExit as exit:  # a random model's answer may break the rules: reported as not solved
+        verdict = str(exit)
+    out = capsys.readouterr().out
+    assert out.startswith(puzzle_type(task).answer_text(expected["solution"]) + "\n")
+    assert f"segments: {expected['segments']}, halting confidence: {expected['halt_confidence']:.3f}" in verdict + out
 
 
 def test_solve_script_prints_the_grid(tmp_path, capsys):
     model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1)
     model.save_pretrained(tmp_path)
-    expected, steps, _ = solve_puzzle(model, "sudoku", "1.3..2...4..3...", halting="fixed")
+    result = HrmPuzzlePipeline(model=model)("1.3..2...4..3...", halting="fixed")
+    expected, steps = result["solution"], result["segments"]
     # A random model's grid breaks the rules: printed, then reported as not solved (tests/test_solve_checks.py).
     with pytest.raises(SystemExit, match=f"not solved: .* \\(segments: {steps},"):
         solve_script.main(["--model", str(tmp_path), "--sudoku", "1.3..2...4..3...", "--halting", "fixed"])
@@ -102,7 +114,7 @@ def test_solve_script_reads_a_maze_file(tmp_path, capsys):
         solve_script.main(
             ["--model", str(tmp_path / "model"), "--maze", str(tmp_path / "maze.txt"), "--halting", "fixed"]
         )
-    expected, _, _ = solve_puzzle(model, "maze", MAZE, halting="fixed")
+    expected = HrmPuzzlePipeline(model=model)(MAZE, halting="fixed")["solution"]
     assert capsys.readouterr().out == expected + "\n"
 
 
@@ -115,7 +127,7 @@ def test_solve_script_reads_a_maze_file(tmp_path, capsys):
         (["--maze", "maze.txt"], "maze must be a file or 30 lines of text, got no file 'maze.txt'"),
         (
             ["--sudoku", "1.3..2...4..3...", "--puzzle-identifier", "7"],
-            r"`puzzle_identifiers` must lie in \[0, 1\), got 7",
+            r"puzzle_identifier must lie in \[0, 1\), got 7",
         ),
     ],
 )
@@ -132,7 +144,7 @@ def test_solve_script_rejects_zero_steps(capsys):
 
 
 def test_solve_script_prints_an_arc_grid_one_row_per_line():
-    assert solve_script.format_arc(np.array([[0, 1], [2, 3]])) == "[[0, 1],\n [2, 3]]"
+    assert ARC.answer_text(np.array([[0, 1], [2, 3]])) == "[[0, 1],\n [2, 3]]"
 
 
 def test_solve_png_draws_givens_and_filled_cells_apart(tmp_path, capsys):
@@ -143,7 +155,7 @@ def test_solve_png_draws_givens_and_filled_cells_apart(tmp_path, capsys):
         solve_script.main([*flags, "--png", str(tmp_path / "answer.png")])
     assert f"Wrote {tmp_path / 'answer.png'}" in capsys.readouterr().out
     pixels = np.asarray(Image.open(tmp_path / "answer.png").convert("RGB"))
-    cell, top, puzzle_left = render.CELL_SIZES["sudoku"], render.GAP + render.TITLE, render.GAP
+    cell, top, puzzle_left = SUDOKU_TYPE.cell_pixels, render.GAP + render.TITLE, render.GAP
     # The first cell is given (1): grey in the puzzle panel; the second is blank: white there, a blue digit later.
     first = pixels[top + 3 : top + 6, puzzle_left + 3 : puzzle_left + 6]
     second = pixels[top + 3 : top + 6, puzzle_left + cell + 3 : puzzle_left + cell + 6]
@@ -156,7 +168,7 @@ def test_solve_segments_draw_every_segment_and_frame_the_halting_one(tmp_path):
     model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=4)
     model.save_pretrained(tmp_path / "model")
     puzzle = "1.3..2...4..3..."
-    rollout = roll_out_segments(model, torch.as_tensor(encode_puzzle("sudoku", puzzle, 16))[None])
+    rollout = roll_out_segments(model, torch.as_tensor(SUDOKU_TYPE.encode(puzzle, 16))[None])
     halt_step = int(rollout.halt_steps[0])
     flags = ["--model", str(tmp_path / "model"), "--sudoku", puzzle, "--halting", "fixed", "--segments"]
     for name in ("strip.png", "frames.gif"):
@@ -164,7 +176,7 @@ def test_solve_segments_draw_every_segment_and_frame_the_halting_one(tmp_path):
             solve_script.main([*flags, "--png", str(tmp_path / name)])
     strip = np.asarray(Image.open(tmp_path / "strip.png").convert("RGB"))
     green_columns = np.nonzero(np.all(strip == render.HALT, axis=-1).any(axis=0))[0]
-    frame_width = 4 * render.CELL_SIZES["sudoku"] + 8  # one frame, 4 pixels outside the grid on either side
+    frame_width = 4 * SUDOKU_TYPE.cell_pixels + 8  # one frame, 4 pixels outside the grid on either side
     assert green_columns.max() - green_columns.min() + 1 == frame_width
     with Image.open(tmp_path / "frames.gif") as gif:
         assert gif.n_frames == 4  # one frame per segment, puzzle beside it

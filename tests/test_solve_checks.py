@@ -3,10 +3,9 @@ the puzzle's rules or changes a given is reported as not solved, with the segmen
 
 import pytest
 
-from hrm_hf.evaluation import puzzles
-from hrm_hf.evaluation.puzzles import answer_problem
+from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
 from hrm_hf.scripts import solve as solve_script
-from hrm_hf.tokenization_hrm import PuzzleInputError, encode_sudoku, format_sudoku
+from hrm_hf.tokenization_hrm import PuzzleInputError, encode_sudoku, format_sudoku, puzzle_type
 from tests.eval_utils import tiny_model
 from tests.test_data_sources import QUESTION, SOLUTION
 from tests.test_solve import MAZE
@@ -65,18 +64,25 @@ def test_valid_puzzles_still_encode():
     ],
 )
 def test_answer_problem_applies_the_rules(task, puzzle, answer, problem):
-    found = answer_problem(task, puzzle, answer)
+    found = puzzle_type(task).answer_problem(puzzle, answer)
     assert found is None if problem is None else problem in found
+
+
+def pipeline_answer(solution: str, segments: int, confidence: float):
+    """A stand-in for the pipeline's `__call__`: this answer to the one puzzle `hrm solve` gives it."""
+    return lambda self, puzzles, **kwargs: [
+        {"solution": solution, "segments": segments, "halt_confidence": confidence}
+    ]
 
 
 def test_solve_reports_a_rule_breaking_answer_as_not_solved(tmp_path, monkeypatch, capsys):
     tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1).save_pretrained(tmp_path)
     broken = "2134" + SOLUTION_4[4:]  # the first row changes its given 2 into a 3
-    monkeypatch.setattr(puzzles, "solve_puzzle", lambda *args: (broken, 3, 0.9))
+    monkeypatch.setattr(HrmPuzzlePipeline, "__call__", pipeline_answer(broken, 3, 0.9))
     with pytest.raises(SystemExit, match=r"not solved: 'answer' .* \(segments: 3, halting confidence: 0.900\)"):
         solve_script.main(["--model", str(tmp_path), "--sudoku", PUZZLE_4])
     assert capsys.readouterr().out == format_sudoku(broken) + "\n"
-    monkeypatch.setattr(puzzles, "solve_puzzle", lambda *args: (SOLUTION_4, 2, 0.8))
+    monkeypatch.setattr(HrmPuzzlePipeline, "__call__", pipeline_answer(SOLUTION_4, 2, 0.8))
     solve_script.main(["--model", str(tmp_path), "--sudoku", PUZZLE_4])
     assert capsys.readouterr().out == format_sudoku(SOLUTION_4) + "\nsegments: 2, halting confidence: 0.800\n"
 
