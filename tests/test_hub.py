@@ -17,6 +17,7 @@ from hrm_hf.evaluation.card import headline_results
 from hrm_hf.evaluation.loading import load_model
 from hrm_hf.scripts import build_dataset, convert_official_checkpoint, evaluate_model, show, solve
 from hrm_hf.scripts import train as train_script
+from hrm_hf.tokenization_hrm import SUDOKU
 from hrm_hf.training.loop import load_data
 from tests.test_train_loop import tiny_config
 
@@ -121,7 +122,7 @@ def test_loaders_and_the_card_ask_the_one_rule(decisions):
         with pytest.raises(Decided):
             load("owner/thing")
     decisions.stop = False
-    headline_results({"exact_accuracy": 0.5}, "owner/data", "test", "sudoku")
+    headline_results({"exact_accuracy": 0.5}, "owner/data", "test", SUDOKU)
     assert [value for value, _ in decisions] == ["owner/thing"] * 2 + ["owner/data"]
 
 
