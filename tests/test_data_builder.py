@@ -19,9 +19,7 @@ from hrm_hf.data.release import build_from_release
 from hrm_hf.data.sampler import TrainBatchSampler, eval_batches
 from hrm_hf.data.sudoku import build_sudoku_dataset
 from hrm_hf.data.sudoku_generator import generate_puzzles
-
-
-ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
+from tests.helpers import ARC_FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import argparse
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +12,7 @@ from hrm_hf.data import load_puzzle_dataset
 from hrm_hf.data.puzzle_csv import read_puzzle_csv, write_puzzle_csv
 from hrm_hf.data.sudoku import validate_row
 from hrm_hf.scripts.build_dataset import build_parser, main
-from tests.test_data_sources import write_task_folders
-
-
-ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
+from tests.helpers import ARC_FIXTURES, write_task_folders
 
 
 def test_every_option_is_documented():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hrm_hf.evaluation.halting import iter_rows, roll_out_segments, solve_stream
-from tests.eval_utils import tiny_model
+from tests.helpers import tiny_model
 
 
 @pytest.fixture(scope="module")

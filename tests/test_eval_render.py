@@ -17,7 +17,7 @@ from hrm_hf.evaluation.render import (
     render_segments,
 )
 from hrm_hf.tokenization_hrm import encode_puzzle
-from tests.test_solve import MAZE, SUDOKU
+from tests.helpers import MAZE, SUDOKU
 
 
 CELL, SUDOKU_CELL = CELL_SIZES["arc"], CELL_SIZES["sudoku"]
