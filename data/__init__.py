@@ -2,8 +2,8 @@
 
 Modules: `puzzle_csv` (the authors' CSV format), `sudoku` / `sudoku_generator`, `maze` / `maze_generator`, `arc`
 (parsing, encoding, augmentation and its inverse), `dihedral`, `builder` (rows to a `DatasetDict`), `storage`
-(save, push, load with metadata), `card`, `release` (the authors' numpy folders), `sampler` (training and
-evaluation batches). Build from the command line with `hrm build-dataset`.
+(save, push, load with metadata), `card`, `release` (the authors' numpy folders), `sampler` (training
+batches). Build from the command line with `hrm build-dataset`.
 """
 
 from .metadata import PuzzleDatasetMetadata

@@ -68,6 +68,13 @@ def build_arc_fixture(folder: Path) -> None:
     )
 
 
+def release_json(metadata) -> dict:
+    """The authors' `dataset.json` of a split: exactly the release's keys of its metadata, in their order."""
+    from hrm_hf.data.metadata import RELEASE_KEYS
+
+    return {key: getattr(metadata, key) for key in RELEASE_KEYS}
+
+
 def build_tiny_data(folder: Path) -> Path:
     """A saved 4x4 Sudoku dataset: 64 training and 16 held-out puzzles."""
     from hrm_hf.data.sudoku import build_sudoku_dataset
