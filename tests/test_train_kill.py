@@ -9,7 +9,9 @@ from hrm_hf.training.checkpoint import list_checkpoints
 from tests.helpers import assert_same_weights, train_command, train_env, weights
 
 
-def hrm_train(data: Path, output_dir: Path, *extra: str, kill_in_rewrite_of: int | None = None):
+def hrm_train(
+    data: Path, output_dir: Path, *extra: str, kill_in_rewrite_of: int | None = None
+) -> subprocess.CompletedProcess:
     command = train_command(data, output_dir, *extra, kill_in_rewrite_of=kill_in_rewrite_of)
     return subprocess.run(command, env=train_env(), capture_output=True, text=True, timeout=300)
 
