@@ -1,9 +1,10 @@
 """Puzzle datasets (Sudoku, Maze, ARC) for HRM as Hugging Face `datasets`, and their batch samplers.
 
 Modules: `puzzle_csv` (the authors' CSV format), `sudoku` / `sudoku_generator`, `maze` / `maze_generator`, `arc`
-(parsing, encoding, augmentation and its inverse), `dihedral`, `builder` (rows to a `DatasetDict`), `storage`
-(metadata files, push, load), `card`, `release` (the authors' numpy folders), `sampler` (training and
-evaluation batches). Build from the command line with `hrm build-dataset`.
+(parsing the Kaggle JSON and building its augmented rows), `builder` (rows to a `DatasetDict`), `storage` (metadata
+files, push, load), `card`, `release` (the authors' numpy folders), `sampler` (training batches). The puzzle types
+themselves (codec, rules, augmentations) are `tokenization_hrm`'s. Build from the command line with
+`hrm build-dataset`.
 """
 
 from .metadata import PuzzleDatasetMetadata

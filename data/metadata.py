@@ -96,10 +96,6 @@ class PuzzleDatasetMetadata:
             fields.pop("identifier_names")
         return {**{key: fields.pop(key) for key in RELEASE_KEYS}, **fields}
 
-    def to_release_dict(self) -> dict[str, Any]:
-        """Exactly the release's `dataset.json` content."""
-        return {key: getattr(self, key) for key in RELEASE_KEYS}
-
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PuzzleDatasetMetadata:
         """Inverse of `to_dict`; also reads a release `dataset.json` (missing provenance fields keep defaults)."""

@@ -1,10 +1,10 @@
-"""Batches for training and evaluation, with the release's sampling semantics.
+"""Training batches, with the release's sampling semantics.
 
 Training, per data iteration of several epochs: shuffle the groups once per epoch; for each group draw one of its
 puzzles; take that puzzle's examples in random order (without replacement); fill the global batch, cutting the puzzle
 that overflows it (its remaining examples are dropped); drop the iteration's last incomplete batch. The group order
 and puzzle draws are the authors' random stream (`Philox(seed + iteration)`), so single-example puzzles (Sudoku,
-Maze) give their exact batches. Evaluation: all examples in order, the last batch padded.
+Maze) give their exact batches.
 
 One deliberate difference: every rank computes the same global batch from the seed and reads its own contiguous
 slice, and a multi-example puzzle's examples are drawn from that same stream. The authors draw those examples with each
@@ -12,8 +12,8 @@ rank's global numpy RNG, so their ranks train on differently permuted copies of 
 skipped examples).
 
 Batches are dicts of torch tensors: `input_ids` int32 [local_batch, seq_len], `labels` int64 (the ignore label id
-becomes -100), `puzzle_identifiers` int32 [local_batch]; evaluation batches add `example_index` int64 (-1 on padding).
-Rows are read from zero-copy numpy views of the Arrow columns, not through a `datasets` format.
+becomes -100), `puzzle_identifiers` int32 [local_batch]. Rows are read from zero-copy numpy views of the Arrow
+columns, not through a `datasets` format.
 """
 
 from __future__ import annotations
@@ -233,50 +233,3 @@ def _sizes_in_full_batches(sizes: np.ndarray, global_batch_size: int) -> np.ndar
         taken[last] = before + global_batch_size - (ends[last] - sizes[last])
         start = last + 1
     return taken
-
-
-class EvalBatches:
-    """Evaluation batches of one split for one rank: every example once, in order, the last batch padded with
-    PAD inputs, ignored labels and the blank identifier (`example_index` -1)."""
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        metadata: PuzzleDatasetMetadata,
-        global_batch_size: int,
-        rank: int = 0,
-        world_size: int = 1,
-    ):
-        self.local_batch_size = _local_batch_size(global_batch_size, rank, world_size)
-        self.global_batch_size, self.rank, self.metadata = global_batch_size, rank, metadata
-        self.rows = _Rows(dataset, metadata.seq_len)
-
-    def __len__(self) -> int:
-        return -(-len(self.rows) // self.global_batch_size)
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        m = self.metadata
-        for b in range(len(self)):
-            start = b * self.global_batch_size + self.rank * self.local_batch_size
-            rows = np.arange(start, min(start + self.local_batch_size, len(self.rows)))
-            pad = self.local_batch_size - len(rows)
-            inputs, labels = self.rows.gather(rows)
-            batch = _to_batch(
-                np.pad(inputs, ((0, pad), (0, 0)), constant_values=m.pad_id),
-                np.pad(
-                    labels,
-                    ((0, pad), (0, 0)),
-                    constant_values=m.ignore_label_id if m.ignore_label_id is not None else IGNORE_LABEL_ID,
-                ),
-                np.pad(self.rows.puzzle_identifier[rows], (0, pad), constant_values=m.blank_identifier_id),
-                m.ignore_label_id,
-            )
-            batch["example_index"] = torch.from_numpy(np.pad(rows, (0, pad), constant_values=-1).astype(np.int64))
-            yield batch
-
-
-def eval_batches(
-    dataset: Dataset, metadata: PuzzleDatasetMetadata, global_batch_size: int, rank: int = 0, world_size: int = 1
-) -> EvalBatches:
-    """The evaluation batches of `dataset` for `rank` (an iterable with `len`)."""
-    return EvalBatches(dataset, metadata, global_batch_size, rank, world_size)

@@ -34,13 +34,6 @@ class SolvedRow:
         return float(torch.sigmoid(torch.tensor(self.q_halt_logit)))
 
 
-def iter_rows(batches: Iterable[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
-    """Single rows (`input_ids` [seq_len], `puzzle_identifiers` []) of a stream of batches, in order."""
-    for batch in batches:
-        for i in range(batch["input_ids"].shape[0]):
-            yield {key: batch[key][i] for key in INPUT_KEYS}
-
-
 @torch.no_grad()
 def solve_stream(
     model,

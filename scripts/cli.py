@@ -9,6 +9,8 @@ import importlib
 import os
 import sys
 
+from ..errors import one_line_message
+
 
 # sub-command: (module under hrm_hf.scripts, one-line description)
 SUB_COMMANDS = {
@@ -62,11 +64,6 @@ def refusals() -> tuple[type[Exception], ...]:
     return (ValueError, OSError, StrictDataclassError)
 
 
-def on_one_line(error: BaseException) -> str:
-    """An error's message on one line: messages of other libraries may span several."""
-    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the sub-command named by the first argument with the rest of the arguments."""
     argv = sys.argv[1:] if argv is None else argv
@@ -86,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     except refusals() as error:  # bad input or a file problem: one line, the traceback on request
         if os.environ.get("HRM_DEBUG"):
             raise
-        sys.stderr.write(f"error: {on_one_line(error)}\n")
+        sys.stderr.write(f"error: {one_line_message(error)}\n")
         sys.exit(getattr(error, "exit_code", 1))
 
 

@@ -4,9 +4,9 @@
     python -m tests.audit_kills [--seed 0]
 
 A kill lands at one of three kinds of moment: `time` (a random delay once training has begun), `write` (a few
-milliseconds after a checkpoint's `.tmp-step-N` folder appears, so inside its write), or `hook` (the deterministic
-`KILL_IN_REWRITE_ENV` hook inside the final rewrite of the last checkpoint, here on a run that was itself resumed after
-an earlier kill). A run killed before its first checkpoint is complete has nothing to resume: it is started again with
+milliseconds after a checkpoint's `.tmp-step-N` folder appears, so inside its write), or `hook` (deterministic: the
+process kills itself inside the final rewrite of the last checkpoint, once the old folder is set aside, here on a run
+that was itself resumed after an earlier kill). A run killed before its first checkpoint is complete has nothing to resume: it is started again with
 `--overwrite-output-dir`. Prints one line per kill, then the kills survived and the largest difference, over every
 value, between the interrupted and the uninterrupted run: model weights, the puzzle table, the Adam-atan2 state
 (`optimizer.bin`), the trainer's objects (sparse SignSGD, schedules, sampler, EMA), the carry and the trainer state.
@@ -30,9 +30,7 @@ import torch
 from safetensors.torch import load_file
 
 from hrm_hf.training.checkpoint import list_checkpoints
-
-from .test_train_kill import train_command, train_env
-from .test_train_loop import build_tiny_data
+from tests.helpers import build_tiny_data, train_command, train_env
 
 
 MAX_STEPS, CHECKPOINT_EVERY = 40, 5
@@ -52,12 +50,14 @@ class Kill:
     jitter: float
 
 
-def launch(output_dir: Path, data: Path, *extra: str, kill_at: int | None = None) -> tuple[subprocess.Popen, Path]:
+def launch(
+    output_dir: Path, data: Path, *extra: str, kill_in_rewrite_of: int | None = None
+) -> tuple[subprocess.Popen, Path]:
     log = output_dir.with_name(output_dir.name + f"-{time.monotonic_ns()}.log")
     with log.open("w") as handle:
         process = subprocess.Popen(
-            train_command(data, output_dir, *RUN_FLAGS, *extra),
-            env=train_env(kill_at),
+            train_command(data, output_dir, *RUN_FLAGS, *extra, kill_in_rewrite_of=kill_in_rewrite_of),
+            env=train_env(),
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
@@ -81,7 +81,7 @@ def latest_step(output_dir: Path) -> int:
 def run_killed(output_dir: Path, data: Path, kill: Kill, window_s: float, *extra: str) -> str:
     """Start a run and SIGKILL it at the moment `kill` names; returns the moment and what happened, in words."""
     if kill.kind == "hook":
-        process, _ = launch(output_dir, data, *extra, kill_at=MAX_STEPS)
+        process, _ = launch(output_dir, data, *extra, kill_in_rewrite_of=MAX_STEPS)
         process.wait()
         done = "killed" if process.returncode == -signal.SIGKILL else f"missed ({process.returncode})"
         return f"inside the final rewrite of step-{MAX_STEPS} (hook): {done}"

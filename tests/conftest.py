@@ -10,10 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import build_tiny_data
 from tests.hub_server import LocalHub
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The training tests' 4x4 Sudoku dataset (`build_tiny_data`), built once per test module."""
+    return build_tiny_data(tmp_path_factory.mktemp("data") / "sudoku4")
 
 
 @dataclass

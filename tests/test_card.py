@@ -18,8 +18,7 @@ from hrm_hf.pipeline_hrm import PIPELINE_TASK
 from hrm_hf.tokenization_hrm import EXAMPLE_SUDOKU
 from hrm_hf.training.config import TrainConfig
 from hrm_hf.training.model_folder import save_model_folder
-from tests.eval_utils import tiny_model
-from tests.test_solve import MAZE
+from tests.helpers import MAZE, tiny_model
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import argparse
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +12,7 @@ from hrm_hf.data import load_puzzle_dataset
 from hrm_hf.data.puzzle_csv import read_puzzle_csv, write_puzzle_csv
 from hrm_hf.data.sudoku import validate_row
 from hrm_hf.scripts.build_dataset import build_parser, main
-from tests.test_data_sources import write_task_folders
-
-
-ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
+from tests.helpers import ARC_FIXTURES, release_json, write_task_folders
 
 
 def test_every_option_is_documented():
@@ -229,7 +225,7 @@ def test_release_import_flag(tmp_path):
     release = tmp_path / "release"
     for split, rows in ((s, dataset[s].with_format("numpy")[:]) for s in ("train", "test")):
         (release / split).mkdir(parents=True)
-        (release / split / "dataset.json").write_text(json.dumps(metadata[split].to_release_dict()))
+        (release / split / "dataset.json").write_text(json.dumps(release_json(metadata[split])))
         n = len(rows["input_ids"])
         for name, array in {
             "inputs": rows["input_ids"],
@@ -244,7 +240,7 @@ def test_release_import_flag(tmp_path):
     np.testing.assert_array_equal(
         imported["test"].with_format("numpy")[:]["labels"], dataset["test"].with_format("numpy")[:]["labels"]
     )
-    assert imported_metadata["train"].to_release_dict() == metadata["train"].to_release_dict()
+    assert release_json(imported_metadata["train"]) == release_json(metadata["train"])
     shutil.rmtree(release / "test")
     with pytest.raises(SystemExit, match=re.escape(f"No such file or directory: '{release / 'test'}")):
         main(["sudoku", "--from-release-dir", str(release), "--output-dir", str(tmp_path / "again")])

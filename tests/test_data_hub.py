@@ -6,23 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrm_hf.data import arc, load_puzzle_dataset, push_puzzle_dataset
-from hrm_hf.data.metadata import Provenance
+from hrm_hf.data import load_puzzle_dataset, push_puzzle_dataset
 from hrm_hf.data.storage import UnknownSplitError
-
-
-ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
-
-
-def _build_arc(folder: Path) -> None:
-    tasks = arc.load_tasks(ARC_FIXTURES, ["training", "evaluation"])
-    arc.build_arc_dataset(
-        tasks, "evaluation", num_aug=3, output_dir=folder, provenance=Provenance("fixture tasks", build_command="cmd")
-    )
+from tests.helpers import build_arc_fixture
 
 
 def test_dataset_push_and_load_round_trip(local_hub, tmp_path):
-    _build_arc(tmp_path / "arc")
+    build_arc_fixture(tmp_path / "arc")
     push_puzzle_dataset(tmp_path / "arc", "tester/arc-tiny")
     test_split, test_metadata = load_puzzle_dataset("tester/arc-tiny", split="test")
     with pytest.raises(UnknownSplitError, match=r"Split 'validation' is not in .*, which has \['test', 'train'\]"):

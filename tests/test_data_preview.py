@@ -10,11 +10,11 @@ from hrm_hf.data.storage import PREVIEW_CONFIG, original_rows, preview_dataset
 from hrm_hf.evaluation.render import decode_grid
 from hrm_hf.scripts.build_dataset import main as build_dataset
 from hrm_hf.tokenization_hrm import ARC, SUDOKU, grid_text
-from tests.test_data_hub import _build_arc
+from tests.helpers import build_arc_fixture
 
 
 def test_original_rows_are_each_groups_first_puzzle(tmp_path):
-    _build_arc(tmp_path / "arc")
+    build_arc_fixture(tmp_path / "arc")
     test, metadata = load_puzzle_dataset(tmp_path / "arc", split="test")
     rows = original_rows(test)
     columns = test.with_format("numpy")[:]
@@ -38,7 +38,7 @@ def test_preview_rows_are_readable(tmp_path):
 
 
 def test_pushed_dataset_has_a_preview_config_and_still_loads_its_tokens(local_hub, tmp_path):
-    _build_arc(tmp_path / "arc")
+    build_arc_fixture(tmp_path / "arc")
     push_puzzle_dataset(tmp_path / "arc", "tester/arc-preview")
     preview = load_dataset("tester/arc-preview", PREVIEW_CONFIG, split="test")
     test, metadata = load_puzzle_dataset(tmp_path / "arc", split="test")

@@ -1,11 +1,11 @@
-"""Training sampler (release semantics, ranks, determinism, resumption) and the evaluation iterator."""
+"""Training sampler: release semantics, ranks, determinism, resumption."""
 
 import numpy as np
 import pytest
 import torch
 
 from hrm_hf.data.builder import PuzzleGroup, build_puzzle_dataset
-from hrm_hf.data.sampler import TrainBatchSampler, eval_batches
+from hrm_hf.data.sampler import TrainBatchSampler
 
 
 SEQ_LEN = 6
@@ -192,25 +192,6 @@ def test_shuffled_split_is_rejected(data):
         TrainBatchSampler(dataset.shuffle(seed=0), metadata, 8)
 
 
-def test_eval_batches_cover_every_example_in_order_with_padding(data):
-    dataset, metadata = data
-    total = dataset.num_rows
-    for world_size in (1, 2):
-        per_rank = [list(eval_batches(dataset, metadata, 16, r, world_size)) for r in range(world_size)]
-        assert len(per_rank[0]) == len(eval_batches(dataset, metadata, 16)) == -(-total // 16)
-        indices = torch.cat(
-            [torch.cat([rank[b]["example_index"] for rank in per_rank]) for b in range(len(per_rank[0]))]
-        )
-        real = indices >= 0
-        assert indices[real].tolist() == list(range(total)) and (~real).sum() == len(indices) - total
-        for rank in per_rank:
-            for batch in rank:
-                pad = batch["example_index"] < 0
-                assert (batch["input_ids"][pad] == 0).all() and (batch["labels"][pad] == -100).all()
-                assert (batch["puzzle_identifiers"][pad] == 0).all()
-                assert (_row_numbers(batch)[~pad.numpy()] == batch["example_index"][~pad].numpy()).all()
-
-
 def test_many_arrow_chunks_read_the_same_rows(monkeypatch, data):
     monkeypatch.setattr("hrm_hf.data.builder.FLUSH_BYTES", 1)  # one Arrow record batch per group
     chunked, chunked_metadata = _dataset(GROUPS)
@@ -218,10 +199,6 @@ def test_many_arrow_chunks_read_the_same_rows(monkeypatch, data):
     whole = [b["input_ids"] for b in TrainBatchSampler(*data, 8, seed=2)]
     pieces = [b["input_ids"] for b in TrainBatchSampler(chunked, chunked_metadata, 8, seed=2)]
     assert all(torch.equal(a, b) for a, b in zip(whole, pieces, strict=True))
-    evaluated = torch.cat([b["input_ids"] for b in eval_batches(chunked, chunked_metadata, 16)])
-    assert torch.equal(
-        evaluated[: chunked.num_rows], torch.cat([b["input_ids"] for b in eval_batches(*data, 16)])[: chunked.num_rows]
-    )
 
 
 def test_bench_sampler_prints_batches_per_iteration_and_visit_counts(capsys):

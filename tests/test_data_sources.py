@@ -10,23 +10,9 @@ import pytest
 
 from hrm_hf.data import arc, maze, sudoku
 from hrm_hf.data.puzzle_csv import HEADER, PuzzleFormatError, PuzzleRow, read_puzzle_csv, write_puzzle_csv
-
-
-ARC_FIXTURES = Path(__file__).parent / "fixtures" / "data" / "arc"
-SOLUTION = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
-QUESTION = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
-
-
-def _maze(start=(1, 1), goal=(1, 3)) -> tuple[str, str]:
-    grid = [["#"] * 30 for _ in range(30)]
-    for c in range(1, 29):
-        grid[1][c] = " "
-    question = [row[:] for row in grid]
-    question[start[0]][start[1]] = "S"
-    question[goal[0]][goal[1]] = "G"
-    answer = [row[:] for row in question]
-    answer[1][2] = "o"
-    return "".join(map("".join, question)), "".join(map("".join, answer))
+from tests.helpers import ARC_FIXTURES, corridor_maze, write_task_folders
+from tests.helpers import SUDOKU_QUESTION as QUESTION
+from tests.helpers import SUDOKU_SOLUTION as SOLUTION
 
 
 def _write_csv(path: Path, lines: list[str]) -> Path:
@@ -94,9 +80,9 @@ MAZE_CASES = [
 
 @pytest.mark.parametrize("corrupt, reason", MAZE_CASES)
 def test_malformed_maze_row_names_file_line_and_reason(tmp_path, corrupt, reason):
-    question, answer = corrupt(*_maze())
+    question, answer = corrupt(*corridor_maze())
     path = _write_csv(tmp_path / "maze.csv", [f"m,{question},{answer},0"])
-    assert read_puzzle_csv(_write_csv(tmp_path / "ok.csv", ["m,{},{},0".format(*_maze())]), maze.validate_row)
+    assert read_puzzle_csv(_write_csv(tmp_path / "ok.csv", ["m,{},{},0".format(*corridor_maze())]), maze.validate_row)
     with pytest.raises(PuzzleFormatError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(reason)):
         read_puzzle_csv(path, maze.validate_row)
 
@@ -136,19 +122,6 @@ def test_kaggle_tasks_load_with_solutions():
     assert [t.subset for t in tasks] == ["training"] * 2 + ["evaluation"] * 2 + ["concept"]
     solutions = json.loads((ARC_FIXTURES / "arc-agi_evaluation_solutions.json").read_text())
     assert [out.tolist() for _, out in tasks[3].test] == solutions["6ea4a07e"]
-
-
-def write_task_folders(folder: Path, subsets: list[str]) -> None:
-    """The fixture tasks in the ARC-AGI GitHub layout: `folder/<subset>/<task>.json`, test outputs included."""
-    for subset in subsets:
-        challenges = json.loads((ARC_FIXTURES / f"arc-agi_{subset}_challenges.json").read_text())
-        solutions = json.loads((ARC_FIXTURES / f"arc-agi_{subset}_solutions.json").read_text())
-        (folder / subset).mkdir(parents=True)
-        for name, task in challenges.items():
-            task["test"] = [
-                {"input": t["input"], "output": o} for t, o in zip(task["test"], solutions[name], strict=True)
-            ]
-            (folder / subset / f"{name}.json").write_text(json.dumps(task))
 
 
 def test_folder_layout_gives_the_same_tasks(tmp_path):

@@ -1,10 +1,19 @@
 """Adaptive and fixed halting: the model's `solve` and the queue scheduler of `evaluation.halting`."""
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
-from hrm_hf.evaluation.halting import iter_rows, roll_out_segments, solve_stream
-from tests.eval_utils import tiny_model
+from hrm_hf.evaluation.halting import roll_out_segments, solve_stream
+from tests.helpers import tiny_model
+
+
+def rows_of(batches: list[dict[str, torch.Tensor]]) -> Iterator[dict[str, torch.Tensor]]:
+    """The single rows of `batches`, in order: the stream `solve_stream` takes."""
+    for batch in batches:
+        for i in range(len(batch["input_ids"])):
+            yield {key: value[i] for key, value in batch.items()}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +57,7 @@ def test_scheduler_matches_solve_with_any_slot_count(model, batch, halting):
     expected = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting=halting)
     batches = [{k: v[:10] for k, v in batch.items()}, {k: v[10:] for k, v in batch.items()}]
     for slots in (1, 5, 64):
-        rows = sorted(solve_stream(model, iter_rows(batches), slots, halting), key=lambda row: row.index)
+        rows = sorted(solve_stream(model, rows_of(batches), slots, halting), key=lambda row: row.index)
         assert [row.index for row in rows] == list(range(24))
         assert [row.steps for row in rows] == expected.steps.tolist()
         assert torch.equal(torch.stack([row.predictions for row in rows]), expected.predictions)
@@ -64,7 +73,7 @@ def test_finished_rows_leave_and_queued_rows_take_their_slots(model, batch, monk
         return run_segment(z_H, z_L, data)
 
     monkeypatch.setattr(model, "run_segment", counting)
-    rows = list(solve_stream(model, iter_rows([batch]), 5, "adaptive"))
+    rows = list(solve_stream(model, rows_of([batch]), 5, "adaptive"))
     assert max(sizes) == 5
     assert sum(sizes) == sum(row.steps for row in rows) < 4 * 24
     assert sorted(row.index for row in rows) == list(range(24))
@@ -96,7 +105,7 @@ def test_bad_solve_arguments_are_named(model, batch, kwargs, message):
 )
 def test_scheduler_rejects_bad_arguments(model, batch, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        list(solve_stream(model, iter_rows([batch]), **{"batch_size": 5, **kwargs}))
+        list(solve_stream(model, rows_of([batch]), **{"batch_size": 5, **kwargs}))
 
 
 def test_a_diverged_model_predicts_no_token(batch):
@@ -106,7 +115,7 @@ def test_a_diverged_model_predicts_no_token(batch):
         model.lm_head.weight[:, :3].fill_(float("nan"))
     solved = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
     assert (solved.predictions == -1).all()
-    rows = iter_rows([batch])
+    rows = rows_of([batch])
     streamed = list(solve_stream(model, rows, batch_size=8, halting="fixed"))
     assert all((row.predictions == -1).all() for row in streamed) and len(streamed) == 24
 

@@ -18,7 +18,7 @@ from hrm_hf.evaluation.render import (
 from hrm_hf.tokenization_hrm import ARC, puzzle_type
 from hrm_hf.tokenization_hrm import MAZE as MAZE_TYPE
 from hrm_hf.tokenization_hrm import SUDOKU as SUDOKU_TYPE
-from tests.test_solve import MAZE, SUDOKU
+from tests.helpers import MAZE, SUDOKU
 
 
 CELL, SUDOKU_CELL = ARC.cell_pixels, SUDOKU_TYPE.cell_pixels

@@ -20,7 +20,7 @@ from hrm_hf.evaluation import evaluator, loading
 from hrm_hf.evaluation.card import write_model_card
 from hrm_hf.evaluation.scoring import dataset_arrays
 from hrm_hf.scripts import evaluate_model as evaluate_script
-from tests.eval_utils import tiny_model
+from tests.helpers import tiny_model
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

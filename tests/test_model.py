@@ -19,34 +19,7 @@ from transformers.modeling_utils import AttentionInterface
 from hrm_hf import modeling_hrm
 from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import FA4_ATTENTION, HrmActModel, jax_trunc_normal_
-
-
-def tiny_config(**overrides) -> HrmActConfig:
-    fields = dict(
-        vocab_size=11, seq_len=16, num_puzzle_identifiers=5, hidden_size=32, num_heads=4, H_layers=1, L_layers=1,
-        H_cycles=2, L_cycles=2, halt_max_steps=3, forward_dtype="float32", expansion=2.0,
-    )  # fmt: skip
-    fields.update(overrides)
-    return HrmActConfig(**fields)
-
-
-def random_batch(config: HrmActConfig, batch_size: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        "input_ids": torch.randint(0, config.vocab_size, (batch_size, config.seq_len), generator=generator),
-        "puzzle_identifiers": torch.randint(0, config.num_puzzle_identifiers, (batch_size,), generator=generator),
-        "labels": torch.randint(0, config.vocab_size, (batch_size, config.seq_len), generator=generator),
-    }
-
-
-def seeded_model(config: HrmActConfig) -> HrmActModel:
-    torch.manual_seed(0)
-    model = HrmActModel(config)
-    with torch.no_grad():  # a non-trivial Q head and puzzle table, so that round trips compare real numbers
-        model.q_head.weight.normal_(0, 0.1)
-        if config.puzzle_emb_ndim:
-            model.puzzle_emb.weight.normal_(0, 0.1)
-    return model.eval()
+from tests.helpers import random_batch, seeded_model, tiny_config
 
 
 # --- configuration -------------------------------------------------------------------------------------------------

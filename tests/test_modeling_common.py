@@ -9,7 +9,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 
 from hrm_hf.evaluation.card import write_model_card
 from hrm_hf.modeling_hrm import HrmActLinear, HrmActModel
-from tests.test_model import random_batch, seeded_model, tiny_config
+from tests.helpers import random_batch, seeded_model, tiny_config
 
 
 def segment(model: HrmActModel, batch: dict[str, torch.Tensor], **kwargs):

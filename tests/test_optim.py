@@ -1,4 +1,4 @@
-"""Adam-atan2 against the spec's formula, SparseSignSGD against the release's fixture, and the schedule's shape."""
+"""Adam-atan2 against its formula, SparseSignSGD against the release's fixture, and the schedule's shape."""
 
 import json
 import math
@@ -15,7 +15,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "official"
 
 
 def adam_atan2_reference(p, grads, lr, betas, wd):
-    """Spec section 7, written out step by step in float64."""
+    """Adam-atan2 written out step by step in float64: decoupled weight decay, then `atan2` of the bias-corrected
+    moments (no eps, no scale factor)."""
     p, m, v = p.double().clone(), torch.zeros_like(p, dtype=torch.float64), torch.zeros_like(p, dtype=torch.float64)
     b1, b2 = betas
     for t, g in enumerate(grads, start=1):

@@ -17,8 +17,7 @@ from hrm_hf.evaluation.model_folder import save_model_files
 from hrm_hf.hub import push_folder
 from hrm_hf.pipeline_hrm import PIPELINE_TASK
 from hrm_hf.tokenization_hrm import puzzle_type
-from tests.eval_utils import tiny_model
-from tests.test_solve import MAZE, SUDOKU
+from tests.helpers import MAZE, SUDOKU, tiny_model
 
 
 SUDOKU_4X4 = ".12.2.1.13..42.."

@@ -7,7 +7,7 @@ import pytest
 
 from hrm_hf.configuration_hrm import HrmActConfig
 from hrm_hf.modeling_hrm import HrmActModel
-from tests.test_model import random_batch, tiny_config
+from tests.helpers import random_batch, tiny_config
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from hrm_hf.data import arc, maze
 from hrm_hf.data.maze_generator import generate_mazes
 from hrm_hf.data.puzzle_csv import HEADER, PuzzleFormatError, read_puzzle_csv
 from hrm_hf.data.sudoku_generator import generate_puzzles
-from tests.test_data_sources import ARC_FIXTURES, _maze
+from tests.helpers import ARC_FIXTURES, corridor_maze
 
 
 def _corridor_maze(path_cells: list[int]) -> tuple[str, str]:
     """Row 1 of a walled 30x30 grid is open; S at column 1, G at column 4, `o` at the given columns of row 1."""
-    question, _ = _maze(start=(1, 1), goal=(1, 4))
+    question, _ = corridor_maze(start=(1, 1), goal=(1, 4))
     answer = list(question)
     for column in path_cells:
         answer[30 + column] = "o"
@@ -38,7 +38,7 @@ def test_maze_answer_must_mark_a_shortest_path(path_cells, reason):
 
 
 def test_maze_without_a_route_is_refused():
-    question, answer = _maze(start=(1, 1), goal=(1, 3))
+    question, answer = corridor_maze(start=(1, 1), goal=(1, 3))
     walled = question[: 30 + 2] + "#" + question[30 + 3 :]
     assert maze.validate_row(walled, walled) == "field 'question' has no path from S to G"
     assert maze.validate_row(question, answer) is None

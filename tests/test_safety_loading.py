@@ -17,7 +17,7 @@ from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.scripts import cli
 from hrm_hf.training.config import TrainConfig
 from hrm_hf.training.loop import load_data
-from tests.eval_utils import tiny_model
+from tests.helpers import tiny_model
 
 
 PACKAGE = Path(modeling_hrm.__file__).parent

@@ -8,7 +8,7 @@ from hrm_hf.evaluation.render import GAP, TITLE
 from hrm_hf.scripts import show
 from hrm_hf.scripts.build_dataset import main as build_dataset
 from hrm_hf.tokenization_hrm import SUDOKU, decode_sudoku, format_sudoku
-from tests.test_data_hub import _build_arc
+from tests.helpers import build_arc_fixture
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_rows_are_drawn_as_puzzle_and_solution_panels(sudoku_folder, tmp_path, c
 
 
 def test_arc_rows_name_their_puzzle(tmp_path, capsys):
-    _build_arc(tmp_path / "arc")
+    build_arc_fixture(tmp_path / "arc")
     show.main([str(tmp_path / "arc"), "--split", "test", "--rows", "0"])
     _, metadata = load_puzzle_dataset(tmp_path / "arc", split="test")
     out = capsys.readouterr().out

@@ -13,13 +13,7 @@ from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
 from hrm_hf.scripts import solve as solve_script
 from hrm_hf.tokenization_hrm import ARC, PuzzleInputError, format_sudoku, infer_puzzle_type, puzzle_type
 from hrm_hf.tokenization_hrm import SUDOKU as SUDOKU_TYPE
-from tests.eval_utils import tiny_model
-
-
-SUDOKU = "..3.2.6..9..3.5..1..18.64....81.29..7.......8..67.82....26.95..8..2.3..9..5.1.3.."
-MAZE = "\n".join(
-    ["#" * 30] + ["#S" + " " * 26 + "o#"] + ["#" + " " * 28 + "#"] * 26 + ["#" + "o" * 27 + "G#", "#" * 30]
-)
+from tests.helpers import MAZE, SUDOKU, tiny_model
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import pytest
 from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
 from hrm_hf.scripts import solve as solve_script
 from hrm_hf.tokenization_hrm import PuzzleInputError, encode_sudoku, format_sudoku, puzzle_type
-from tests.eval_utils import tiny_model
-from tests.test_data_sources import QUESTION, SOLUTION
-from tests.test_solve import MAZE
+from tests.helpers import MAZE, tiny_model
+from tests.helpers import SUDOKU_QUESTION as QUESTION
+from tests.helpers import SUDOKU_SOLUTION as SOLUTION
 
 
 PUZZLE_4, SOLUTION_4 = ".12.2.1.13..42..", "3124241313424231"

@@ -20,12 +20,7 @@ from hrm_hf.training.checkpoint import (
 )
 from hrm_hf.training.config import ConfigError
 from hrm_hf.training.loop import NonFiniteModelError, PushFailedError, Trainer, train
-
-from . import test_train_loop
-from .test_train_loop import assert_same_weights, tiny_config, weights
-
-
-tiny_data = test_train_loop.tiny_data  # the same 4x4 Sudoku fixture
+from tests.helpers import RunsCode, assert_same_weights, tiny_run_config, weights
 
 
 def make_checkpoint(folder: Path, complete: bool = True) -> Path:
@@ -36,18 +31,8 @@ def make_checkpoint(folder: Path, complete: bool = True) -> Path:
     return folder
 
 
-class RunsCode:
-    """A pickle payload that touches a file when unpickled in full."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __reduce__(self):
-        return (Path.touch, (self.path,))
-
-
 def test_checkpoint_holds_the_carry_in_safetensors_and_no_accelerate_custom_pickles(tiny_data, tmp_path):
-    train(tiny_config(tiny_data, tmp_path, max_steps=2, ema=True))
+    train(tiny_run_config(tiny_data, tmp_path, max_steps=2, ema=True))
     (checkpoint,) = list_checkpoints(tmp_path)
     names = {p.name for p in checkpoint.iterdir()}
     assert carry_file(checkpoint, 0).name == "carry_0.safetensors" and "carry_0.safetensors" in names
@@ -58,22 +43,22 @@ def test_checkpoint_holds_the_carry_in_safetensors_and_no_accelerate_custom_pick
 
 @pytest.mark.parametrize("target", [TRAINER_OBJECTS, "carry_0.safetensors"])
 def test_a_crafted_checkpoint_file_runs_no_code_on_resume(tiny_data, tmp_path, target):
-    train(tiny_config(tiny_data, tmp_path, max_steps=2))
+    train(tiny_run_config(tiny_data, tmp_path, max_steps=2))
     (checkpoint,) = list_checkpoints(tmp_path)
     ran = tmp_path / "code-ran"
     torch.save(RunsCode(ran), checkpoint / target)
     with pytest.raises(ValueError, match=f"Checkpoint file .*{target}: cannot be read"):
-        train(tiny_config(tiny_data, tmp_path, max_steps=2, resume_from_checkpoint="latest"))
+        train(tiny_run_config(tiny_data, tmp_path, max_steps=2, resume_from_checkpoint="latest"))
     assert not ran.exists()
 
 
 def test_a_truncated_checkpoint_is_a_one_line_error(tiny_data, tmp_path):
-    train(tiny_config(tiny_data, tmp_path, max_steps=2))
+    train(tiny_run_config(tiny_data, tmp_path, max_steps=2))
     (checkpoint,) = list_checkpoints(tmp_path)
     model_file = checkpoint / "model.safetensors"
     model_file.write_bytes(model_file.read_bytes()[:100])
     with pytest.raises(ValueError, match=r"^Checkpoint .*step-2: cannot be read \([^\n]*\)\.$"):
-        train(tiny_config(tiny_data, tmp_path, max_steps=2, resume_from_checkpoint="latest"))
+        train(tiny_run_config(tiny_data, tmp_path, max_steps=2, resume_from_checkpoint="latest"))
 
 
 def test_latest_picks_only_complete_checkpoints(tmp_path):
@@ -100,14 +85,16 @@ def test_recovery_finishes_an_interrupted_rewrite_and_drops_stale_folders(tmp_pa
 
 
 def test_an_output_dir_holding_another_run_is_refused_unless_overwriting(tiny_data, tmp_path):
-    train(tiny_config(tiny_data, tmp_path, max_steps=9, checkpoint_every=3, keep_last=0))
+    train(tiny_run_config(tiny_data, tmp_path, max_steps=9, checkpoint_every=3, keep_last=0))
     before = weights(tmp_path / "model")
     with pytest.raises(ConfigError, match="`output_dir`: .* holds another run \\(model, checkpoints\\)"):
-        train(tiny_config(tiny_data, tmp_path, max_steps=4, checkpoint_every=2))
+        train(tiny_run_config(tiny_data, tmp_path, max_steps=4, checkpoint_every=2))
     assert_same_weights(weights(tmp_path / "model"), before, atol=0)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-3", "step-6", "step-9"]
     # Overwriting drops the old run's checkpoints: rotation keeps the new run's, not the old run's higher steps.
-    train(tiny_config(tiny_data, tmp_path, max_steps=4, checkpoint_every=2, keep_last=2, overwrite_output_dir=True))
+    train(
+        tiny_run_config(tiny_data, tmp_path, max_steps=4, checkpoint_every=2, keep_last=2, overwrite_output_dir=True)
+    )
     assert [p.name for p in list_checkpoints(tmp_path)] == ["step-2", "step-4"]
     assert resolve_checkpoint("latest", tmp_path).name == "step-4"
 
@@ -115,7 +102,7 @@ def test_an_output_dir_holding_another_run_is_refused_unless_overwriting(tiny_da
 def test_an_output_dir_that_is_a_file_is_refused(tiny_data, tmp_path):
     (tmp_path / "run").write_text("mine")
     with pytest.raises(ConfigError, match="`output_dir`: .* is a file, not a folder"):
-        train(tiny_config(tiny_data, tmp_path / "run", max_steps=2))
+        train(tiny_run_config(tiny_data, tmp_path / "run", max_steps=2))
     assert (tmp_path / "run").read_text() == "mine"
 
 
@@ -123,7 +110,7 @@ def test_a_diverged_model_is_never_saved_or_pushed(tiny_data, tmp_path, monkeypa
     pushed = []
     monkeypatch.setattr("hrm_hf.hub.prepare_repo", lambda *args: None)  # no Hub here
     monkeypatch.setattr("hrm_hf.training.loop.push_folder", lambda *args: pushed.append(args))
-    config = tiny_config(tiny_data, tmp_path, max_steps=2, max_nonfinite_steps=100, push_to_hub="me/model")
+    config = tiny_run_config(tiny_data, tmp_path, max_steps=2, max_nonfinite_steps=100, push_to_hub="me/model")
     trainer = Trainer(config)
     with torch.no_grad():
         trainer.unwrapped.lm_head.weight.fill_(float("nan"))
@@ -141,7 +128,7 @@ def test_a_failed_push_says_where_the_model_is_and_exits_with_3(tiny_data, tmp_p
 
     monkeypatch.setattr("hrm_hf.hub.prepare_repo", lambda *args: None)  # the repo is created at start
     monkeypatch.setattr("hrm_hf.training.loop.push_folder", refuse)
-    config = tiny_config(tiny_data, tmp_path / "run", max_steps=2, push_to_hub="me/model")
+    config = tiny_run_config(tiny_data, tmp_path / "run", max_steps=2, push_to_hub="me/model")
     with pytest.raises(PushFailedError) as caught:
         train(config)
     model_dir = tmp_path / "run" / "model"
@@ -169,7 +156,7 @@ def test_resume_runs_the_evaluation_a_kill_after_the_checkpoint_prevented(tiny_d
 
     common = dict(epochs=2, eval_interval=1, checkpoint_every=4, keep_last=0)  # 4 steps per iteration, 8 in all
     monkeypatch.setattr(Trainer, "evaluate", record)
-    full = train(tiny_config(tiny_data, tmp_path / "full", **common))
+    full = train(tiny_run_config(tiny_data, tmp_path / "full", **common))
     assert evaluated == [4, 8]
 
     def killed(self):
@@ -177,10 +164,10 @@ def test_resume_runs_the_evaluation_a_kill_after_the_checkpoint_prevented(tiny_d
 
     monkeypatch.setattr(Trainer, "evaluate", killed)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(tiny_data, tmp_path / "resumed", **common))
+        train(tiny_run_config(tiny_data, tmp_path / "resumed", **common))
     monkeypatch.setattr(Trainer, "evaluate", record)
     evaluated.clear()
-    resumed = train(tiny_config(tiny_data, tmp_path / "resumed", resume_from_checkpoint="latest", **common))
+    resumed = train(tiny_run_config(tiny_data, tmp_path / "resumed", resume_from_checkpoint="latest", **common))
     assert evaluated == [4, 8]
     assert_same_weights(weights(full.model_dir), weights(resumed.model_dir), atol=0)
 
@@ -214,5 +201,5 @@ def test_the_puzzle_metric_never_counts_a_nan_q_halt_logit_as_agreeing():
 
 def test_a_fresh_run_removes_stale_temporary_checkpoints_and_is_not_refused_for_them(tiny_data, tmp_path):
     make_checkpoint(tmp_path / "checkpoints" / ".tmp-step-5", complete=False)  # a first run killed while writing
-    train(tiny_config(tiny_data, tmp_path, max_steps=2))
+    train(tiny_run_config(tiny_data, tmp_path, max_steps=2))
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-2"]

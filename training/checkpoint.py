@@ -15,11 +15,9 @@ the trainer counters and the resolved config. Nothing in it can run code on load
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
 import shutil
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from accelerate import Accelerator
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..errors import one_line_message
 from ..modeling_hrm import HrmActCarry
 from .config import TrainConfig
 
@@ -38,8 +37,6 @@ TRAINER_STATE = "trainer_state.json"
 CONFIG_FILE = "train_config.yaml"
 TRAINER_OBJECTS = "trainer_objects.pt"
 COMPLETE_MARKER = "checkpoint_complete"
-# Test hook: SIGKILL this process inside the rewrite of `step-N` (old folder moved aside, new one not yet renamed in).
-KILL_IN_REWRITE_ENV = "HRM_TEST_KILL_IN_CHECKPOINT_REWRITE"
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
@@ -131,6 +128,13 @@ def load_carry(path: Path, device: torch.device) -> HrmActCarry | None:
     )  # fmt: skip
 
 
+def set_aside(folder: Path, aside: Path) -> None:
+    """Move `folder` to `aside` (replacing what an earlier interrupted rewrite left there), so that a checkpoint is
+    rewritten without a moment where neither its old nor its new folder is complete."""
+    shutil.rmtree(aside, ignore_errors=True)
+    folder.rename(aside)
+
+
 def save_checkpoint(
     accelerator: Accelerator,
     config: TrainConfig,
@@ -159,10 +163,7 @@ def save_checkpoint(
         (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
         (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
         if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-            if os.environ.get(KILL_IN_REWRITE_ENV) == str(step):
-                os.kill(os.getpid(), signal.SIGKILL)
+            set_aside(final, old)
         tmp.rename(final)
         shutil.rmtree(old, ignore_errors=True)
         if config.keep_last:
@@ -195,14 +196,14 @@ def load_checkpoint(
         accelerator.load_state(str(folder))
     except RuntimeError as error:
         if "size mismatch" not in str(error):
-            raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line(error)}).") from error
+            raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line_message(error)}).") from error
         mismatch = next(line.strip() for line in str(error).splitlines() if "size mismatch" in line)
         raise ValueError(
             f"Checkpoint {folder}: its model's sizes do not fit this run's ({mismatch}); was the dataset at "
             f"{config.data_path!r} rebuilt since the checkpoint was written?"
         ) from error
     except (OSError, EOFError, SafetensorError, KeyError) as error:
-        raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line(error)}).") from error
+        raise ValueError(f"Checkpoint {folder}: cannot be read ({one_line_message(error)}).") from error
     states = read_part(folder / TRAINER_OBJECTS, lambda p: torch.load(p, map_location="cpu", weights_only=True))
     if not isinstance(states, dict) or set(states) != set(objects):
         raise ValueError(f"Checkpoint file {folder / TRAINER_OBJECTS}: holds no state for {sorted(objects)}.")
@@ -228,9 +229,4 @@ def read_part(path: Path, read: Any) -> Any:
         SafetensorError,
         yaml.YAMLError,
     ) as error:
-        raise ValueError(f"Checkpoint file {path}: cannot be read ({one_line(error)}).") from error
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message (its type when it has none)."""
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"Checkpoint file {path}: cannot be read ({one_line_message(error)}).") from error

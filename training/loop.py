@@ -29,12 +29,12 @@ from transformers import PreTrainedModel
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
 from ..data.storage import check_ids_fit, load_puzzle_dataset, resolve_puzzle_dataset
+from ..errors import one_line_message
 from ..evaluation.evaluator import evaluate_split
 from ..hub import prepare_push, push_folder
 from .checkpoint import (
     checkpoints_dir,
     load_checkpoint,
-    one_line,
     recover_checkpoints,
     resolve_checkpoint,
     save_checkpoint,
@@ -477,8 +477,8 @@ class Trainer:
             revision = ["--revision", config.revision] if config.revision else []
             later = shlex.join(["hf", "upload", config.push_to_hub, str(model_dir), ".", *revision])
             raise PushFailedError(
-                f"training finished but the push to {config.push_to_hub} failed ({one_line(error)}); the model is "
-                f"saved at {model_dir}; push it later with: {later}"
+                f"training finished but the push to {config.push_to_hub} failed ({one_line_message(error)}); the "
+                f"model is saved at {model_dir}; push it later with: {later}"
             ) from error
 
     def finished(self) -> bool:
