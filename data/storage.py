@@ -162,7 +162,7 @@ def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int
     maze lines, ARC colour digits) and as one picture, with the row's index, group and puzzle identifier name."""
     from datasets import Features, Image, Value
 
-    from ..evaluation.render import Panel, decode_grid, draw_panels
+    from .render import Panel, decode_grid, draw_panels
     from ..tokenization_hrm import grid_text
 
     kind = metadata.puzzle_type

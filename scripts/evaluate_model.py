@@ -121,7 +121,7 @@ def print_table(results: dict[str, dict]) -> None:
 
 def save_examples(solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path) -> list[Path]:
     """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
-    from ..evaluation.render import render_example
+    from ..data.render import render_example
 
     return [
         render_example(

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     # Imported once the arguments are read, so that `--help` and argument errors come without loading datasets.
     from ..data.storage import load_puzzle_dataset, resolve_puzzle_dataset
-    from ..evaluation.render import decode_grid, render_rows
+    from ..data.render import decode_grid, render_rows
 
     split, metadata = load_puzzle_dataset(
         resolve_puzzle_dataset(args.dataset, "dataset", args.revision), split=args.split

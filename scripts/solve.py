@@ -74,7 +74,7 @@ def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, 
     import torch
 
     from ..evaluation.halting import roll_out_segments
-    from ..evaluation.render import render_segments, render_solution
+    from ..data.render import render_segments, render_solution
 
     tokens = kind.encode(puzzle, model.config.seq_len)
     if not args.segments:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hrm_hf.evaluation.render import (
+from hrm_hf.data.render import (
     CHANGED,
     GAP,
     GIVEN_FILL,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hrm_hf.evaluation import render
+from hrm_hf.data import render
 from hrm_hf.evaluation.halting import roll_out_segments
 from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
 from hrm_hf.scripts import solve as solve_script
