@@ -1,15 +1,18 @@
-"""Pictures of puzzles (PNG, or an animated GIF of a model's segments), decoded and styled by their puzzle type.
+"""Pictures of puzzles (PNG, or an animated GIF of a model's segments), decoded and styled by their puzzle type, and
+line charts of evaluation curves.
 
 A picture is a grid of panels, each a titled puzzle grid: Sudoku digits with box lines (the puzzle's givens on grey,
 the cells a model or solution filled in blue), mazes in colour (walls dark, start green, goal blue, path yellow) and
 ARC grids in the ARC palette; the puzzle type (`tokenization_hrm`) gives the grid, the givens, the cell size, the
 palette and the box lines. Wrong predicted cells are outlined in red, cells a segment changed in orange; the segment
 where adaptive halting stops is framed in green. `hrm evaluate --save-examples`, `hrm solve --png` and
-`hrm show --png` draw through here.
+`hrm show --png` draw through here, and `hrm evaluate --tta` draws its accuracy-against-compute curve (`render_curve`).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,3 +235,75 @@ def render_rows(
         givens = kind.givens(puzzle)
         panels += [Panel(title, puzzle, givens), Panel("solution", decode_grid(kind, labels), givens)]
     return save_picture([draw_panels(kind, panels, columns=2 * pairs_per_row)], path)
+
+
+# ---------------------------------------------------------------- curves
+
+CURVE_SIZE = (720, 440)
+CURVE_MARGINS = (64, 36, 24, 48)  # left, top, right, bottom: room for the tick labels and the title
+CURVE_COLOURS = [(0, 90, 200), (220, 20, 60), (46, 160, 67), (255, 140, 0), (120, 60, 170), (90, 90, 90)]
+AXIS = (60, 60, 60)
+GRID_LINE = (230, 230, 230)
+CURVE_TICKS = 5
+
+
+def x_scale(xs: list[float]) -> tuple[Callable[[float], float], list[float]]:
+    """The x axis of a curve: a position in [0, 1] for each value, and the ticks. Logarithmic (ticks at powers of 2)
+    where the values span a factor of 4 or more, as compute doubling per point does; linear otherwise."""
+    low, high = min(xs), max(xs)
+    if low > 0 and high / low >= 4:
+        log_low, log_high = math.log2(low), math.log2(high)
+        ticks = [2.0**k for k in range(math.ceil(log_low), math.floor(log_high) + 1)]
+        return lambda x: 0.05 + 0.9 * (math.log2(x) - log_low) / (log_high - log_low), ticks
+    span = high - low or 1.0
+    ticks = [low + span * i / (CURVE_TICKS - 1) for i in range(CURVE_TICKS)] if high > low else [low]
+    return lambda x: 0.5 if high == low else 0.05 + 0.9 * (x - low) / span, ticks
+
+
+def render_curve(
+    series: dict[str, list[tuple[float, float, str]]], path: str | Path, title: str, x_label: str, y_label: str
+) -> Path:
+    """Write a line chart (PNG) of `series`, each a legend name and its points `(x, y, label)` in order; each point
+    is marked and labelled (e.g. `K=8`). The y axis runs from 0 to 1 (accuracies); the x axis is logarithmic where the
+    points span a factor of 4 or more."""
+    left, top, right, bottom = CURVE_MARGINS
+    width, height = CURVE_SIZE
+    position, x_ticks = x_scale([x for points in series.values() for x, _, _ in points] or [1.0])
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return left + position(x) * (width - left - right), height - bottom - y * (height - top - bottom)
+
+    image = Image.new("RGB", CURVE_SIZE, (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    text = font()
+    draw.text((width / 2, 12), f"{title}: {y_label}", fill=AXIS, font=text, anchor="mm")
+    for step in range(CURVE_TICKS):
+        y = step / (CURVE_TICKS - 1)
+        py = height - bottom - y * (height - top - bottom)
+        draw.line([(left, py), (width - right, py)], fill=GRID_LINE)
+        draw.text((left - 8, py), f"{y:.0%}", fill=AXIS, font=text, anchor="rm")
+    for x in x_ticks:
+        px, py = at(x, 0.0)
+        draw.line([(px, py), (px, py + 4)], fill=AXIS)
+        draw.text((px, py + 6), f"{x:.3g}", fill=AXIS, font=text, anchor="mt")
+    draw.line([(left, height - bottom), (width - right, height - bottom)], fill=AXIS)
+    draw.line([(left, height - bottom), (left, top)], fill=AXIS)
+    draw.text(((left + width - right) / 2, height - 14), x_label, fill=AXIS, font=text, anchor="mm")
+    for index, (name, points) in enumerate(series.items()):
+        colour = CURVE_COLOURS[index % len(CURVE_COLOURS)]
+        pixels = [at(x, y) for x, y, _ in points]
+        if len(pixels) > 1:
+            draw.line(pixels, fill=colour, width=2)
+        for px, py in pixels:
+            draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+        legend_y = height - bottom - 16 - index * (FONT_SIZE + 4)  # bottom right: accuracy curves rise away from it
+        draw.line([(width - right - 200, legend_y), (width - right - 184, legend_y)], fill=colour, width=2)
+        draw.text((width - right - 180, legend_y), name, fill=colour, font=text, anchor="lm")
+    lowest: dict[tuple[float, str], float] = {}  # each mark once, under the lowest point it names
+    for points in series.values():
+        for x, y, label in points:
+            lowest[x, label] = min(y, lowest.get((x, label), y))
+    for (x, label), y in lowest.items():
+        px, py = at(x, y)
+        draw.text((px, py + 8), label, fill=AXIS, font=text, anchor="mt")
+    return save_picture([image], path)

@@ -2,7 +2,8 @@
 
 Augmented puzzles are named `<puzzle>_t<transform>_<colour map>` (see `data.arc`), which says how to map a predicted
 grid back to the original puzzle.
-Candidates of one test input are ranked by votes, then by mean halting confidence `sigmoid(q_halt)`.
+Candidates of one test input are ranked by votes, then by mean halting confidence `sigmoid(q_halt)`
+(`pipeline_hrm.rank_answers`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.arc import parse_identifier
+from ..pipeline_hrm import rank_answers
 from ..tokenization_hrm import decode_arc
 
 
@@ -41,25 +43,20 @@ class RankedTestInput:
     confidences: list[float] = field(default_factory=list)
 
 
-def grid_key(grid: np.ndarray) -> tuple:
-    """A hashable identity of a grid (shape and colours)."""
-    return grid.shape, grid.tobytes()
-
-
 def vote(candidates: Iterable[ArcCandidate]) -> dict[tuple[str, int], RankedTestInput]:
-    """Rank the de-augmented candidates of every `(puzzle, test index)` by votes, then by mean confidence."""
-    tallies: dict[tuple[str, int], dict[tuple, list]] = defaultdict(dict)
+    """Rank the de-augmented candidates of every `(puzzle, test index)` by votes, then by mean confidence (the
+    pipeline's `rank_answers`, which every test-time vote shares)."""
+    grouped: dict[tuple[str, int], tuple[list, list]] = defaultdict(lambda: ([], []))
     for candidate in candidates:
         puzzle, augmentation = parse_identifier(candidate.identifier_name)
-        grid = augmentation.invert(candidate.grid.astype(np.uint8)).astype(np.int64)
-        entry = tallies[puzzle, candidate.test_index].setdefault(grid_key(grid), [grid, 0, 0.0])
-        entry[1] += 1
-        entry[2] += candidate.halt_confidence
+        grids, confidences = grouped[puzzle, candidate.test_index]
+        grids.append(augmentation.invert(candidate.grid.astype(np.uint8)).astype(np.int64))
+        confidences.append(candidate.halt_confidence)
     ranked = {}
-    for (puzzle, test_index), entries in tallies.items():
-        order = sorted(entries.values(), key=lambda e: (-e[1], -e[2] / e[1]))
+    for (puzzle, test_index), (grids, confidences) in grouped.items():
+        answers = rank_answers(grids, confidences)
         ranked[puzzle, test_index] = RankedTestInput(
-            puzzle, test_index, [e[0] for e in order], [e[1] for e in order], [e[2] / e[1] for e in order]
+            puzzle, test_index, answers.answers, answers.votes, answers.confidences
         )
     return ranked
 

@@ -4,16 +4,22 @@ Training, checkpoint conversion and `hrm evaluate --update-card` all call [`writ
 give (metrics, datasets, command, names) is kept from the previous call, which `card_inputs.json` beside the card
 records, so the three can update one card in turn. The YAML metadata holds only what is right on the Hub: Hub ids,
 never local paths, and the headline results in `model-index`; the full training config stays in `train_config.yaml`.
+Results measured on a Hub dataset are also written as the Hub reads evaluation results now, one
+`.eval_results/<name>.yaml` per figure, each naming its protocol (halting, segments, transforms, selection, models);
+the test-time scaling curve (`hrm evaluate --tta`) is drawn into the card with its table.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+import yaml
+from huggingface_hub import EvalResult, EvalResultEntry, ModelCard, ModelCardData, eval_result_entries_to_yaml
 from safetensors import safe_open
 
 from ..data.card import BIBTEX, PAPER_URL
@@ -36,6 +42,9 @@ HALTING_SUFFIXES = {RELEASE_HALTING: "", **{mode: f"_{mode}" for mode in HALTING
 HEADLINE_METRICS = {"exact_accuracy": "Exact accuracy", "token_accuracy": "Token accuracy"}
 UNKNOWN_TASK_DESCRIPTION = "grid puzzles"
 MODEL_TAGS = ["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle"]  # and the puzzle type's
+EVAL_RESULTS_DIR = ".eval_results"
+EVAL_RESULT_METRICS = ("exact_accuracy", "pass@2")  # the figures a leaderboard compares, where measured
+PLAIN_SELECTION = "vote"  # one answer per puzzle: nothing to select, recorded as the default
 
 
 def template_path() -> Path:
@@ -79,6 +88,73 @@ def headline_results(
     return results
 
 
+def protocol_text(protocol: dict) -> str:
+    """A figure's protocol in words: `fixed halting, 16 segments, K=8 transforms, rules selection, 1 model`."""
+    models = protocol["models"]
+    return (
+        f"{protocol['halting']} halting, {protocol['max_segments']} segments, K={protocol['tta']} transforms, "
+        f"{protocol['select']} selection, {models} model{'s' if models > 1 else ''}"
+    )
+
+
+def plain_points(metrics: dict[str, float], halt_max_steps: int) -> list[dict]:
+    """The figures of a plain evaluation (one model, the puzzles as they are, `halt_max_steps` segments) as points
+    with their protocol, one per halting mode measured."""
+    points = []
+    for halting, suffix in HALTING_SUFFIXES.items():
+        figures = {name: metrics[name + suffix] for name in EVAL_RESULT_METRICS if name + suffix in metrics}
+        if figures:
+            protocol = {"halting": halting, "max_segments": halt_max_steps, "tta": 1, "select": PLAIN_SELECTION}
+            points.append({**figures, "protocol": protocol | {"models": 1}})
+    return points
+
+
+def eval_result_name(dataset: str, metric: str, protocol: dict) -> str:
+    """The file name of one figure: dataset, metric and protocol, in characters any file system takes."""
+    name = (
+        f"{dataset.split('/')[-1]}_{metric}_{protocol['halting']}_{protocol['max_segments']}seg_"
+        f"k{protocol['tta']}_{protocol['select']}_{protocol['models']}models"
+    )
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name) + ".yaml"
+
+
+def eval_result_entries(
+    points: list[dict], dataset: str, split: str | None, source_repo: str | None = None
+) -> dict[str, EvalResultEntry]:
+    """The `.eval_results/` files of `points` measured on the Hub dataset `dataset`, by file name: one figure each,
+    its protocol in `notes`, today's date, and the model repo as its source when there is one."""
+    date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = (
+        {"source_url": f"https://huggingface.co/{source_repo}", "source_name": "hrm evaluate"} if source_repo else {}
+    )
+    entries = {}
+    for point in points:
+        for metric in EVAL_RESULT_METRICS:
+            if metric in point:
+                entries[eval_result_name(dataset, metric, point["protocol"])] = EvalResultEntry(
+                    dataset_id=dataset, task_id=split or "default", value=round(float(point[metric]), 6), date=date,
+                    notes=f"{metric}; {protocol_text(point['protocol'])}", **source,
+                )  # fmt: skip
+    return entries
+
+
+def write_eval_results(
+    folder: Path, points: list[dict], dataset: str | None, split: str | None, source_repo: str | None = None
+) -> list[Path]:
+    """Replace `folder/.eval_results/` with the files of `points`, where `dataset` is a Hub dataset (a local one has
+    no id the Hub could link); returns the files written."""
+    if not dataset or not names_hub_repo(dataset):
+        return []
+    target = Path(folder) / EVAL_RESULTS_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    entries = eval_result_entries(points, dataset, split, source_repo)
+    if entries:
+        target.mkdir(parents=True)
+    for name, entry in entries.items():
+        (target / name).write_text(yaml.safe_dump(eval_result_entries_to_yaml([entry]), sort_keys=False))
+    return [target / name for name in entries]
+
+
 def copy_examples(examples: list, output_dir: Path) -> list[str]:
     """Copy example pictures into `output_dir/examples/` and return their card-relative paths."""
     relative = []
@@ -118,6 +194,8 @@ def write_model_card(
     eval_dataset: str | None = None,
     eval_split: str | None = None,
     base_model: str | None = None,
+    scaling: list[dict] | None = None,
+    curve: str | Path | None = None,
 ) -> Path:
     """Render `model_card.md` into `output_dir/README.md` and return its path.
 
@@ -136,6 +214,9 @@ def write_model_card(
         eval_dataset: the dataset `metrics` were measured on; defaults to `dataset`.
         eval_split: the split of `eval_dataset` they were measured on.
         base_model: the Hub id of the model this one was converted or fine-tuned from.
+        scaling: the points of a test-time scaling curve (`hrm evaluate --tta`), each its metrics and its `protocol`;
+            shown as a table, kept while `metrics` are.
+        curve: the picture of that curve (copied into the folder like `examples`).
     """
     output_dir = Path(output_dir)
     config_path = output_dir / "config.json"
@@ -144,9 +225,12 @@ def write_model_card(
     config = json.loads(config_path.read_text())
     previous = read_previous(output_dir)
     dataset = dataset or previous.get("dataset")
-    if metrics is None:  # the earlier metrics stay, with where they were measured
+    if metrics is None:  # the earlier metrics stay, with where they were measured and the curve measured with them
         metrics = previous.get("metrics") or {}
         eval_dataset, eval_split = previous.get("eval_dataset"), previous.get("eval_split")
+        scaling, curve = previous.get("scaling"), previous.get("curve")
+    elif curve is not None:
+        curve = copy_examples([curve], output_dir)[0]
     inputs = {
         "metrics": metrics,
         "dataset": dataset,
@@ -155,6 +239,8 @@ def write_model_card(
         "command": command or previous.get("command"),
         "examples": copy_examples(examples, output_dir) if examples else previous.get("examples") or [],
         "base_model": base_model or previous.get("base_model"),
+        "scaling": scaling,
+        "curve": curve,
     }
     inputs["repo_id"], inputs["model_name"] = card_names(output_dir, repo_id, model_name, previous)
     kind = infer_puzzle_type(config["seq_len"], config["vocab_size"])
@@ -168,6 +254,8 @@ def write_model_card(
         model_name=inputs["model_name"],
         eval_results=headline_results(metrics, inputs["eval_dataset"], eval_split, kind) or None,
     )
+    points = scaling or plain_points(metrics, config["halt_max_steps"])
+    write_eval_results(output_dir, points, inputs["eval_dataset"], eval_split, repo_id_on_hub(inputs["repo_id"]))
     card = ModelCard.from_template(
         card_data,
         template_path=str(template_path()),
@@ -180,6 +268,8 @@ def write_model_card(
         puzzle_table_values=f"{puzzle_table_values(config):,}",
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
         train_config=TRAIN_CONFIG_NAME if (output_dir / TRAIN_CONFIG_NAME).is_file() else None,
+        adaptive_named=any(name.endswith(HALTING_SUFFIXES["adaptive"]) for name in metrics),
+        scaling_rows=[{**point, "protocol_text": protocol_text(point["protocol"])} for point in scaling or []],
         **{
             key: config.get(key)
             for key in (
@@ -197,6 +287,11 @@ def write_model_card(
     card.save(output_dir / CARD_NAME)
     (output_dir / CARD_INPUTS_NAME).write_text(json.dumps(inputs, indent=2) + "\n")
     return output_dir / CARD_NAME
+
+
+def repo_id_on_hub(repo_id: str) -> str | None:
+    """`repo_id` where it names a Hub repo (not a folder's name)."""
+    return repo_id if names_hub_repo(repo_id) else None
 
 
 def puzzle_table_values(config: dict) -> int:

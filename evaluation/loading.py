@@ -21,12 +21,13 @@ if TYPE_CHECKING:
 MODEL_FILES = ["*.json", "*.safetensors", "*.py"]
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--model`, `--revision` and `--trust-remote-code`, the options of every command that loads a user's model."""
+def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """`--model`, `--revision` and `--trust-remote-code`, the options of every command that loads a user's model;
+    `several=True` takes one or more models (an ensemble)."""
     parser.add_argument(
-        "--model", required=True,
+        "--model", required=True, nargs="+" if several else None,
         help="Model folder, or Hub repo id owner/name when no such folder exists (a path starting with . or / is "
-        "always a folder).",
+        "always a folder)." + (" Several models vote together on each puzzle (an ensemble)." if several else ""),
     )  # fmt: skip
     parser.add_argument("--revision", help="Branch, tag or commit of a Hub model (default: main).")
     parser.add_argument(

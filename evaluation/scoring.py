@@ -74,15 +74,18 @@ def steps_histogram(solved: list[SolvedRow]) -> dict[str, int]:
 
 
 def arc_scores(
-    solved: list[SolvedRow], arrays: dict[str, np.ndarray], metadata: PuzzleDatasetMetadata
+    copies: list[list[SolvedRow]], arrays: dict[str, np.ndarray], metadata: PuzzleDatasetMetadata
 ) -> tuple[dict[str, float], dict]:
-    """ARC pass@k after voting across augmentations, and the Kaggle submission of the two best candidates."""
+    """ARC pass@k after voting across augmentations (and across the models of an ensemble: one list of solved rows
+    in dataset order per model), and the Kaggle submission of the two best candidates."""
     names, blank = metadata.identifier_names, metadata.blank_identifier_id
     if names is None:
         raise ValueError(f"ARC scoring needs identifier_names in the dataset metadata of split {metadata.split!r}.")
     identifiers = arrays["puzzle_identifiers"].tolist()
     ranked = vote(
-        candidates_from_rows(
+        candidate
+        for solved in copies
+        for candidate in candidates_from_rows(
             identifiers,
             [row.predictions.numpy() for row in solved],
             [row.halt_confidence for row in solved],
@@ -91,7 +94,7 @@ def arc_scores(
         )
     )
     truth_tokens = np.where(arrays["labels"] == IGNORE_LABEL_ID, 0, arrays["labels"])
-    truths = vote(candidates_from_rows(identifiers, truth_tokens, [1.0] * len(solved), names, blank))
+    truths = vote(candidates_from_rows(identifiers, truth_tokens, [1.0] * len(identifiers), names, blank))
     scores = load_metric("arc_pass_at_k").compute(
         predictions=[serialise_grids(ranked[key]) for key in truths],
         references=[serialise_grids(truths[key])[0] for key in truths],

@@ -11,6 +11,20 @@ accuracy, mean segments, segments histogram; for ARC the voted pass@k) and, for 
 the first halting mode given). `--update-card` writes the results into the model's card: the folder's README.md, or
 for a Hub repo a new commit of its card (the weights stay as they are; a refused push is one line).
 Under `accelerate launch` each rank solves every world_size-th row and rank 0 gathers them, so no row counts twice.
+
+Test-time scaling, and the curve of exact accuracy against compute it buys:
+
+    hrm evaluate --model runs/sudoku/model --dataset ./data/sudoku --tta 1 2 4 8 16 32 --select vote rules
+    hrm evaluate --model runs/sudoku/model --dataset ./data/sudoku --halting adaptive --max-steps 4 8 16 32
+    hrm evaluate --model runs/a/model runs/b/model runs/c/model --dataset ./data/sudoku
+
+`--tta K` solves each puzzle under K transforms of its type at once (the identity and K-1 random ones that keep it a
+valid puzzle), maps the answers back and selects one: `vote` ranks them by votes, then by mean Q-halt confidence (the
+authors' ARC voting); `rules` first drops the answers that break the puzzle's rules or change a given. `--max-steps`
+may exceed the model's halt_max_steps (the carry runs on). Several `--model`s vote together. Each combination of
+halting, segments, K and selection is one point: a table gives its exact accuracy, segments per puzzle and
+wall-clock, `tts_curve.png` draws them, and `.eval_results/*.yaml` holds them as the Hub reads evaluation results,
+each naming its protocol; `--update-card` puts the curve, its table and those files into the model's folder or repo.
 """
 
 from __future__ import annotations
@@ -36,11 +50,14 @@ if TYPE_CHECKING:
 
 TABLE_COLUMNS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count")
 CARD_METRICS = ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps")
+PROTOCOL_COLUMNS = ("halting", "max_segments", "tta", "select", "models")
+SCALING_COLUMNS = ("exact_accuracy", "mean_steps", "seconds")
+CURVE_NAME = "tts_curve.png"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_model_arguments(parser)
+    add_model_arguments(parser, several=True)
     parser.add_argument(
         "--dataset", required=True,
         help="Puzzle dataset folder, or Hub dataset repo id owner/name when no such folder exists.",
@@ -53,7 +70,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Halting modes to score, each on the same rows: fixed (every row runs max steps, the release) and/or "
         "adaptive (a row stops when q_halt > q_continue). Default: both.",
     )  # fmt: skip
-    parser.add_argument("--max-steps", type=int, help="Most segments per row (default: the model's halt_max_steps).")
+    parser.add_argument(
+        "--max-steps", "--max-segments", type=int, nargs="+", metavar="N",
+        help="Most segments per row (default: the model's halt_max_steps); more than halt_max_steps lets the carry run "
+        "on, with fixed or adaptive halting. Several values are points of the curve.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tta", type=int, nargs="+", default=[1], metavar="K",
+        help="Solve each puzzle under K transforms of its puzzle type in one batch (the identity and K-1 random ones: "
+        "Sudoku's digit relabelling and line shuffles, a maze's 8 symmetries) and select one answer (default: 1, the "
+        "puzzle as it is). Several values are points of the curve.",
+    )  # fmt: skip
+    parser.add_argument(
+        "--select", nargs="+", default=["vote"], metavar="MODE",
+        help="How one answer is picked from the transforms' and the models': vote (most votes, then the highest mean "
+        "Q-halt confidence, as the authors' ARC voting) and/or rules (answers that break the puzzle's rules or change "
+        "a given are dropped first). Default: vote.",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the random transforms of --tta (default: 0).")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows in flight per process (default: 64).")
     parser.add_argument("--limit", type=int, help="Score only the first LIMIT rows of the split.")
     parser.add_argument(
@@ -71,16 +105,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "that leaves the weights as they are.",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    for name, least in (("max_steps", 1), ("batch_size", 1), ("limit", 1), ("save_examples", 0)):
-        value = getattr(args, name)
-        if value is not None and value < least:
-            parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    for name, least in (("max_steps", 1), ("tta", 1), ("batch_size", 1), ("limit", 1), ("save_examples", 0)):
+        values = getattr(args, name)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and value < least:
+                parser.error(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     from ..evaluation.card import HALTING_SUFFIXES  # every halting mode, the release's first; after `--help`'s turn
+    from ..pipeline_hrm import SELECTIONS
 
-    unknown = [mode for mode in args.halting or [] if mode not in HALTING_SUFFIXES]
-    if unknown:
-        parser.error(f"--halting must be one of {', '.join(HALTING_SUFFIXES)}, got {unknown[0]!r}")
+    for option, given, allowed in (("halting", args.halting, HALTING_SUFFIXES), ("select", args.select, SELECTIONS)):
+        unknown = [mode for mode in given or [] if mode not in allowed]
+        if unknown:
+            parser.error(f"--{option} must be one of {', '.join(allowed)}, got {unknown[0]!r}")
     args.halting = args.halting or list(HALTING_SUFFIXES)
+    args.max_steps = args.max_steps or [None]
+    if args.update_card and len(args.model) > 1:
+        parser.error("--update-card needs one --model: an ensemble's results belong to no single model's card")
     return args
 
 
@@ -94,7 +134,7 @@ def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata
         sys.exit(f"error: --split: {error}")
 
 
-def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: argparse.Namespace) -> None:
+def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, dataset: str, model: str) -> None:
     """Exit naming the field when the dataset's rows cannot run on the model: another sequence length, or token ids
     or puzzle identifiers beyond the model's tables."""
     for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
@@ -102,7 +142,7 @@ def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, args: 
         fits = model_value == data_value if name == "seq_len" else model_value >= data_value
         if not fits:
             sys.exit(
-                f"error: --dataset {args.dataset} has {name}={data_value}, but --model {args.model} has {name}={model_value}."
+                f"error: --dataset {dataset} has {name}={data_value}, but --model {model} has {name}={model_value}."
             )
 
 
@@ -159,14 +199,15 @@ def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
     temporary folder, and commit it with its example pictures; returns the commit URL.
 
     The folder holds the downloaded card and its inputs, `config.json` and weights (which the card describes), so it is
-    rendered exactly as for a local folder; nothing outside it is written. A failure raises `PushError` in one line.
+    rendered exactly as for a local folder; nothing outside it is written. The commit carries the card, its pictures
+    and the `.eval_results/` files. A failure raises `PushError` in one line.
     """
     import shutil
     import tempfile
 
     from huggingface_hub import HfApi, hf_hub_download
 
-    from ..evaluation.card import CARD_INPUTS_NAME, CARD_NAME, EXAMPLES_DIR, write_model_card
+    from ..evaluation.card import CARD_INPUTS_NAME, CARD_NAME, EVAL_RESULTS_DIR, EXAMPLES_DIR, write_model_card
     from ..hub import commit_files, with_retries
 
     api = HfApi()
@@ -188,10 +229,46 @@ def update_hub_card(repo_id: str, revision: str | None, update: dict) -> str:
         write_model_card(folder, repo_id=repo_id, **update)
         files = {name: folder / name for name in (CARD_NAME, CARD_INPUTS_NAME)}
         files |= {f"{EXAMPLES_DIR}/{p.name}": p for p in sorted((folder / EXAMPLES_DIR).glob("*.png"))}
+        files |= {f"{EVAL_RESULTS_DIR}/{p.name}": p for p in sorted((folder / EVAL_RESULTS_DIR).glob("*.yaml"))}
         return commit_files(
             repo_id, files, "Update the evaluation results in the model card", what=f"Card update of {repo_id}",
             revision=revision,
         )  # fmt: skip
+
+
+def is_plain(protocol: dict, halt_max_steps: int) -> bool:
+    """Whether a point is the plain evaluation: one model, the puzzle as it is, the model's own segment limit."""
+    return protocol["tta"] == 1 and protocol["models"] == 1 and protocol["max_segments"] == halt_max_steps
+
+
+def print_scaling(points: list[dict]) -> None:
+    """One line per point of the curve: its protocol, exact accuracy, segments per puzzle and wall-clock."""
+    print("test-time scaling:")
+    print("".join(c.rjust(16) for c in (*PROTOCOL_COLUMNS, *SCALING_COLUMNS)))
+    for point in points:
+        values = [point["protocol"][c] for c in PROTOCOL_COLUMNS] + [point[c] for c in SCALING_COLUMNS]
+        print("".join(f"{v:16.4f}" if isinstance(v, float) else f"{v!s:>16}" for v in values))
+
+
+def curve_series(points: list[dict]) -> dict[str, list[tuple[float, float, str]]]:
+    """The curve's lines: the points of one halting mode, selection and model count, by segments per puzzle; each
+    marked with what was scaled (`K=8`, `32 seg`)."""
+    scaled_tta = len({p["protocol"]["tta"] for p in points}) > 1
+    series: dict[str, list] = {}
+    for point in sorted(points, key=lambda p: p["mean_steps"]):
+        protocol = point["protocol"]
+        name = f"{protocol['halting']}, {protocol['select']}" + (
+            f", {protocol['models']} models" if protocol["models"] > 1 else ""
+        )
+        mark = f"K={protocol['tta']}" if scaled_tta else f"{protocol['max_segments']} seg"
+        series.setdefault(name, []).append((point["mean_steps"], point["exact_accuracy"], mark))
+    return series
+
+
+def write_curve(points: list[dict], path: Path, title: str) -> Path:
+    from ..data.render import render_curve
+
+    return render_curve(curve_series(points), path, title, "forward segments per puzzle", "exact accuracy")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -199,46 +276,78 @@ def main(argv: list[str] | None = None) -> dict:
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
 
-    from ..evaluation.card import write_model_card
-    from ..evaluation.evaluator import evaluate_split
+    from ..evaluation.card import protocol_text, write_eval_results, write_model_card
+    from ..evaluation.evaluator import score_candidates, solve_candidates
     from ..evaluation.loading import load_model, resolve_model
+    from ..evaluation.scoring import dataset_arrays
+    from ..pipeline_hrm import check_tta
 
     accelerator = Accelerator()
-    source = resolve_model(args.model, "--model", args.revision)
-    model = load_model(source, args.trust_remote_code).eval().to(accelerator.device)
+    sources = [resolve_model(model, "--model", args.revision) for model in args.model]
+    models = [load_model(source, args.trust_remote_code).eval().to(accelerator.device) for source in sources]
     split, metadata = load_split(args.dataset, args.split)
-    check_fits(model.config, metadata, args)
+    for model, name in zip(models, args.model, strict=True):
+        check_fits(model.config, metadata, args.dataset, name)
     kind = metadata.puzzle_type
+    try:
+        if kind is None and (max(args.tta) > 1 or "rules" in args.select):
+            raise ValueError(f"--dataset {args.dataset} has no puzzle type, whose transforms and rules it needs")
+        for tta in args.tta:
+            check_tta(kind, tta)
+    except ValueError as error:
+        sys.exit(f"error: --tta: {error}")
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    results, evaluation = {}, None
+    arrays = dataset_arrays(split, metadata, args.limit)
+    halt_max_steps = models[0].config.halt_max_steps
+    results, points, shown = {}, [], None
     for halting in args.halting:
-        evaluation = evaluate_split(
-            model, split, metadata, accelerator, halting=halting, batch_size=args.batch_size, limit=args.limit,
-            max_steps=args.max_steps, progress=True,
-        )  # fmt: skip
-        results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
-        if evaluation.submission is not None and halting == args.halting[0] and accelerator.is_main_process:
-            (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
+        for max_steps in args.max_steps:
+            for tta in args.tta:
+                candidates = solve_candidates(
+                    models, arrays, kind, accelerator, halting=halting, batch_size=args.batch_size,
+                    max_steps=max_steps, tta=tta, seed=args.seed, progress=accelerator.is_main_process,
+                )  # fmt: skip
+                for select in args.select:
+                    evaluation = score_candidates(candidates, arrays, metadata, accelerator, select)
+                    protocol = evaluation.protocol
+                    if is_plain(protocol, halt_max_steps) and halting not in results:
+                        results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
+                    if evaluation.submission is not None and shown is None and accelerator.is_main_process:
+                        (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
+                    points.append(
+                        {**evaluation.metrics, "seconds": evaluation.seconds, "protocol": protocol,
+                         "label": protocol_text(protocol)}
+                    )  # fmt: skip
+                    shown = evaluation
     if not accelerator.is_main_process:
         return {}
     report = {
-        "model": args.model,
+        "model": args.model[0] if len(args.model) == 1 else args.model,
         "dataset": args.dataset,
         "split": args.split,
         "task": kind and kind.name,
         "results": results,
     }
+    scaled = len(points) > len(results)
+    if scaled:
+        report["scaling"] = points
     (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
-    print_table(results)
-    pictures = (
-        save_examples(evaluation.solved, evaluation.arrays, kind, args.save_examples, output_dir) if kind else []
-    )
-    for picture in pictures:
-        print(f"Wrote {picture}")
-    print(f"Wrote {output_dir / 'metrics.json'}")
+    if results:
+        print_table(results)
+    pictures = save_examples(shown.solved, shown.arrays, kind, args.save_examples, output_dir) if kind else []
+    written = [*pictures, output_dir / "metrics.json"]
+    curve = None
+    if scaled:
+        print_scaling(points)
+        curve = write_curve(points, output_dir / CURVE_NAME, f"{kind.name if kind else 'puzzles'} {args.split}")
+        written.append(curve)
+    written += write_eval_results(output_dir, points, args.dataset, args.split, sources[0].repo_id)
+    for path in written:
+        print(f"Wrote {path}")
     if args.update_card:
-        update = card_update(results, args, pictures)
+        source = sources[0]
+        update = card_update(results, args, pictures) | {"scaling": points if scaled else None, "curve": curve}
         if source.repo_id is None:
             write_model_card(source.path, **update)
             print(f"Updated {source.path / 'README.md'}")
