@@ -42,7 +42,7 @@ class SplitEvaluation:
         solved: the solved rows in dataset order (main process only; empty elsewhere).
         arrays: the scored rows' `input_ids`, `labels` (-100 where no loss is taken) and `puzzle_identifiers`.
         submission: ARC's Kaggle submission of the two best candidates per test input (main process only).
-        seconds: the wall-clock of solving the rows.
+        seconds: the wall-clock of solving the rows and selecting their answers.
         protocol: how the answers were made: `halting`, `max_segments`, `tta`, `select`, `models`.
     """
 
@@ -119,18 +119,20 @@ def score_candidates(
     solved = []
     if accelerator.is_main_process:  # one rank loads and computes the metric modules, the others receive the scores
         kind = metadata.puzzle_type
+        start = time.perf_counter()
         solved = select_rows(candidates.copies, arrays, kind, select)
+        seconds = candidates.seconds + time.perf_counter() - start  # selecting is inference too (rules check answers)
         metrics = puzzle_metrics(solved, arrays["labels"])
         submission = None
         if kind is not None and kind.voted_over_augmentations:
             pass_at_k, submission = arc_scores(candidates.copies, arrays, metadata)
             metrics |= pass_at_k
-        result[0] = (metrics, steps_histogram(solved), submission)
-    metrics, histogram, submission = broadcast_object_list(result)[0]
+        result[0] = (metrics, steps_histogram(solved), submission, seconds)
+    metrics, histogram, submission, seconds = broadcast_object_list(result)[0]
     protocol = {**candidates.protocol, "select": select}
     if not accelerator.is_main_process:
-        return SplitEvaluation(metrics, histogram, arrays, seconds=candidates.seconds, protocol=protocol)
-    return SplitEvaluation(metrics, histogram, arrays, solved, submission, candidates.seconds, protocol)
+        return SplitEvaluation(metrics, histogram, arrays, seconds=seconds, protocol=protocol)
+    return SplitEvaluation(metrics, histogram, arrays, solved, submission, seconds, protocol)
 
 
 def evaluate_split(

@@ -3,6 +3,7 @@ curve and its `.eval_results` files. Tiny random models do not solve puzzles; th
 (the transforms and their inverses are tested for every puzzle type in test_data_encoding.py)."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,16 +14,18 @@ from huggingface_hub import parse_eval_result_entries
 from PIL import Image
 from transformers import pipeline
 
+from hrm_hf.data.arc import parse_identifier
 from hrm_hf.data.storage import load_puzzle_dataset
 from hrm_hf.evaluation.card import protocol_text, write_eval_results, write_model_card
 from hrm_hf.evaluation.evaluator import evaluate_split, solve_rows
+from hrm_hf.evaluation.halting import SolvedRow
 from hrm_hf.evaluation.model_folder import save_model_files
-from hrm_hf.evaluation.scoring import dataset_arrays, puzzle_metrics
+from hrm_hf.evaluation.scoring import arc_scores, dataset_arrays, puzzle_metrics
 from hrm_hf.evaluation.voting import augmented_arrays
 from hrm_hf.pipeline_hrm import augmented, check_tta, rank_answers, select_answer
 from hrm_hf.scripts import evaluate_model as evaluate_script
-from hrm_hf.tokenization_hrm import ARC, SUDOKU, SudokuShuffle, sudoku_tokens
-from tests.helpers import build_tiny_data, tiny_model
+from hrm_hf.tokenization_hrm import ARC, SUDOKU, SudokuShuffle, arc_canvas, sudoku_tokens
+from tests.helpers import build_arc_fixture, build_tiny_data, tiny_model
 
 
 SOLVED_4X4 = ("1234341221434321", "12.434.22143.321")  # a solution, and its puzzle with 3 blanks
@@ -261,3 +264,33 @@ def test_pipeline_votes_over_transforms(tmp_path):
     assert solver(puzzle, tta=6, select="rules") == voted  # seeded: the same transforms every call
     with pytest.raises(ValueError, match="select must be one of"):
         solver(puzzle, tta=2, select="best")
+
+
+# ---------------------------------------------------------------- ARC figures as every scorer reads them
+
+
+def test_a_limit_keeps_whole_arc_tasks(tmp_path):
+    build_arc_fixture(tmp_path / "arc")
+    split, metadata = load_puzzle_dataset(tmp_path / "arc", split="test")
+
+    def tasks(identifiers) -> list[str]:
+        return [parse_identifier(metadata.identifier_names[i])[0] for i in identifiers]
+
+    every = tasks(split["puzzle_identifiers"])
+    kept = tasks(dataset_arrays(split, metadata, limit=1)["puzzle_identifiers"])
+    assert set(kept) == {every[0]} and len(kept) == every.count(every[0]) > 1
+
+
+def test_arc_reports_pass_at_2_per_task_and_per_test_output():
+    """Task `aaa` has two test inputs, one solved; `bbb` one, solved: 0.75 per task, 2/3 per test output."""
+    grids = [np.array([[1, 2]]), np.array([[3], [4]]), np.array([[5]])]
+    labels = np.stack([arc_canvas(g.astype(np.uint8)) for g in grids]).astype(np.int64)
+    predictions = labels.copy()
+    predictions[1] = arc_canvas(np.array([[9]], np.uint8))
+    names = ["<blank>", "aaa", "bbb"]
+    arrays = {"input_ids": labels, "labels": labels, "puzzle_identifiers": np.array([1, 1, 2])}
+    solved = [SolvedRow(i, torch.as_tensor(p), 1, 1.0) for i, p in enumerate(predictions)]
+    metadata = SimpleNamespace(identifier_names=names, blank_identifier_id=0, split="test")
+    scores, kaggle = arc_scores([solved], arrays, metadata)
+    assert scores["pass@2"] == 0.75 and scores["pass@2_per_output"] == pytest.approx(2 / 3)
+    assert sorted(kaggle) == ["aaa", "bbb"] and len(kaggle["aaa"]) == 2
