@@ -30,6 +30,7 @@ each naming its protocol; `--update-card` puts the curve, its table and those fi
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -40,10 +41,12 @@ from .cli import HelpFormatter
 
 
 if TYPE_CHECKING:
+    from accelerate import Accelerator
     from datasets import Dataset
     from transformers import PretrainedConfig
 
     from ..data.metadata import PuzzleDatasetMetadata
+    from ..evaluation.evaluator import SplitEvaluation
     from ..evaluation.halting import SolvedRow
     from ..tokenization_hrm import PuzzleType
 
@@ -89,13 +92,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="Seed of the random transforms of --tta (default: 0).")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows in flight per process (default: 64).")
-    parser.add_argument("--limit", type=int, help="Score only the first LIMIT rows of the split.")
+    parser.add_argument(
+        "--limit", type=int,
+        help="Score only the first LIMIT rows of the split (ARC: and the other rows of their tasks, so that no task is "
+        "scored over part of its test inputs).",
+    )  # fmt: skip
     parser.add_argument(
         "--output-dir", default="eval", help="Folder for metrics.json, submission.json and examples/ (default: eval)."
     )
     parser.add_argument(
         "--save-examples", type=int, default=0, metavar="N",
-        help="Write PNG pictures of the first N rows (input, truth, prediction of the last halting mode, wrong cells "
+        help="Write PNG pictures of the first N rows (input, truth, prediction of the last point measured, wrong cells "
         "marked) to OUTPUT_DIR/examples/ (default: 0).",
     )  # fmt: skip
     parser.add_argument(
@@ -271,13 +278,48 @@ def write_curve(points: list[dict], path: Path, title: str) -> Path:
     return render_curve(curve_series(points), path, title, "forward segments per puzzle", "exact accuracy")
 
 
+def measure(
+    models: list, arrays: dict, metadata: PuzzleDatasetMetadata, accelerator: Accelerator, args: argparse.Namespace
+) -> tuple[dict[str, dict], list[dict], SplitEvaluation, SplitEvaluation]:
+    """Every point of the sweep: each halting mode, segment limit and K solved once, scored under each selection.
+
+    Returns the plain evaluations by halting mode (one model, K=1, the model's segment limit: the table `hrm evaluate`
+    always printed), every point with its protocol and wall-clock, and the first and the last point's evaluation (the
+    ARC submission comes from the first, the pictures from the last).
+    """
+    from ..evaluation.card import protocol_text
+    from ..evaluation.evaluator import score_candidates, solve_candidates
+
+    halt_max_steps = models[0].config.halt_max_steps
+    results, points, first, evaluation = {}, [], None, None
+    for halting, max_steps, tta in itertools.product(args.halting, args.max_steps, args.tta):
+        candidates = solve_candidates(
+            models, arrays, metadata.puzzle_type, accelerator, halting=halting, batch_size=args.batch_size,
+            max_steps=max_steps, tta=tta, seed=args.seed, progress=accelerator.is_main_process,
+        )  # fmt: skip
+        for select in args.select:
+            evaluation = score_candidates(candidates, arrays, metadata, accelerator, select)
+            protocol = evaluation.protocol
+            if is_plain(protocol, halt_max_steps) and halting not in results:
+                results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
+            points.append(
+                {
+                    **evaluation.metrics,
+                    "seconds": evaluation.seconds,
+                    "protocol": protocol,
+                    "label": protocol_text(protocol),
+                }
+            )
+            first = first or evaluation
+    return results, points, first, evaluation
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
 
-    from ..evaluation.card import protocol_text, write_eval_results, write_model_card
-    from ..evaluation.evaluator import score_candidates, solve_candidates
+    from ..evaluation.card import write_eval_results, write_model_card
     from ..evaluation.loading import load_model, resolve_model
     from ..evaluation.scoring import dataset_arrays
     from ..pipeline_hrm import check_tta
@@ -299,27 +341,9 @@ def main(argv: list[str] | None = None) -> dict:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     arrays = dataset_arrays(split, metadata, args.limit)
-    halt_max_steps = models[0].config.halt_max_steps
-    results, points, shown = {}, [], None
-    for halting in args.halting:
-        for max_steps in args.max_steps:
-            for tta in args.tta:
-                candidates = solve_candidates(
-                    models, arrays, kind, accelerator, halting=halting, batch_size=args.batch_size,
-                    max_steps=max_steps, tta=tta, seed=args.seed, progress=accelerator.is_main_process,
-                )  # fmt: skip
-                for select in args.select:
-                    evaluation = score_candidates(candidates, arrays, metadata, accelerator, select)
-                    protocol = evaluation.protocol
-                    if is_plain(protocol, halt_max_steps) and halting not in results:
-                        results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
-                    if evaluation.submission is not None and shown is None and accelerator.is_main_process:
-                        (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
-                    points.append(
-                        {**evaluation.metrics, "seconds": evaluation.seconds, "protocol": protocol,
-                         "label": protocol_text(protocol)}
-                    )  # fmt: skip
-                    shown = evaluation
+    results, points, first, last = measure(models, arrays, metadata, accelerator, args)
+    if first.submission is not None and accelerator.is_main_process:
+        (output_dir / "submission.json").write_text(json.dumps(first.submission))
     if not accelerator.is_main_process:
         return {}
     report = {
@@ -335,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
     (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     if results:
         print_table(results)
-    pictures = save_examples(shown.solved, shown.arrays, kind, args.save_examples, output_dir) if kind else []
+    pictures = save_examples(last.solved, last.arrays, kind, args.save_examples, output_dir) if kind else []
     written = [*pictures, output_dir / "metrics.json"]
     curve = None
     if scaled:
