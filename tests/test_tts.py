@@ -25,7 +25,7 @@ from hrm_hf.evaluation.voting import augmented_arrays
 from hrm_hf.pipeline_hrm import augmented, check_tta, rank_answers, select_answer
 from hrm_hf.scripts import evaluate_model as evaluate_script
 from hrm_hf.tokenization_hrm import ARC, SUDOKU, SudokuShuffle, arc_canvas, sudoku_tokens
-from tests.helpers import build_arc_fixture, build_tiny_data, tiny_model
+from tests.helpers import FIXTURES, build_arc_fixture, build_tiny_data, tiny_model
 
 
 SOLVED_4X4 = ("1234341221434321", "12.434.22143.321")  # a solution, and its puzzle with 3 blanks
@@ -294,3 +294,35 @@ def test_arc_reports_pass_at_2_per_task_and_per_test_output():
     scores, kaggle = arc_scores([solved], arrays, metadata)
     assert scores["pass@2"] == 0.75 and scores["pass@2_per_output"] == pytest.approx(2 / 3)
     assert sorted(kaggle) == ["aaa", "bbb"] and len(kaggle["aaa"]) == 2
+
+
+# ---------------------------------------------------------------- a trained model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The small trained 4x4 model of the fixtures and its 100 held-out puzzles."""
+    from hrm_hf.data.sudoku import build_sudoku_dataset
+    from hrm_hf.data.sudoku_generator import generate_puzzles
+    from hrm_hf.modeling_hrm import HrmActModel
+
+    folder = tmp_path_factory.mktemp("trained") / "data"
+    rows = generate_puzzles(2100, seed=3, size=4, clues=(10, 10), progress=False)
+    build_sudoku_dataset(rows[:1], rows[2000:], size=4, output_dir=folder)  # the training split is not read here
+    split, metadata = load_puzzle_dataset(folder, split="test")
+    return HrmActModel.from_pretrained(FIXTURES / "tts" / "sudoku4-model").eval(), split, metadata
+
+
+def test_eight_transforms_with_rules_never_lose_to_one_on_a_trained_model(trained):
+    """The identity is one of the K copies, and an answer that keeps the rules and the givens of a Sudoku with one
+    solution is that solution: with `rules`, a puzzle solved at K=1 stays solved at K=8."""
+    model, split, metadata = trained
+    accelerator = Accelerator(cpu=True)
+    one = evaluate_split(model, split, metadata, accelerator, halting="fixed")
+    eight = evaluate_split(model, split, metadata, accelerator, halting="fixed", tta=8, select="rules")
+    assert 0.2 < one.metrics["exact_accuracy"] < 0.9  # neither solved nor hopeless: room for scaling to show
+    assert eight.metrics["exact_accuracy"] >= one.metrics["exact_accuracy"] + 0.1
+    labels = one.arrays["labels"]
+    for first, voted, label in zip(one.solved, eight.solved, labels, strict=True):
+        if (first.predictions.numpy() == label).all():
+            assert (voted.predictions.numpy() == label).all()
