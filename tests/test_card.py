@@ -151,11 +151,14 @@ def test_usage_snippet_runs_on_the_saved_model(tmp_path, monkeypatch, capsys, ta
     assert json.loads((folder / "card_inputs.json").read_text())["repo_id"] == str(folder)
 
 
-@pytest.mark.parametrize(("push_to_hub", "name"), [(None, "model"), ("user/hrm-sudoku-4x4", "hrm-sudoku-4x4")])
-def test_training_folder_card_names_the_final_folder_or_the_repo(tmp_path, push_to_hub, name):
+@pytest.mark.parametrize(
+    ("push_to_hub", "name", "title"),
+    [(None, "model", "run"), ("user/hrm-sudoku-4x4", "hrm-sudoku-4x4", "hrm-sudoku-4x4")],
+)
+def test_training_folder_card_names_the_final_folder_or_the_repo(tmp_path, push_to_hub, name, title):
     """The trainer renders the card before renaming its temporary folder into place: the card names the final
-    folder (or the repo it pushes to), registers the pipeline, links the training config and keeps paths out of
-    the YAML metadata."""
+    folder (or the repo it pushes to) and is titled with the run's name (or the repo's), registers the pipeline,
+    links the training config and keeps paths out of the YAML metadata."""
     data, run = tmp_path / "outputs" / "data", tmp_path / "outputs" / "run"
     config = TrainConfig.from_dict({"data_path": str(data), "output_dir": str(run), "push_to_hub": push_to_hub})
     for _ in range(2):  # the second save replaces the first
@@ -163,9 +166,9 @@ def test_training_folder_card_names_the_final_folder_or_the_repo(tmp_path, push_
     assert sorted(p.name for p in run.iterdir()) == ["model"]
     text = (folder / "README.md").read_text()
     header = text.split("---")[1]
-    assert f"\n# {name}\n" in text and ".tmp" not in text and "outputs" not in header
+    assert f"\n# {title}\n" in text and ".tmp" not in text and "outputs" not in header
     (index,) = yaml.safe_load(header)["model-index"]
-    assert index["name"] == name and index["results"][0]["dataset"]["split"] == "test"  # the trainer's evaluation
+    assert index["name"] == title and index["results"][0]["dataset"]["split"] == "test"  # the trainer's evaluation
     assert f'pipeline(model="{push_to_hub or name}", trust_remote_code=True)' in text
     assert "[`train_config.yaml`](train_config.yaml)" in text and (folder / "train_config.yaml").is_file()
     assert PIPELINE_TASK in json.loads((folder / "config.json").read_text())["custom_pipelines"]

@@ -19,11 +19,14 @@ def save_model_folder(
 ) -> Path:
     """Write the model folder at `folder`, replacing any previous one only once the new one is complete.
 
-    The card, rendered before the rename, names the Hub repo when the run pushes and the final folder otherwise.
+    The card, rendered before the rename, names the Hub repo when the run pushes and the final folder otherwise; it is
+    titled with the repo's name, else the run's (`run_name`, else the output folder's name: the model folder's own
+    name, `model`, says nothing).
     """
+    title = None if config.push_to_hub else config.run_name or Path(config.output_dir).resolve().name
     return write_model_folder(
         model, folder, extras=lambda tmp: config.save(tmp / TRAIN_CONFIG_NAME), metrics=metrics,
-        dataset=config.data_path, eval_split="test", command=command, repo_id=config.push_to_hub,
+        dataset=config.data_path, eval_split="test", command=command, repo_id=config.push_to_hub, model_name=title,
     )  # fmt: skip
 
 
