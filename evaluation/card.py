@@ -264,6 +264,7 @@ def write_model_card(
         bibtex=BIBTEX,
         task_description=kind.description if kind else UNKNOWN_TASK_DESCRIPTION,
         usage_example=kind.usage_example(config["seq_len"]) if kind else None,
+        takes_transforms=kind is not None and not kind.voted_over_augmentations,  # the pipeline's `tta`
         num_parameters=f"{count_parameters(output_dir):,}",
         puzzle_table_values=f"{puzzle_table_values(config):,}",
         dataset_link=f"https://huggingface.co/datasets/{hub_dataset}" if hub_dataset else None,
