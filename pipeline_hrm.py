@@ -86,13 +86,21 @@ def select_answer(
     select: str,
 ) -> tuple[int, RankedAnswers]:
     """The candidate that answers a puzzle (a position in `answers`, the first of the winning answer's voters) and
-    the ranking it won. With `select="rules"`, the answers that break the rules do not vote, unless all do."""
+    the ranking, the winner first. With `select="rules"`, the winner is the best-ranked answer that keeps the rules
+    (the best one when none does): dropping the others before the vote leaves the ranking of the rest as it is, so
+    the rules are checked answer by answer down the ranking, and only until one passes."""
     check_selection(select)
-    allowed = list(range(len(answers)))
+    ranked = rank_answers(answers, confidences)
     if select == "rules":
-        allowed = [i for i in allowed if follows_rules(kind, puzzle_tokens, answers[i])] or allowed
-    ranked = rank_answers([answers[i] for i in allowed], [confidences[i] for i in allowed])
-    ranked.members = [[allowed[i] for i in members] for members in ranked.members]
+        passing = (i for i, answer in enumerate(ranked.answers) if follows_rules(kind, puzzle_tokens, answer))
+        winner = next(passing, 0)
+        order = [winner, *(i for i in range(len(ranked.answers)) if i != winner)]
+        ranked = RankedAnswers(
+            *(
+                [entries[i] for i in order]
+                for entries in (ranked.answers, ranked.votes, ranked.confidences, ranked.members)
+            )
+        )
     return ranked.members[0][0], ranked
 
 

@@ -25,7 +25,7 @@ from hrm_hf.evaluation.voting import augmented_arrays
 from hrm_hf.pipeline_hrm import augmented, check_tta, rank_answers, select_answer
 from hrm_hf.scripts import evaluate_model as evaluate_script
 from hrm_hf.tokenization_hrm import ARC, SUDOKU, SudokuShuffle, arc_canvas, sudoku_tokens
-from tests.helpers import FIXTURES, build_arc_fixture, build_tiny_data, tiny_model
+from tests.helpers import FIXTURES, MAZE, build_arc_fixture, build_tiny_data, tiny_model
 
 
 SOLVED_4X4 = ("1234341221434321", "12.434.22143.321")  # a solution, and its puzzle with 3 blanks
@@ -69,7 +69,7 @@ def test_rules_selection_drops_an_answer_that_breaks_the_rules():
     best, _ = select_answer(SUDOKU, puzzle, answers, confidences, "vote")
     assert best == 0  # the most votes
     best, ranked = select_answer(SUDOKU, puzzle, answers, confidences, "rules")
-    assert best == 3 and ranked.votes == [1]
+    assert best == 3 and ranked.votes == [1, 2, 1] and ranked.members == [[3], [0, 1], [2]]  # the winner first
     best, ranked = select_answer(SUDOKU, puzzle, [broken, moved_given], [0.2, 0.9], "rules")
     assert best == 1 and ranked.votes == [1, 1]  # every answer breaks the rules: all vote, as with `vote`
     with pytest.raises(ValueError, match="select must be one of"):
@@ -252,18 +252,26 @@ def test_bad_scaling_options_are_named(flags, message, capsys):
 # ---------------------------------------------------------------- the pipeline
 
 
-def test_pipeline_votes_over_transforms(tmp_path):
-    model = tiny_model(seq_len=16, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=3)
+@pytest.mark.parametrize(("seq_len", "puzzle"), [(16, SOLVED_4X4[1]), (900, MAZE)], ids=["sudoku", "maze"])
+def test_pipeline_votes_over_transforms(tmp_path, seq_len, puzzle):
+    model = tiny_model(seq_len=seq_len, vocab_size=6, num_puzzle_identifiers=1, halt_max_steps=3)
     save_model_files(model, tmp_path)
     solver = pipeline(model=str(tmp_path), trust_remote_code=True)
-    puzzle = SOLVED_4X4[1]
     plain = solver(puzzle)
     assert solver(puzzle, tta=1) == plain and "votes" not in plain
     voted = solver(puzzle, tta=6, select="rules")
-    assert 1 <= voted["votes"] <= 6 and len(voted["solution"]) == 16 and voted["segments"] >= 6
+    assert 1 <= voted["votes"] <= 6 and voted["segments"] >= 6
+    assert len(voted["solution"]) == len(plain["solution"])
     assert solver(puzzle, tta=6, select="rules") == voted  # seeded: the same transforms every call
     with pytest.raises(ValueError, match="select must be one of"):
         solver(puzzle, tta=2, select="best")
+
+
+def test_pipeline_of_an_arc_model_refuses_transforms(tmp_path):
+    save_model_files(tiny_model(seq_len=900, vocab_size=12, num_puzzle_identifiers=1), tmp_path)
+    solver = pipeline(model=str(tmp_path), trust_remote_code=True)
+    with pytest.raises(ValueError, match="tta must be 1 for arc"):
+        solver([[1, 2], [3, 4]], tta=2)
 
 
 # ---------------------------------------------------------------- ARC figures as every scorer reads them
