@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
     from ..data.metadata import PuzzleDatasetMetadata
+    from ..tokenization_hrm import PuzzleType
 
 
 @dataclass
@@ -78,7 +79,7 @@ def solve_rows(
 def solve_candidates(
     models: Sequence,
     arrays: dict,
-    kind,
+    kind: PuzzleType | None,
     accelerator: Accelerator,
     *,
     halting: str = "fixed",
@@ -94,8 +95,8 @@ def solve_candidates(
     `max_steps` may exceed the models' `halt_max_steps`: the carry simply runs on, and adaptive halting still stops
     a row when its Q head says so.
     """
-    inputs, transforms = augmented_arrays(arrays, kind, tta, seed)
     start = time.perf_counter()
+    inputs, transforms = augmented_arrays(arrays, kind, tta, seed)
     copies = []
     for model in models:
         solved = solve_rows(model, inputs, accelerator, batch_size, halting, max_steps, progress)

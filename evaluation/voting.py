@@ -10,12 +10,17 @@ row is the solved row itself, so the evaluation is the plain one, number for num
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..pipeline_hrm import augmented, check_selection, check_tta, select_answer, test_time_augmentations, unaugmented
 from .halting import SolvedRow
+
+
+if TYPE_CHECKING:
+    from ..tokenization_hrm import PuzzleType
 
 
 @dataclass
@@ -34,7 +39,9 @@ class Candidates:
     protocol: dict
 
 
-def augmented_arrays(arrays: dict[str, np.ndarray], kind, tta: int, seed: int) -> tuple[dict[str, np.ndarray], list]:
+def augmented_arrays(
+    arrays: dict[str, np.ndarray], kind: PuzzleType | None, tta: int, seed: int
+) -> tuple[dict[str, np.ndarray], list]:
     """The rows to solve: each row's `tta` transformed copies side by side (row-major: row 0's copies, row 1's, ...,
     so a puzzle's copies run in one batch), and the transform of each copy by row, `[rows][tta]`."""
     rows, seq_len = arrays["input_ids"].shape
@@ -51,7 +58,7 @@ def augmented_arrays(arrays: dict[str, np.ndarray], kind, tta: int, seed: int) -
     return {"input_ids": inputs, "puzzle_identifiers": np.repeat(arrays["puzzle_identifiers"], tta)}, transforms
 
 
-def mapped_back(solved: list[SolvedRow], transforms: list[list], kind) -> list[list[SolvedRow]]:
+def mapped_back(solved: list[SolvedRow], transforms: list[list], kind: PuzzleType | None) -> list[list[SolvedRow]]:
     """The solved copies (row-major, as `augmented_arrays` laid them out) regrouped by transform, each answer mapped
     back to its original puzzle."""
     tta = len(transforms[0]) if transforms else 1
@@ -68,7 +75,9 @@ def mapped_back(solved: list[SolvedRow], transforms: list[list], kind) -> list[l
     return copies
 
 
-def select_rows(copies: list[list[SolvedRow]], arrays: dict[str, np.ndarray], kind, select: str) -> list[SolvedRow]:
+def select_rows(
+    copies: list[list[SolvedRow]], arrays: dict[str, np.ndarray], kind: PuzzleType | None, select: str
+) -> list[SolvedRow]:
     """One answer per row: the selected one of its copies, with the segments of all copies (the compute it cost) and
     the mean `q_halt` logit of the copies that gave it. One copy is returned as it is."""
     check_selection(select)
