@@ -109,11 +109,13 @@ def check_selection(select: str) -> None:
         raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}.")
 
 
-def check_tta(kind: PuzzleType, tta: int) -> None:
+def check_tta(kind: PuzzleType | None, tta: int) -> None:
     """A one-line error for a number of transforms the puzzle type cannot take: at least 1, and only 1 for types
     whose augmented copies are separate puzzles with their own embedding (ARC: its dataset holds them)."""
     if isinstance(tta, bool) or not isinstance(tta, int) or tta < 1:
         raise ValueError(f"tta must be a whole number of transforms, at least 1, got {tta!r}.")
+    if tta > 1 and kind is None:
+        raise ValueError(f"tta must be 1 for puzzles of no known type (no transforms to draw), got tta={tta}.")
     if tta > 1 and kind.voted_over_augmentations:
         raise ValueError(
             f"tta must be 1 for {kind.name}: each augmented {kind.name} puzzle has its own puzzle embedding, and "

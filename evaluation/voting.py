@@ -81,6 +81,8 @@ def select_rows(
     """One answer per row: the selected one of its copies, with the segments of all copies (the compute it cost) and
     the mean `q_halt` logit of the copies that gave it. One copy is returned as it is."""
     check_selection(select)
+    if select == "rules" and kind is None:
+        raise ValueError("select='rules' needs the puzzle type, whose rules it checks; the dataset names none.")
     if len(copies) == 1:
         return copies[0]
     selected = []

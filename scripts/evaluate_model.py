@@ -331,9 +331,9 @@ def main(argv: list[str] | None = None) -> dict:
     for model, name in zip(models, args.model, strict=True):
         check_fits(model.config, metadata, args.dataset, name)
     kind = metadata.puzzle_type
+    if kind is None and "rules" in args.select:
+        sys.exit(f"error: --select rules: --dataset {args.dataset} names no puzzle type whose rules it could check.")
     try:
-        if kind is None and (max(args.tta) > 1 or "rules" in args.select):
-            raise ValueError(f"--dataset {args.dataset} has no puzzle type, whose transforms and rules it needs")
         for tta in args.tta:
             check_tta(kind, tta)
     except ValueError as error:
