@@ -105,6 +105,7 @@ def select_answer(
 
 
 def check_selection(select: str) -> None:
+    """A one-line error naming `select` when it is none of `SELECTIONS`."""
     if select not in SELECTIONS:
         raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}.")
 
