@@ -225,8 +225,10 @@ class HrmActPuzzleEmbedding(nn.Module):
     """The per-puzzle embedding table, trained by sparse SignSGD rather than by the dense optimizer.
 
     The table is a persistent buffer, not a parameter: the dense optimizer, weight decay and DDP's gradient all-reduce
-    never see it. In training, the looked-up rows become a fresh leaf tensor that requires grad; after backward,
-    [`HrmActModel.pop_puzzle_emb_grad`] hands the training loop the ids and row gradients of the last forward.
+    never see it. A training forward copies the looked-up rows into `rows`, a leaf tensor that requires grad, and their
+    ids into `ids`, as the authors' `CastedSparseEmbedding` does (`models/sparse_embedding.py`): the forward then
+    creates no tensor that requires grad, so `torch.compile` takes it whole, and backward leaves the row gradients in
+    `rows.grad`, which [`HrmActModel.pop_puzzle_emb_grad`] hands the training loop.
     """
 
     def __init__(self, config: HrmActConfig):
@@ -234,15 +236,41 @@ class HrmActPuzzleEmbedding(nn.Module):
         self.weight = nn.Buffer(
             torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim, dtype=torch.float32)
         )
-        self.last_ids: torch.Tensor | None = None
-        self.last_rows: torch.Tensor | None = None
+        self.rows = torch.zeros(0, config.puzzle_emb_ndim, dtype=torch.float32)
+        self.ids = torch.zeros(0, dtype=torch.int32)
 
     def forward(self, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
-        rows = self.weight[puzzle_identifiers.long()].float()
-        if self.training and torch.is_grad_enabled():
-            rows = rows.detach().requires_grad_(True)
-            self.last_ids, self.last_rows = puzzle_identifiers, rows
-        return rows
+        if not (self.training and torch.is_grad_enabled()):
+            return self.weight[puzzle_identifiers.long()]
+        self.size_rows(puzzle_identifiers)
+        with torch.no_grad():
+            self.rows.copy_(self.weight[puzzle_identifiers.long()])
+            self.ids.copy_(puzzle_identifiers)
+        return self.rows
+
+    def size_rows(self, puzzle_identifiers: torch.Tensor) -> None:
+        """(Re)allocate `rows` and `ids` unless they already fit this batch (its size, the table's device, the ids'
+        dtype). A compiled forward cannot create the leaf, so call this before it (the training loop does, through
+        [`HrmActModel.size_puzzle_rows`]); otherwise the compiled forward breaks its graph here once, then recompiles."""
+        batch_size, device = puzzle_identifiers.shape[0], self.weight.device
+        if (
+            self.rows.shape[0] == batch_size
+            and self.rows.device == device
+            and self.ids.dtype == puzzle_identifiers.dtype
+        ):
+            return
+        # Plain attributes, not buffers: neither saved, nor moved by `.to()`, nor seen by DDP.
+        self.rows = torch.zeros(batch_size, self.weight.shape[1], dtype=torch.float32, device=device).requires_grad_()
+        self.ids = torch.zeros(batch_size, dtype=puzzle_identifiers.dtype, device=device)
+
+    def pop_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The ids and row gradients of the last training forward's backward, or None when no backward filled them
+        since the last call; the gradient is taken, so the next backward starts from none."""
+        grad = self.rows.grad
+        if grad is None:
+            return None
+        self.rows.grad = None
+        return self.ids.clone(), grad
 
 
 class HrmActAttention(nn.Module):
@@ -383,7 +411,7 @@ class HrmActOutput(ModelOutput):
     q_halt_logits, q_continue_logits: `[batch]` float32.
     target_q_continue: `[batch]` bootstrap target, in training with `halt_max_steps > 1` only.
     carry: pass it back as `carry=` on the next call.
-    metrics: sums over the rows that halted at this segment (spec section 6): `count`, `accuracy`,
+    metrics: sums over the rows that halted at this segment (the authors' `ACTLossHead`): `count`, `accuracy`,
         `exact_accuracy`, `q_halt_accuracy`, `steps`, `lm_loss`, `q_halt_loss` and, in training, `q_continue_loss`.
     hidden_states: with `output_hidden_states=True`, `(z_H, z_L)` at the end of the segment; with
         `output_hidden_states="cycles"`, every state the segment computed, in order: for each high-level cycle its
@@ -453,7 +481,8 @@ class HrmActPreTrainedModel(PreTrainedModel):
             )
         return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
 
-    # trf-ignore: TRF018 -- the release's init (spec section 2) replaces the library's for every module with weights.
+    # trf-ignore: TRF018 -- the release's init (JAX-style truncated normals, a Q head that starts at "never halt")
+    # replaces the library's for every module with weights.
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         config = self.config
@@ -500,14 +529,13 @@ class HrmActModel(HrmActPreTrainedModel):
         self.puzzle_emb_len = config.puzzle_emb_len
         self.embed_scale = math.sqrt(config.hidden_size)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, dtype=torch.float32)
-        # CODEPATH: released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
-        # `puzzle_emb_ndim = 0` is the release's option without them (fixture `no_puzzle`).
+        # The released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
+        # `puzzle_emb_ndim = 0` is the release's option without them.
         if config.puzzle_emb_ndim > 0:
             self.puzzle_emb = HrmActPuzzleEmbedding(config)
             # Every rank applies the same SignSGD update, so DDP must neither all-reduce nor broadcast the table.
             self._ddp_params_and_buffers_to_ignore = ["puzzle_emb.weight"]
-        # CODEPATH: released checkpoints use RoPE; `learned` positions are the release's other option (fixture
-        # `learned_pad`).
+        # The released checkpoints use RoPE; `learned` positions are the release's other option.
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
         else:
@@ -544,18 +572,20 @@ class HrmActModel(HrmActPreTrainedModel):
         table = getattr(self, "puzzle_emb", None)
         return 0 if table is None else table.weight.numel()
 
+    def size_puzzle_rows(self, puzzle_identifiers: torch.Tensor) -> None:
+        """Ready the puzzle embedding's gradient leaf for a training batch with these ids, so that a compiled
+        training forward runs as one graph from its first call; a no-op without puzzle embeddings."""
+        table = getattr(self, "puzzle_emb", None)
+        if table is not None:
+            table.size_rows(puzzle_identifiers)
+
     def pop_puzzle_emb_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Ids and row gradients of the puzzle embeddings used by the last training forward, then forget them.
 
-        None when the model has no puzzle embeddings or no training forward ran since the last call.
+        None when the model has no puzzle embeddings or no backward of a training forward ran since the last call.
         """
         table = getattr(self, "puzzle_emb", None)
-        if table is None or table.last_rows is None:
-            return None
-        ids, rows = table.last_ids, table.last_rows
-        table.last_ids = table.last_rows = None
-        grad = rows.grad if rows.grad is not None else torch.zeros_like(rows)
-        return ids, grad
+        return None if table is None else table.pop_grad()
 
     def embed_inputs(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
         """Token embeddings with the puzzle-embedding prefix (and learned positions), scaled by `sqrt(hidden)`."""
@@ -567,7 +597,8 @@ class HrmActModel(HrmActPreTrainedModel):
             prefix = F.pad(prefix, (0, self.puzzle_emb_len * self.config.hidden_size - prefix.shape[-1]))
             prefix = prefix.view(-1, self.puzzle_emb_len, self.config.hidden_size).to(self.forward_dtype)
             embedding = torch.cat((prefix, embedding), dim=-2)
-        # CODEPATH: `learned` positions (fixture `learned_pad`); released checkpoints use RoPE instead.
+        # The release's `learned` positions (its checkpoints use RoPE instead), added and scaled by 1/sqrt(2) to keep
+        # the variance.
         if self.config.pos_encodings == "learned":
             embedding = 0.707106781 * (embedding + self.embed_positions.weight.to(self.forward_dtype))
         return self.embed_scale * embedding
@@ -582,7 +613,7 @@ class HrmActModel(HrmActPreTrainedModel):
         """
         config = self.config
         trace = trace if trace is not None else SegmentTrace()
-        # CODEPATH: RoPE in released checkpoints; `learned` positions were added to the embedding instead.
+        # RoPE in the released checkpoints; `learned` positions were added to the embedding instead.
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
         for h_step in range(config.H_cycles):
@@ -602,10 +633,9 @@ class HrmActModel(HrmActPreTrainedModel):
         """A carry whose rows are all halted, so the next call starts every row on its batch row."""
         batch_size = batch["input_ids"].shape[0]
         device = batch["input_ids"].device
-        z_shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
         return HrmActCarry(
-            z_H=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
-            z_L=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
+            z_H=torch.zeros(self.state_shape(batch_size), dtype=self.forward_dtype, device=device),
+            z_L=torch.zeros(self.state_shape(batch_size), dtype=self.forward_dtype, device=device),
             steps=torch.zeros(batch_size, dtype=torch.int32, device=device),
             halted=torch.ones(batch_size, dtype=torch.bool, device=device),
             current_data={key: torch.empty_like(value) for key, value in batch.items()},
@@ -664,14 +694,14 @@ class HrmActModel(HrmActPreTrainedModel):
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         return_dict = config.return_dict if return_dict is None else return_dict
         _check_tensors(input_ids=input_ids, puzzle_identifiers=puzzle_identifiers, labels=labels)
-        if puzzle_identifiers is None:
-            puzzle_identifiers = torch.full(
-                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
-            )
-        batch = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        batch = {"input_ids": input_ids, "puzzle_identifiers": self.puzzle_ids_or_blank(input_ids, puzzle_identifiers)}
         if labels is not None:
             batch["labels"] = labels
         self.check_inputs(batch, carry)
+        # Training data had its ids checked once where it entered (the dataset's load), and reading ids back to the
+        # host would stall every step on a GPU and split a compiled graph; every other call checks them here.
+        if not self.training and not torch.compiler.is_compiling():
+            self.check_id_ranges(batch)
         carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
         trace = SegmentTrace(states=[] if output_hidden_states else None, attentions=[] if output_attentions else None)
         z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data, trace)
@@ -681,7 +711,7 @@ class HrmActModel(HrmActPreTrainedModel):
             is_last_step = steps >= self.config.halt_max_steps
             halted = is_last_step
             target_q_continue = None
-            # CODEPATH: released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
+            # The released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
             # decision to learn.
             if self.training and self.config.halt_max_steps > 1:
                 halted = halted | (q_halt > q_continue)
@@ -725,7 +755,8 @@ class HrmActModel(HrmActPreTrainedModel):
         target_q_continue: torch.Tensor | None,
         carry: HrmActCarry,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The summed segment loss `lm + 0.5 * (q_halt + q_continue)` and the metric sums of spec section 6."""
+        """The summed segment loss `lm + 0.5 * (q_halt + q_continue)` and the metric sums of the authors'
+        `ACTLossHead` (`models/losses.py`)."""
         labels = carry.current_data["labels"]
         with torch.no_grad():
             mask = labels != IGNORE_LABEL_ID
@@ -751,6 +782,16 @@ class HrmActModel(HrmActPreTrainedModel):
             metrics["q_continue_loss"] = q_continue_loss.detach()
         return total, metrics
 
+    def puzzle_ids_or_blank(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor | None) -> torch.Tensor:
+        """`puzzle_identifiers`, or the blank puzzle's id for every row when none are given."""
+        if puzzle_identifiers is not None:
+            return puzzle_identifiers
+        return torch.full(input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device)
+
+    def state_shape(self, batch_size: int) -> tuple[int, int, int]:
+        """The shape of `z_H` and `z_L`: every position of the puzzle-embedding prefix and of the puzzle."""
+        return batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size
+
     def check_inputs(self, batch: dict[str, torch.Tensor], carry: HrmActCarry | None) -> None:
         """Raise `ValueError` naming the field for any input the model cannot run on, before any compute."""
         config = self.config
@@ -762,21 +803,21 @@ class HrmActModel(HrmActPreTrainedModel):
         batch_size = input_ids.shape[0]
         if batch_size == 0:
             raise ValueError("`input_ids` is an empty batch (shape [0, seq_len]); pass at least one row.")
-        _check_ids("input_ids", input_ids, config.vocab_size)
+        _check_integer_ids("input_ids", input_ids)
         if puzzle_identifiers.shape != (batch_size,):
             raise ValueError(
                 f"`puzzle_identifiers` must have shape [batch={batch_size}], got {list(puzzle_identifiers.shape)}."
             )
-        _check_ids("puzzle_identifiers", puzzle_identifiers, config.num_puzzle_identifiers)
+        _check_integer_ids("puzzle_identifiers", puzzle_identifiers)
         labels = batch.get("labels")
         if labels is not None:
             if labels.shape != input_ids.shape:
                 raise ValueError(
                     f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}."
                 )
-            _check_ids("labels", labels, config.vocab_size, ignored=IGNORE_LABEL_ID)
+            _check_integer_ids("labels", labels)
         if carry is not None:
-            state_shape = (batch_size, self.puzzle_emb_len + config.seq_len, config.hidden_size)
+            state_shape = self.state_shape(batch_size)
             for name in ("z_H", "z_L"):
                 shape = tuple(getattr(carry, name).shape)
                 if shape[1:] != state_shape[1:]:
@@ -794,9 +835,26 @@ class HrmActModel(HrmActPreTrainedModel):
                     "pass `labels` on every call of a rollout or on none."
                 )
 
+    def check_id_ranges(self, batch: dict[str, torch.Tensor]) -> None:
+        """Raise `ValueError` naming the first input that holds an id outside its table, reading the batch back to
+        the host once; `labels` may also hold `-100` (no loss)."""
+        config = self.config
+        limits = {
+            "input_ids": (config.vocab_size, None),
+            "puzzle_identifiers": (config.num_puzzle_identifiers, None),
+            "labels": (config.vocab_size, IGNORE_LABEL_ID),
+        }
+        outside = {name: _outside(ids, *limits[name]) for name, ids in batch.items()}
+        found = torch.stack([mask.any() for mask in outside.values()]).tolist()
+        for (name, mask), any_outside in zip(outside.items(), found, strict=True):
+            if any_outside:
+                upper, ignored = limits[name]
+                allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
+                raise ValueError(f"`{name}` must lie in {allowed}, got {batch[name][mask][0].item()}.")
+
     def fresh_state(self, batch_size: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`z_H`, `z_L` of `batch_size` rows starting a puzzle: `H_init`/`L_init` broadcast over every position."""
-        shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        shape = self.state_shape(batch_size)
         z_H = self.H_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
         z_L = self.L_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
         return z_H, z_L
@@ -823,12 +881,9 @@ class HrmActModel(HrmActPreTrainedModel):
         max_steps = self.config.halt_max_steps if max_steps is None else max_steps
         if max_steps < 1:
             raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
-        if puzzle_identifiers is None:
-            puzzle_identifiers = torch.full(
-                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
-            )
-        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        data = {"input_ids": input_ids, "puzzle_identifiers": self.puzzle_ids_or_blank(input_ids, puzzle_identifiers)}
         self.check_inputs(data, None)
+        self.check_id_ranges(data)
         return data, max_steps
 
     @torch.no_grad()
@@ -877,17 +932,15 @@ def _check_tensors(input_ids: object, **optional: object) -> None:
             raise TypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
 
 
-def _check_ids(name: str, ids: torch.Tensor, upper: int, ignored: int | None = None) -> None:
+def _check_integer_ids(name: str, ids: torch.Tensor) -> None:
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise ValueError(f"`{name}` must hold integer ids, got dtype {ids.dtype}.")
-    if torch.compiler.is_compiling():
-        return  # reading values back would split the compiled graph; shapes and dtypes are still checked
-    out_of_range = (ids < 0) | (ids >= upper)
-    if ignored is not None:
-        out_of_range &= ids != ignored
-    if out_of_range.any():
-        allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
-        raise ValueError(f"`{name}` must lie in {allowed}, got {ids[out_of_range][0].item()}.")
+
+
+def _outside(ids: torch.Tensor, upper: int, ignored: int | None) -> torch.Tensor:
+    """Where `ids` lies outside `[0, upper)` (and is not the `ignored` id)."""
+    outside = (ids < 0) | (ids >= upper)
+    return outside & (ids != ignored) if ignored is not None else outside
 
 
 @dataclass
