@@ -25,7 +25,6 @@ import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +33,8 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
-from transformers.utils import ModelOutput, logging
+from transformers.utils import ModelOutput, can_return_tuple, logging
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_hrm import HrmActConfig
 
@@ -359,17 +359,13 @@ class HrmActReasoningModule(nn.Module):
         state: torch.Tensor,
         injection: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
-        attentions: list[torch.Tensor] | None = None,
+        output_attentions: bool = False,
     ) -> torch.Tensor:
-        """Run the blocks; when given a list, `attentions` receives each block's attention map."""
+        """Run the blocks; `output_attentions` makes each compute its attention map (the eager path)."""
         hidden_states = state + injection
         for layer in self.layers:
             # Hidden states go in positionally, as `GradientCheckpointingLayer` needs them for a reentrant checkpoint.
-            hidden_states, attn_weights = layer(
-                hidden_states, position_embeddings, output_attentions=attentions is not None
-            )
-            if attentions is not None:
-                attentions.append(attn_weights)
+            hidden_states, _ = layer(hidden_states, position_embeddings, output_attentions=output_attentions)
         return hidden_states
 
 
@@ -390,16 +386,18 @@ torch.export.register_dataclass(HrmActCarry)
 
 
 @dataclass
-class SegmentTrace:
-    """What one segment records when `output_hidden_states` or `output_attentions` asks: every `z_L` and `z_H` in
-    the order computed, and every block's attention map. None leaves that kind unrecorded."""
+class HrmActSegmentOutput(ModelOutput):
+    """What one pass of H/L cycles computes (see [`HrmActModel.recorded_segment`]): the new detached states, the
+    logits and the Q logits, and whatever outputs were recorded on the way."""
 
-    states: list[torch.Tensor] | None = None
-    attentions: list[torch.Tensor] | None = None
-
-    def add_state(self, state: torch.Tensor) -> None:
-        if self.states is not None:
-            self.states.append(state)
+    z_H: torch.Tensor | None = None
+    z_L: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    q_halt_logits: torch.Tensor | None = None
+    q_continue_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    cycle_states: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
@@ -413,14 +411,15 @@ class HrmActOutput(ModelOutput):
     carry: pass it back as `carry=` on the next call.
     metrics: sums over the rows that halted at this segment (the authors' `ACTLossHead`): `count`, `accuracy`,
         `exact_accuracy`, `q_halt_accuracy`, `steps`, `lm_loss`, `q_halt_loss` and, in training, `q_continue_loss`.
-    hidden_states: with `output_hidden_states=True`, `(z_H, z_L)` at the end of the segment; with
-        `output_hidden_states="cycles"`, every state the segment computed, in order: for each high-level cycle its
-        `L_cycles` low-level states `z_L`, then its `z_H` (`H_cycles * (L_cycles + 1)` tensors, so the last two are
-        the segment's `z_L` and `z_H`). Each is `[batch, puzzle_emb_len + seq_len, hidden]` in the forward dtype,
-        puzzle-embedding prefix included.
+    hidden_states: with `output_hidden_states=True`, the input of the segment's first block application, then the
+        output of every block application in the order computed (`config.num_hidden_layers + 1` tensors, as
+        transformers' `hrm_text` records them; the last is the segment's `z_H`). Each is
+        `[batch, puzzle_emb_len + seq_len, hidden]` in the forward dtype, puzzle-embedding prefix included.
     attentions: with `output_attentions=True`, the attention map of every block application in the order computed
-        (`H_cycles * (L_cycles * L_layers + H_layers)` tensors of `[batch, heads, seq, seq]` float32, `seq` counting
-        the prefix).
+        (`config.num_hidden_layers` tensors of `[batch, heads, seq, seq]` float32, `seq` counting the prefix).
+    cycle_states: with `output_cycle_states=True`, the states of every cycle in the order computed: for each
+        high-level cycle its `L_cycles` low-level states `z_L`, then its `z_H` (`H_cycles * (L_cycles + 1)` tensors,
+        so the last two are the segment's `z_L` and `z_H`), shaped as `hidden_states`.
     """
 
     loss: torch.Tensor | None = None
@@ -432,6 +431,7 @@ class HrmActOutput(ModelOutput):
     metrics: dict[str, torch.Tensor] | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    cycle_states: tuple[torch.Tensor, ...] | None = None
 
 
 def keep_float32_storage(config: HrmActConfig) -> None:
@@ -461,6 +461,13 @@ class HrmActPreTrainedModel(PreTrainedModel):
     # The loss is a mean over the batch's rows, so `Trainer` must divide it by the accumulation steps itself (and not
     # hand the model `num_items_in_batch`, nor scale it by the process count).
     accepts_loss_kwargs = False
+    _can_compile_fullgraph = True
+    # What `output_hidden_states`, `output_attentions` and `output_cycle_states` record, through forward hooks.
+    _can_record_outputs = {
+        "hidden_states": HrmActBlock,
+        "attentions": OutputRecorder(HrmActAttention, index=1),
+        "cycle_states": OutputRecorder(HrmActReasoningModule, index=0),
+    }
 
     def _check_and_adjust_attn_implementation(
         self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
@@ -604,15 +611,14 @@ class HrmActModel(HrmActPreTrainedModel):
         return self.embed_scale * embedding
 
     def run_segment(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], trace: SegmentTrace | None = None
+        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One segment of H/L cycles with the one-step gradient: only the last L and the last H pass carry grad.
 
-        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32; `trace`,
-        when given, records the states and attention maps it asks for.
+        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32;
+        `output_attentions` makes every block compute its attention map (the eager path), for a recorder to take.
         """
         config = self.config
-        trace = trace if trace is not None else SegmentTrace()
         # RoPE in the released checkpoints; `learned` positions were added to the embedding instead.
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
@@ -620,14 +626,30 @@ class HrmActModel(HrmActPreTrainedModel):
             last_cycle = h_step == config.H_cycles - 1
             for l_step in range(config.L_cycles):
                 with nullcontext() if last_cycle and l_step == config.L_cycles - 1 else torch.no_grad():
-                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, trace.attentions)
-                trace.add_state(z_L)
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, output_attentions)
             with nullcontext() if last_cycle else torch.no_grad():
-                z_H = self.H_module(z_H, z_L, position_embeddings, trace.attentions)
-            trace.add_state(z_H)
+                z_H = self.H_module(z_H, z_L, position_embeddings, output_attentions)
         logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
         q_logits = self.q_head(z_H[:, 0]).float()
         return z_H.detach(), z_L.detach(), logits, q_logits[..., 0], q_logits[..., 1]
+
+    @capture_outputs
+    def recorded_segment(
+        self,
+        z_H: torch.Tensor,
+        z_L: torch.Tensor,
+        data: dict[str, torch.Tensor],
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        output_cycle_states: bool | None = None,
+    ) -> HrmActSegmentOutput:
+        """`run_segment` with the outputs transformers' `capture_outputs` records for the `output_*` flags given
+        (each defaults to the config's): the recording covers this pass only, not training's bootstrap pass that
+        `forward` runs after it."""
+        # The eager attention path, which alone materialises the maps, whenever they are recorded.
+        record_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, data, record_attentions)
+        return HrmActSegmentOutput(z_H=z_H, z_L=z_L, logits=logits, q_halt_logits=q_halt, q_continue_logits=q_continue)
 
     def initial_carry(self, batch: dict[str, torch.Tensor]) -> HrmActCarry:
         """A carry whose rows are all halted, so the next call starts every row on its batch row."""
@@ -652,6 +674,7 @@ class HrmActModel(HrmActPreTrainedModel):
         }
         return HrmActCarry(z_H, z_L, torch.where(halted, 0, carry.steps), halted, current_data)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -659,9 +682,9 @@ class HrmActModel(HrmActPreTrainedModel):
         labels: torch.Tensor | None = None,
         carry: HrmActCarry | None = None,
         attention_mask: None = None,
-        output_hidden_states: bool | Literal["cycles"] | None = None,
+        output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
-        return_dict: bool | None = None,
+        output_cycle_states: bool | None = None,
     ) -> HrmActOutput | tuple:
         """Run one ACT segment.
 
@@ -675,10 +698,11 @@ class HrmActModel(HrmActPreTrainedModel):
             carry: the previous call's `out.carry`; None starts every row fresh.
             attention_mask: must be None: every position attends to every other (a puzzle has no padding to hide,
                 PAD tokens included), so a mask would be a request the model cannot honour.
-            output_hidden_states: `True` returns `(z_H, z_L)` of the segment, `"cycles"` every state of every cycle
-                (see [`HrmActOutput`]); defaults to `config.output_hidden_states`.
+            output_hidden_states: return the hidden state of every block application (see [`HrmActOutput`]);
+                defaults to `config.output_hidden_states`.
             output_attentions: return every block's attention map, computed by the eager path; defaults to
                 `config.output_attentions`.
+            output_cycle_states: return the state of every H and L cycle of the segment, in the order computed.
             return_dict: False returns `HrmActOutput.to_tuple()` (its non-None fields in order); defaults to
                 `config.return_dict`.
         """
@@ -687,12 +711,11 @@ class HrmActModel(HrmActPreTrainedModel):
                 "`attention_mask` must be None: every puzzle position attends to every other, "
                 f"got a mask of shape {list(attention_mask.shape)}."
             )
-        config = self.config
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        if output_hidden_states not in (True, False, "cycles"):
-            raise ValueError(f"`output_hidden_states` must be True, False or 'cycles', got {output_hidden_states!r}.")
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        return_dict = config.return_dict if return_dict is None else return_dict
+        if output_hidden_states not in (None, True, False):
+            hint = (
+                " (the state of every cycle is `output_cycle_states=True`)" if output_hidden_states == "cycles" else ""
+            )
+            raise ValueError(f"`output_hidden_states` must be True or False, got {output_hidden_states!r}{hint}.")
         _check_tensors(input_ids=input_ids, puzzle_identifiers=puzzle_identifiers, labels=labels)
         batch = {"input_ids": input_ids, "puzzle_identifiers": self.puzzle_ids_or_blank(input_ids, puzzle_identifiers)}
         if labels is not None:
@@ -703,8 +726,13 @@ class HrmActModel(HrmActPreTrainedModel):
         if not self.training and not torch.compiler.is_compiling():
             self.check_id_ranges(batch)
         carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
-        trace = SegmentTrace(states=[] if output_hidden_states else None, attentions=[] if output_attentions else None)
-        z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data, trace)
+        # Only the flags given go on, so that the recorder takes the config's for the others.
+        flags = {"output_hidden_states": output_hidden_states, "output_attentions": output_attentions,
+                 "output_cycle_states": output_cycle_states}  # fmt: skip
+        given = {name: value for name, value in flags.items() if value is not None}
+        segment = self.recorded_segment(carry.z_H, carry.z_L, carry.current_data, return_dict=True, **given)
+        z_H, z_L, logits = segment.z_H, segment.z_L, segment.logits
+        q_halt, q_continue = segment.q_halt_logits, segment.q_continue_logits
 
         with torch.no_grad():
             steps = carry.steps + 1
@@ -729,12 +757,7 @@ class HrmActModel(HrmActPreTrainedModel):
         if "labels" in new_carry.current_data:
             total, metrics = self.loss_and_metrics(logits, q_halt, q_continue, target_q_continue, new_carry)
             loss = total / input_ids.shape[0]
-        hidden_states = None
-        if output_hidden_states == "cycles":
-            hidden_states = tuple(trace.states)
-        elif output_hidden_states:
-            hidden_states = (trace.states[-1], trace.states[-2])
-        output = HrmActOutput(
+        return HrmActOutput(
             loss=loss,
             logits=logits,
             q_halt_logits=q_halt,
@@ -742,10 +765,10 @@ class HrmActModel(HrmActPreTrainedModel):
             target_q_continue=target_q_continue,
             carry=new_carry,
             metrics=metrics,
-            hidden_states=hidden_states,
-            attentions=tuple(trace.attentions) if output_attentions else None,
+            hidden_states=segment.hidden_states,
+            attentions=segment.attentions,
+            cycle_states=segment.cycle_states,
         )
-        return output if return_dict else output.to_tuple()
 
     def loss_and_metrics(
         self,
