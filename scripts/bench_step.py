@@ -4,12 +4,15 @@
     hrm bench step                      # hidden 256, 4+4 layers, 2x2 cycles, seq_len 81, batch 32, puzzle table
     hrm bench step --steps 5 --global-batch-size 64
 
-Each of the four runs is `hrm bench train`'s real training step (one ACT segment, both optimizers) on random puzzles;
-compilation happens in the untimed warm-up steps. Any training-config option overrides the reference shape.
+Each of the four runs is `hrm bench train`'s real training step (one ACT segment, both optimizers) on random puzzles,
+in a process of its own; compilation happens in the untimed warm-up steps. Any training-config option overrides the
+reference shape. One process per run: under `accelerate launch`, use `hrm bench train` instead.
 """
 
 import argparse
+import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 from .bench_train import add_data_options, measure_training
 from .cli import HelpFormatter
@@ -38,14 +41,20 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for dtype, compiled in RUNS:
         config_args = [*REFERENCE, "--forward-dtype", dtype, *(["--compile"] if compiled else []), *rest]
-        result, is_main = measure_training(
-            config_args, args.steps, args.warmup_steps, args.seq_len, args.vocab_size, args.num_puzzle_identifiers
+        measure = (
+            config_args,
+            args.steps,
+            args.warmup_steps,
+            args.seq_len,
+            args.vocab_size,
+            args.num_puzzle_identifiers,
         )
+        # Each run in a fresh process: Accelerate's state and torch.compile's caches live per process, and a second
+        # Accelerator in one process keeps the first one's compile setting.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result, _ = pool.submit(measure_training, *measure).result()
         results.append((dtype, compiled, result))
-        if is_main:
-            print(f"{dtype:<9} {'compile' if compiled else 'eager':<8} {result.ms_per_step:8.1f} ms/step", flush=True)
-    if not is_main:
-        return
+        print(f"{dtype:<9} {'compile' if compiled else 'eager':<8} {result.ms_per_step:8.1f} ms/step", flush=True)
     baseline = results[0][2].ms_per_step
     print(f"\n{results[0][2].device}, seq_len {args.seq_len}, global batch {results[0][2].global_batch_size}:")
     print(f"{'forward':<9} {'mode':<8} {'ms/step':>8} {'examples/s':>11} {'speed-up':>9}")
