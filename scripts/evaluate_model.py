@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,19 +122,19 @@ def print_table(results: dict[str, dict]) -> None:
 
 
 def save_examples(solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path) -> list[Path]:
-    """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
+    """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked (each replaced at
+    once, never through a link)."""
     from ..data.render import render_example
+    from ..folders import replacing
 
-    return [
-        render_example(
-            kind,
-            arrays["input_ids"][i],
-            arrays["labels"][i].clip(0),
-            solved[i].predictions.numpy(),
-            output_dir / "examples" / f"example_{i}.png",
-        )
-        for i in range(min(count, len(solved)))
-    ]
+    pictures = []
+    for i in range(min(count, len(solved))):
+        name = f"examples/example_{i}.png"
+        with replacing(output_dir, name) as tmp:
+            labels, prediction = arrays["labels"][i].clip(0), solved[i].predictions.numpy()
+            render_example(kind, arrays["input_ids"][i], labels, prediction, tmp)
+        pictures.append(output_dir / name)
+    return pictures
 
 
 def card_update(results: dict[str, dict], args: argparse.Namespace, pictures: list[Path]) -> dict:
@@ -199,18 +201,32 @@ def main(argv: list[str] | None = None) -> dict:
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
 
-    from ..evaluation.card import write_model_card
-    from ..evaluation.evaluator import evaluate_split
-    from ..evaluation.loading import load_model, resolve_model
+    from ..evaluation.loading import resolve_model
+    from ..folders import claim_folder, refuse_same
 
     accelerator = Accelerator()
     source = resolve_model(args.model, "--model", args.revision)
+    output_dir = Path(args.output_dir)
+    refuse_same(output_dir, "--output-dir", {"--model": source.path, "--dataset": args.dataset})
+    command = shlex.join(["hrm", "evaluate", *(sys.argv[1:] if argv is None else argv)])
+    # The main process writes the results: it claims the folder first, so a second evaluation into it is refused.
+    claim = claim_folder(output_dir, "--output-dir", command) if accelerator.is_main_process else nullcontext()
+    with claim:
+        return evaluate(args, accelerator, source, output_dir, command)
+
+
+def evaluate(args: argparse.Namespace, accelerator, source, output_dir: Path, command: str) -> dict:
+    """Score the model on the split in each halting mode; the main process writes `metrics.json`, the pictures, the
+    submission and the card update, each replaced at once and never through a link."""
+    from ..evaluation.card import write_model_card
+    from ..evaluation.evaluator import evaluate_split
+    from ..evaluation.loading import load_model
+    from ..folders import claim_folder, write_file
+
     model = load_model(source, args.trust_remote_code).eval().to(accelerator.device)
     split, metadata = load_split(args.dataset, args.split)
     check_fits(model.config, metadata, args)
     kind = metadata.puzzle_type
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     results, evaluation = {}, None
     for halting in args.halting:
         evaluation = evaluate_split(
@@ -219,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
         )  # fmt: skip
         results[halting] = {**evaluation.metrics, "steps_histogram": evaluation.steps_histogram}
         if evaluation.submission is not None and halting == args.halting[0] and accelerator.is_main_process:
-            (output_dir / "submission.json").write_text(json.dumps(evaluation.submission))
+            write_file(output_dir, "submission.json", json.dumps(evaluation.submission))
     if not accelerator.is_main_process:
         return {}
     report = {
@@ -229,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
         "task": kind and kind.name,
         "results": results,
     }
-    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_file(output_dir, "metrics.json", json.dumps(report, indent=2))
     print_table(results)
     pictures = (
         save_examples(evaluation.solved, evaluation.arrays, kind, args.save_examples, output_dir) if kind else []
@@ -240,7 +256,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.update_card:
         update = card_update(results, args, pictures)
         if source.repo_id is None:
-            write_model_card(source.path, **update)
+            with claim_folder(source.path, "--model", command):
+                write_model_card(source.path, **update)
             print(f"Updated {source.path / 'README.md'}")
         else:
             print(f"Updated the card of {source.repo_id}: {update_hub_card(source.repo_id, args.revision, update)}")
