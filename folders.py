@@ -81,7 +81,7 @@ def checked_target(folder: str | Path, name: str | Path) -> Path:
     folder, target = Path(folder), Path(folder) / name
     path = folder
     for part in Path(name).parts:
-        if part in ("", ".", ".."):
+        if part in ("", ".", "..") or Path(part).is_absolute():
             raise LinkRefusedError(f"{target}: a file written inside {folder} must be named without {part!r}.")
         path = path / part
         if path.is_symlink():
@@ -192,6 +192,8 @@ def claim_folder(
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{option}: {str(folder)!r} is a file, not a folder.")
+    if path.is_symlink() and not path.exists():
+        raise NotADirectoryError(f"{option}: {str(folder)!r} is a link to nothing; remove it or choose another.")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         path.mkdir()

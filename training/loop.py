@@ -270,6 +270,16 @@ class Trainer:
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
         self.config, self.command = config, command
         self.accelerator, self.claim = prepare_run(config, command)  # released by `train`, or with the trainer
+        try:
+            self.start(dataset)
+        except BaseException:  # the output folder is free again for the next run
+            if self.claim is not None:
+                self.claim.release()
+            raise
+
+    def start(self, dataset) -> None:
+        """The run's data, model, optimizers, counters and pusher, the resumed state, and the trackers."""
+        config = self.config
         self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
         self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
