@@ -47,9 +47,10 @@ def entries(folder: str | Path) -> list[Path]:
 
 
 def is_empty_folder(folder: str | Path) -> bool:
-    """Whether `folder` is absent, or a folder holding nothing but a lock file."""
+    """Whether `folder` is absent, or a folder (or a link to one: the user's choice of disk) holding nothing but a
+    lock file."""
     folder = Path(folder)
-    return not folder.exists() or (folder.is_dir() and not folder.is_symlink() and not entries(folder))
+    return not folder.exists() or (folder.is_dir() and not entries(folder))
 
 
 def remove(path: str | Path) -> None:

@@ -134,3 +134,17 @@ def test_codec_errors_quote_a_short_excerpt(kind, puzzle):
     with pytest.raises(PuzzleInputError) as caught:
         puzzle_type(kind).encode(puzzle, 81)
     assert "..." in str(caught.value) and len(str(caught.value)) < 250
+
+
+def test_a_bad_file_is_one_line_whatever_the_library_raises(tiny_data, tmp_path, capsys):
+    """A model folder whose card inputs are a JSON list, not an object: whatever reads it fails, `hrm evaluate`
+    ends in one line with exit code 1."""
+    from tests.helpers import tiny_model_folder
+
+    model = tiny_model_folder(tmp_path / "model")
+    (model / "card_inputs.json").write_text("[]")
+    flags = ["--model", str(model), "--dataset", str(tiny_data), "--output-dir", str(tmp_path / "eval")]
+    code, err = run_hrm(["evaluate", *flags, "--halting", "fixed", "--limit", "2", "--update-card"], capsys)
+    last = err.splitlines()[-1]  # after the progress bars
+    assert code == 1 and last.startswith("error: ")
+    assert "Traceback" not in err and sum("error" in line.lower() for line in err.splitlines()) == 1

@@ -110,6 +110,19 @@ def test_two_dataset_builds_into_one_new_folder_keep_the_winners_dataset(tmp_pat
     assert (folder / "result.txt").read_text() == "the first run"
 
 
+def test_a_late_second_build_into_a_finished_dataset_removes_nothing(tmp_path):
+    from hrm_hf.data.sudoku import build_sudoku_dataset
+    from hrm_hf.data.sudoku_generator import generate_puzzles
+
+    data = build_tiny_data(tmp_path / "data")
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    rows = generate_puzzles(4, seed=2, size=4, clues=(10, 10), progress=False)
+    with pytest.raises(FileExistsError, match="is not empty"):
+        build_sudoku_dataset(rows[:2], rows[2:], size=4, output_dir=data)
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+    assert len(load_puzzle_dataset(data)[0]["train"]) == 64
+
+
 def test_two_training_runs_into_one_output_dir_the_second_is_refused(tiny_data, tmp_path):
     from hrm_hf.training.loop import train
 
