@@ -46,6 +46,13 @@ DIHEDRAL_INVERSE = (0, 3, 2, 1, 4, 5, 6, 7)
 Colour = tuple[int, int, int]
 
 
+def excerpt(value: object, limit: int = 60) -> str:
+    """`value` as an error line quotes it: its repr, cut to `limit` characters ending in `...`, so that a whole puzzle
+    or file given by mistake never floods the line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class PuzzleInputError(ValueError):
     """A puzzle given by a user that cannot be encoded; the message names the puzzle field and the bad value."""
 
@@ -144,11 +151,11 @@ def encode_sudoku(text: str, side: int = 9) -> np.ndarray:
     """Tokens of a Sudoku given row by row, `.` or `0` for blanks; spaces, newlines and `|` are ignored."""
     cells = sudoku_cells(text)
     if len(cells) != side * side:
-        raise PuzzleInputError(f"sudoku must have {side * side} cells, got {len(cells)} in {text!r}.")
+        raise PuzzleInputError(f"sudoku must have {side * side} cells, got {len(cells)} in {excerpt(text)}.")
     allowed = ".0" + "".join(str(d) for d in range(1, side + 1))
     bad = sorted(set(cells) - set(allowed))
     if bad:
-        raise PuzzleInputError(f"sudoku may hold only {allowed!r}, got {''.join(bad)!r}.")
+        raise PuzzleInputError(f"sudoku may hold only {allowed!r}, got {excerpt(''.join(bad))}.")
     clash = sudoku_clue_clash(cells, side)
     if clash:
         raise PuzzleInputError(f"sudoku clues clash: {clash}.")
@@ -270,7 +277,7 @@ def encode_maze(text: str) -> np.ndarray:
     flat = "".join(lines)
     bad = sorted(set(flat) - set(MAZE_CHARS))
     if bad:
-        raise PuzzleInputError(f"maze may hold only {MAZE_CHARS!r}, got {''.join(bad)!r}.")
+        raise PuzzleInputError(f"maze may hold only {MAZE_CHARS!r}, got {excerpt(''.join(bad))}.")
     return maze_tokens(np.frombuffer(flat.encode(), dtype=np.uint8)).astype(np.int64)
 
 
@@ -367,7 +374,7 @@ def encode_arc(grid: list[list[int]] | np.ndarray) -> np.ndarray:
     try:
         array = np.asarray(grid)
     except ValueError:
-        raise PuzzleInputError(f"ARC grid must be 2-D with rows of equal length, got {grid!r}.") from None
+        raise PuzzleInputError(f"ARC grid must be 2-D with rows of equal length, got {excerpt(grid)}.") from None
     if array.ndim != 2 or not (1 <= array.shape[0] <= ARC_SIDE and 1 <= array.shape[1] <= ARC_SIDE):
         raise PuzzleInputError(f"ARC grid must be 2-D with sides 1..{ARC_SIDE}, got shape {list(array.shape)}.")
     if not np.issubdtype(array.dtype, np.integer) or array.min() < 0 or array.max() > 9:
@@ -607,7 +614,7 @@ class Maze(PuzzleType):
 
     def parse_text(self, text: str) -> str:
         if "\n" not in text:  # one line is no maze: most likely a mistyped file name
-            raise PuzzleInputError(f"maze must be a file or {MAZE_SIDE} lines of text, got no file {text!r}.")
+            raise PuzzleInputError(f"maze must be a file or {MAZE_SIDE} lines of text, got no file {excerpt(text)}.")
         return text
 
     def grid(self, decoded: str) -> np.ndarray:
@@ -675,7 +682,7 @@ class Arc(PuzzleType):
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise PuzzleInputError(
-                f"arc must be a JSON file or grid such as [[0, 1], [1, 0]], got {text[:40]!r}: {error}"
+                f"arc must be a JSON file or grid such as [[0, 1], [1, 0]], got {excerpt(text)}: {error}"
             ) from None
 
     def solution(self, decoded: np.ndarray) -> list:

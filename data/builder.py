@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 from datasets import Dataset, DatasetDict, DatasetInfo, Features, List, Value
 from datasets.arrow_writer import ArrowWriter
 
+from ..folders import claim_folder, is_empty_folder
 from ..tokenization_hrm import PAD_ID
 from .card import dataset_card
 from .metadata import IGNORE_LABEL_ID, IN_PROCESS, Provenance, PuzzleDatasetMetadata
@@ -218,7 +220,7 @@ def write_splits(
 
 
 def _prepare_output_dir(output_dir: Path) -> None:
-    if output_dir.exists() and any(output_dir.iterdir()):
+    if not is_empty_folder(output_dir):
         raise FileExistsError(f"Output folder {output_dir} is not empty; remove it or choose another")
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -266,23 +268,28 @@ def build_puzzle_dataset(
     `identifier_names` (ARC) may be filled while `groups` is consumed; without names the dataset has the one
     identifier 0. Group labels equal to `ignore_label_id` (PAD in our encodings and the release's) carry no loss and
     are stored as -100. With `output_dir` the rows stream there and the metadata files and card (which tells the
-    `provenance`) are written beside them.
+    `provenance`) are written beside them; the folder (absent or empty) is claimed for the build, so a second writer
+    is refused, and a failed build removes what it wrote (and the folder, if it made it), nothing else.
     """
     if not 0 < vocab_size <= MAX_VOCAB_SIZE:
         raise ValueError(f"vocab_size {vocab_size} does not fit the int8 token columns (1..{MAX_VOCAB_SIZE})")
     output_dir = Path(output_dir) if output_dir is not None else None
-    dataset, stats = write_splits(groups, seq_len, output_dir=output_dir, ignore_label_id=ignore_label_id)
-    metadata = split_metadata(
-        stats,
-        task=task,
-        vocab_size=vocab_size,
-        seq_len=seq_len,
-        num_puzzle_identifiers=len(identifier_names) if identifier_names else 1,
-        identifier_names=identifier_names,
-        build_command=provenance.build_command,
-    )
-    if output_dir is not None:
-        examples = {name: split.examples for name, split in stats.items()}
-        card = dataset_card(metadata, examples, provenance)
-        write_metadata_files(output_dir, metadata, card)
+    claim = nullcontext() if output_dir is None else claim_folder(
+        output_dir, "output_dir", provenance.build_command or None, undo_on_error=True
+    )  # fmt: skip
+    with claim:
+        dataset, stats = write_splits(groups, seq_len, output_dir=output_dir, ignore_label_id=ignore_label_id)
+        metadata = split_metadata(
+            stats,
+            task=task,
+            vocab_size=vocab_size,
+            seq_len=seq_len,
+            num_puzzle_identifiers=len(identifier_names) if identifier_names else 1,
+            identifier_names=identifier_names,
+            build_command=provenance.build_command,
+        )
+        if output_dir is not None:
+            examples = {name: split.examples for name, split in stats.items()}
+            card = dataset_card(metadata, examples, provenance)
+            write_metadata_files(output_dir, metadata, card)
     return dataset, metadata

@@ -17,6 +17,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from huggingface_hub import DatasetCard, hf_hub_download
 
+from ..folders import file_inside, write_file
 from ..hub import Source, commit_files, resolve
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
@@ -34,17 +35,17 @@ class UnknownSplitError(ValueError):
 
 
 def write_metadata_files(folder: str | Path, metadata: dict[str, PuzzleDatasetMetadata], card: DatasetCard) -> None:
-    """Write `puzzle_metadata.json`, `identifiers.json` (when there are names) and `README.md` into `folder`."""
-    folder = Path(folder)
+    """Write `puzzle_metadata.json`, `identifiers.json` (when there are names) and `README.md` into `folder`, each
+    replaced at once and never through a link."""
     names = next(iter(metadata.values())).identifier_names
     content = {
         "identifiers_file": IDENTIFIERS_FILE if names is not None else None,
         "splits": {split: m.to_dict(with_identifier_names=False) for split, m in metadata.items()},
     }
-    (folder / METADATA_FILE).write_text(json.dumps(content, indent=2))
+    write_file(folder, METADATA_FILE, json.dumps(content, indent=2))
     if names is not None:
-        (folder / IDENTIFIERS_FILE).write_text(json.dumps(names))
-    card.save(folder / CARD_FILE)
+        write_file(folder, IDENTIFIERS_FILE, json.dumps(names))
+    write_file(folder, CARD_FILE, str(card))
 
 
 def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None = None) -> Source:
@@ -57,12 +58,14 @@ def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None 
 
 
 def _read_metadata(folder: Path) -> dict[str, PuzzleDatasetMetadata]:
-    """Metadata per split from the files in `folder`; a damaged file is a `ValueError` naming it."""
+    """Metadata per split from the files in `folder`; a damaged file is a `ValueError` naming it, an
+    `identifiers_file` outside the folder a `LinkRefusedError`."""
     path = folder / METADATA_FILE
     try:
         content = json.loads(path.read_text())
         names_file = content["identifiers_file"]
-        names = json.loads((folder / names_file).read_text()) if names_file else None
+        field = f"{path}: field `identifiers_file`"
+        names = json.loads(file_inside(folder, names_file, field).read_text()) if names_file else None
         return {
             split: PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names})
             for split, fields in content["splits"].items()

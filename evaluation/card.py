@@ -23,6 +23,7 @@ from huggingface_hub import EvalResult, EvalResultEntry, ModelCard, ModelCardDat
 from safetensors import safe_open
 
 from ..data.card import BIBTEX, PAPER_URL
+from ..folders import copy_file, write_file
 from ..hub import names_hub_repo
 from ..modeling_hrm import HALTING_MODES
 from ..tokenization_hrm import PuzzleType, infer_puzzle_type
@@ -165,11 +166,10 @@ def copy_examples(examples: list, output_dir: Path) -> list[str]:
             continue
         if not source.is_file():
             raise FileNotFoundError(f"examples: no picture at {source}.")
-        target = output_dir / EXAMPLES_DIR / source.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
-        relative.append(f"{EXAMPLES_DIR}/{source.name}")
+        name = f"{EXAMPLES_DIR}/{source.name}"
+        if source.resolve() != (output_dir / name).resolve():
+            copy_file(source, output_dir, name)
+        relative.append(name)
     return relative
 
 
@@ -285,8 +285,8 @@ def write_model_card(
             )
         },
     )
-    card.save(output_dir / CARD_NAME)
-    (output_dir / CARD_INPUTS_NAME).write_text(json.dumps(inputs, indent=2) + "\n")
+    write_file(output_dir, CARD_NAME, str(card))  # never through a link planted in the folder
+    write_file(output_dir, CARD_INPUTS_NAME, json.dumps(inputs, indent=2) + "\n")
     return output_dir / CARD_NAME
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from transformers import PreTrainedModel
 from transformers.dynamic_module_utils import custom_object_save
 
+from ..folders import remove
 from ..pipeline_hrm import HrmPuzzlePipeline, custom_pipelines
 from .card import write_model_card
 
@@ -25,27 +25,37 @@ def save_model_files(model: PreTrainedModel, folder: str | Path) -> Path:
     return folder
 
 
+def fill_model_folder(
+    model: PreTrainedModel, folder: str | Path, extras: Callable[[Path], Any] | None = None, **card: Any
+) -> Path:
+    """Write the whole Hub-ready folder into `folder` as it is: `save_model_files`, `extras(folder)` (e.g. the
+    training config) and the card (`write_model_card(**card)`, arguments given as None left out)."""
+    folder = Path(folder)
+    save_model_files(model, folder)
+    if extras is not None:
+        extras(folder)
+    write_model_card(folder, **{k: v for k, v in card.items() if v is not None})
+    return folder
+
+
 def write_model_folder(
     model: PreTrainedModel, folder: str | Path, extras: Callable[[Path], Any] | None = None, **card: Any
 ) -> Path:
-    """The whole Hub-ready folder at `folder`: `save_model_files`, `extras(tmp_folder)` (e.g. the training config)
-    and the card (`write_model_card(**card)`; its `repo_id` defaults to the final folder's name, never the
-    temporary one). Written beside `folder` and renamed into place, so readers never see half of it and a failure
-    leaves any previous folder as it was."""
+    """`fill_model_folder` beside `folder`, renamed into place, so readers never see half of it and a failure leaves
+    any previous folder as it was; the card's `repo_id` defaults to the final folder's name, never the temporary
+    one. A link left where the temporary or the old folder goes is unlinked, never written through."""
     folder = Path(folder)
     tmp, old = folder.with_name(f".tmp-{folder.name}"), folder.with_name(f".old-{folder.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove(tmp)
     try:
-        save_model_files(model, tmp)
-        if extras is not None:
-            extras(tmp)
-        write_model_card(tmp, **{"repo_id": folder.name} | {k: v for k, v in card.items() if v is not None})
+        given = {k: v for k, v in card.items() if v is not None}
+        fill_model_folder(model, tmp, extras, **{"repo_id": folder.name} | given)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove(tmp)
         raise
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
+    remove(old)
+    if folder.exists() or folder.is_symlink():
         folder.rename(old)
     tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    remove(old)
     return folder

@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import sys
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..folders import is_empty_folder, same_path
 from ..hub import resolve
 from .cli import HelpFormatter
 
@@ -337,36 +337,26 @@ SOURCES = {
 }
 
 
-def remove_created(folder: Path, existed: bool) -> None:
-    """Undo a failed build: what it wrote into `folder`, and `folder` itself only if the build created it."""
-    if not existed:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    for entry in folder.iterdir() if folder.is_dir() else ():
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     _check_sources(parser, args, [*SOURCES[args.task], "--from-release-dir"])
     _check_numbers(parser, args)
-    if args.output_dir.exists() and (not args.output_dir.is_dir() or any(args.output_dir.iterdir())):
+    if not is_empty_folder(args.output_dir):
         parser.error(f"--output-dir {args.output_dir} is not an empty folder")
-    for name in ("train.csv", "test.csv") if getattr(args, "save_csv", None) else ():
-        if (args.save_csv / name).exists():
-            parser.error(f"--save-csv {args.save_csv}: {name} exists there already; choose another folder")
-    output_existed = args.output_dir.exists()
+    if getattr(args, "save_csv", None) is not None:
+        if args.save_csv.exists() and same_path(args.save_csv, args.output_dir):
+            parser.error(f"--save-csv {args.save_csv} is the --output-dir; choose another folder")
+        for name in ("train.csv", "test.csv"):
+            if (args.save_csv / name).exists() or (args.save_csv / name).is_symlink():
+                parser.error(f"--save-csv {args.save_csv}: {name} exists there already; choose another folder")
     command = "hrm build-dataset " + shlex.join(argv)
     from ..data.puzzle_csv import PuzzleFormatError
     from ..data.release import build_from_release
     from ..data.storage import push_puzzle_dataset
 
-    try:
+    try:  # the builder claims --output-dir and, when it fails, removes only what it wrote there
         if args.from_release_dir is not None:
             dataset, _ = build_from_release(
                 args.from_release_dir, args.task, output_dir=args.output_dir, build_command=command
@@ -374,11 +364,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             dataset, _ = BUILDERS[args.task](args, command)
     except (PuzzleFormatError, FileNotFoundError) as error:
-        remove_created(args.output_dir, output_existed)
         sys.exit(f"error: {error}")
-    except BaseException:
-        remove_created(args.output_dir, output_existed)
-        raise
     print(dataset)
     print(f"Saved to {args.output_dir}")
     if args.push_to_hub:

@@ -51,8 +51,17 @@ def usage() -> str:
     )
 
 
-def refusals() -> tuple[type[Exception], ...]:
-    """What `hrm` reports as one error line: bad input or a file problem, and a config field of the wrong type
+# The longest error line `hrm` prints: another library's message may quote a whole file or tensor.
+MAX_ERROR_CHARS = 600
+
+
+def debug() -> bool:
+    """Whether `HRM_DEBUG` asks for tracebacks: any value but empty, `0`, `false`, `no` or `off`."""
+    return os.environ.get("HRM_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """What `hrm` words as refusals: bad input or a file problem, and a config field of the wrong type
     (transformers' configs check field types through huggingface_hub's strict dataclasses). Called only once an
     exception is raised, so that `hrm --help` does not import huggingface_hub."""
     from huggingface_hub.errors import StrictDataclassError
@@ -60,8 +69,23 @@ def refusals() -> tuple[type[Exception], ...]:
     return (ValueError, OSError, StrictDataclassError)
 
 
+def error_line(error: Exception) -> str:
+    """The one line `hrm` prints for `error`: its message, led by its type when it is none of the refusals the
+    commands raise on purpose (a library's exception from a file or value nothing checked), at most
+    `MAX_ERROR_CHARS` long."""
+    message = one_line_message(error)
+    if not isinstance(error, expected_errors()):
+        message = f"{type(error).__name__}: {message} (unexpected; HRM_DEBUG=1 shows where it was raised)"
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return f"error: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the sub-command named by the first argument with the rest of the arguments."""
+    """Run the sub-command named by the first argument with the rest of the arguments.
+
+    Every failure ends as one `error: ...` line on stderr with the sub-command's exit code (its `exit_code`, else 1),
+    whatever raised it; `HRM_DEBUG=1` re-raises it with its traceback. Ctrl-C is left to Python."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(usage(), end="")
@@ -73,14 +97,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     sys.argv = [f"hrm {name}", *rest]  # argparse takes its `prog` (usage line, errors) from here
-    module = importlib.import_module(f"hrm_hf.scripts.{SUB_COMMANDS[name][0]}")
     try:
-        module.main(rest)
-    except refusals() as error:  # bad input or a file problem: one line, the traceback on request
-        if os.environ.get("HRM_DEBUG"):
+        importlib.import_module(f"hrm_hf.scripts.{SUB_COMMANDS[name][0]}").main(rest)
+    except Exception as error:  # noqa: BLE001 - the one place where any failure becomes one line
+        if debug():
             raise
-        sys.stderr.write(f"error: {one_line_message(error)}\n")
-        sys.exit(getattr(error, "exit_code", 1))
+        sys.stderr.write(error_line(error))
+        code = getattr(error, "exit_code", 1)
+        sys.exit(code if isinstance(code, int) else 1)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ..folders import claim_folder
 from ..hub import resolve
 from ..tokenization_hrm import PUZZLE_TYPES
 from .cli import HelpFormatter
@@ -210,16 +211,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     output_dir = Path(args.output_dir)
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        raise FileExistsError(f"--output-dir: {args.output_dir!r} is not an empty folder; choose another one.")
-    source = resolve(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
-    overrides = {name: getattr(args, name) for name in DATA_FIELDS}
-    model = convert_checkpoint(source.path, overrides, args.task)
     command = shlex.join(["hrm", "convert", *(sys.argv[1:] if argv is None else argv)])
-    from ..evaluation.model_folder import write_model_folder
+    from ..evaluation.model_folder import fill_model_folder
     from ..hub import push_folder
 
-    write_model_folder(model, output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
+    # Claimed first (an empty folder, refused when another run holds it); a failure removes only what was written.
+    with claim_folder(output_dir, "--output-dir", command, empty=True, undo_on_error=True):
+        source = resolve(args.checkpoint, "checkpoint", revision=args.source_revision, allow_patterns=RELEASE_FILES)
+        overrides = {name: getattr(args, name) for name in DATA_FIELDS}
+        model = convert_checkpoint(source.path, overrides, args.task)
+        fill_model_folder(model, output_dir, command=command, repo_id=args.push_to_hub, base_model=source.repo_id)
     print(f"Saved {model.num_parameters():,} parameters and config to {args.output_dir}")
     if args.push_to_hub:
         url = push_folder(Path(args.output_dir), args.push_to_hub, private=args.private, revision=args.revision)

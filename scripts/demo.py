@@ -5,12 +5,13 @@ folder, reload it with `from_pretrained` and show one held-out puzzle solved nex
 """
 
 import argparse
+import json
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
 
+from ..folders import entries, remove
 from ..tokenization_hrm import decode_sudoku, format_sudoku
 from .cli import HelpFormatter
 
@@ -27,13 +28,39 @@ def build_data(folder: Path, seed: int):
     from ..data.sudoku_generator import generate_puzzles
 
     rows = generate_puzzles(TRAIN_PUZZLES + TEST_PUZZLES, seed=seed, size=SIZE, clues=CLUES, progress=False)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_earlier_puzzles(folder)
     return build_sudoku_dataset(
         rows[:TRAIN_PUZZLES], rows[TRAIN_PUZZLES:], size=SIZE, seed=seed, output_dir=folder,
         provenance=Provenance(
             f"data.sudoku_generator.generate_puzzles(size={SIZE}, clues={CLUES}, seed={seed})", build_command="hrm demo"
         ),
     )  # fmt: skip
+
+
+def remove_earlier_puzzles(folder: Path) -> None:
+    """Empty `folder` of the puzzles an earlier demo saved there, and only of those: anything else in it (a user's
+    files, another dataset) is refused in one line, never deleted."""
+    from ..data.storage import CARD_FILE, IDENTIFIERS_FILE, METADATA_FILE
+
+    if not folder.exists():
+        return
+    found = entries(folder) if folder.is_dir() and not folder.is_symlink() else [folder]
+    try:
+        metadata = json.loads((folder / METADATA_FILE).read_text())
+        splits = list(metadata["splits"])
+        built_here = all(fields["build_command"] == "hrm demo" for fields in metadata["splits"].values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        splits, built_here = [], False
+    ours = {*splits, "dataset_dict.json", METADATA_FILE, IDENTIFIERS_FILE, CARD_FILE}
+    strangers = [entry.name for entry in found if entry.name not in ours or entry.is_symlink()]
+    if found and (not built_here or strangers):
+        what = ", ".join(strangers[:3]) or "a dataset of another command"
+        raise FileExistsError(
+            f"--output-dir: {str(folder)!r} holds files no earlier demo wrote ({what}); the demo keeps its puzzles "
+            "there, so choose another --output-dir."
+        )
+    for entry in found:
+        remove(entry)
 
 
 def show_one(model_dir: Path, dataset) -> None:
@@ -81,15 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_steps:
         values["max_steps"] = args.max_steps
     config = TrainConfig.from_dict(values)
-    claim_output_dir(config, is_main_process=True)  # before the puzzles inside it are rebuilt
-
-    start = time.time()
-    dataset, metadata = build_data(Path(config.data_path), config.seed)
-    print(
-        f"Built {len(dataset['train'])} training and {len(dataset['test'])} held-out 4x4 Sudoku in {time.time() - start:.1f}s."
-    )
     command = shlex.join(["hrm", "demo", *(sys.argv[1:] if argv is None else argv)])
-    result = train(config, dataset=(dataset, metadata), command=command)
+    # The run's folder is claimed, puzzles included, and checked to hold no other run before they are rebuilt.
+    with claim_output_dir(config, is_main_process=True, command=command):
+        start = time.time()
+        dataset, metadata = build_data(Path(config.data_path), config.seed)
+        print(
+            f"Built {len(dataset['train'])} training and {len(dataset['test'])} held-out 4x4 Sudoku in {time.time() - start:.1f}s."
+        )
+        result = train(config, dataset=(dataset, metadata), command=command)
     elapsed = time.time() - start
     show_one(result.model_dir, dataset)
     print(

@@ -32,7 +32,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shlex
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,19 +169,19 @@ def print_table(results: dict[str, dict]) -> None:
 
 
 def save_examples(solved: list[SolvedRow], arrays: dict, kind: PuzzleType, count: int, output_dir: Path) -> list[Path]:
-    """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked."""
+    """Pictures of the first `count` rows: input, truth and prediction with wrong cells marked (each replaced at
+    once, never through a link)."""
     from ..data.render import render_example
+    from ..folders import replacing
 
-    return [
-        render_example(
-            kind,
-            arrays["input_ids"][i],
-            arrays["labels"][i].clip(0),
-            solved[i].predictions.numpy(),
-            output_dir / "examples" / f"example_{i}.png",
-        )
-        for i in range(min(count, len(solved)))
-    ]
+    pictures = []
+    for i in range(min(count, len(solved))):
+        name = f"examples/example_{i}.png"
+        with replacing(output_dir, name) as tmp:
+            labels, prediction = arrays["labels"][i].clip(0), solved[i].predictions.numpy()
+            render_example(kind, arrays["input_ids"][i], labels, prediction, tmp)
+        pictures.append(output_dir / name)
+    return pictures
 
 
 def card_update(results: dict[str, dict], args: argparse.Namespace, pictures: list[Path]) -> dict:
@@ -319,13 +321,30 @@ def main(argv: list[str] | None = None) -> dict:
     # Imported once the arguments are read: `--help` and argument errors come without torch, datasets or evaluate.
     from accelerate import Accelerator
 
-    from ..evaluation.card import write_eval_results, write_model_card
-    from ..evaluation.loading import load_model, resolve_model
-    from ..evaluation.scoring import dataset_arrays
-    from ..pipeline_hrm import check_tta
+    from ..evaluation.loading import resolve_model
+    from ..folders import claim_folder, refuse_same
 
     accelerator = Accelerator()
     sources = [resolve_model(model, "--model", args.revision) for model in args.model]
+    output_dir = Path(args.output_dir)
+    inputs = {f"--model {name}": source.path for name, source in zip(args.model, sources, strict=True)}
+    refuse_same(output_dir, "--output-dir", {**inputs, "--dataset": args.dataset})
+    command = shlex.join(["hrm", "evaluate", *(sys.argv[1:] if argv is None else argv)])
+    # The main process writes the results: it claims the folder first, so a second evaluation into it is refused.
+    claim = claim_folder(output_dir, "--output-dir", command) if accelerator.is_main_process else nullcontext()
+    with claim:
+        return evaluate(args, accelerator, sources, output_dir, command)
+
+
+def evaluate(args: argparse.Namespace, accelerator, sources: list, output_dir: Path, command: str) -> dict:
+    """Score the models on the split at each test-time setting; the main process writes `metrics.json`, the
+    pictures, the curve, the submission and the card update, each replaced at once and never through a link."""
+    from ..evaluation.card import write_eval_results, write_model_card
+    from ..evaluation.loading import load_model
+    from ..evaluation.scoring import dataset_arrays
+    from ..folders import claim_folder, write_file
+    from ..pipeline_hrm import check_tta
+
     models = [load_model(source, args.trust_remote_code).eval().to(accelerator.device) for source in sources]
     split, metadata = load_split(args.dataset, args.split)
     for model, name in zip(models, args.model, strict=True):
@@ -338,12 +357,10 @@ def main(argv: list[str] | None = None) -> dict:
             check_tta(kind, tta)
     except ValueError as error:
         sys.exit(f"error: --tta: {error}")
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     arrays = dataset_arrays(split, metadata, args.limit)
     results, points, first, last = measure(models, arrays, metadata, accelerator, args)
     if first.submission is not None and accelerator.is_main_process:
-        (output_dir / "submission.json").write_text(json.dumps(first.submission))
+        write_file(output_dir, "submission.json", json.dumps(first.submission))
     if not accelerator.is_main_process:
         return {}
     report = {
@@ -356,7 +373,7 @@ def main(argv: list[str] | None = None) -> dict:
     scaled = len(points) > len(results)
     if scaled:
         report["scaling"] = points
-    (output_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_file(output_dir, "metrics.json", json.dumps(report, indent=2))
     if results:
         print_table(results)
     pictures = save_examples(last.solved, last.arrays, kind, args.save_examples, output_dir) if kind else []
@@ -373,7 +390,8 @@ def main(argv: list[str] | None = None) -> dict:
         source = sources[0]
         update = card_update(results, args, pictures) | {"scaling": points if scaled else None, "curve": curve}
         if source.repo_id is None:
-            write_model_card(source.path, **update)
+            with claim_folder(source.path, "--model", command):
+                write_model_card(source.path, **update)
             print(f"Updated {source.path / 'README.md'}")
         else:
             print(f"Updated the card of {source.repo_id}: {update_hub_card(source.repo_id, args.revision, update)}")

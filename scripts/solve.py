@@ -60,13 +60,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def existing_file(text: str) -> Path | None:
+    """The file `text` names, or None when it names none: text too long or odd to be a path (an ARC grid, a maze)
+    is a puzzle, never an error about file names."""
+    try:
+        path = Path(text)
+        return path if "\n" not in text and path.is_file() else None
+    except (OSError, ValueError):  # a name too long for the system, a NUL character
+        return None
+
+
 def read_puzzle(args: argparse.Namespace) -> tuple[PuzzleType, str | list]:
-    """(puzzle type, puzzle) from whichever of --sudoku, --maze, --arc was given; a file named there is read."""
+    """(puzzle type, puzzle) from whichever of --sudoku, --maze, --arc was given: the file it names when there is
+    one, else the text itself."""
     kind = next(kind for kind in PUZZLE_TYPES.values() if getattr(args, kind.name) is not None)
     text = getattr(args, kind.name)
-    if "\n" not in text and Path(text).is_file():
-        text = Path(text).read_text()
-    return kind, kind.parse_text(text)
+    path = existing_file(text)
+    return kind, kind.parse_text(path.read_text() if path is not None else text)
 
 
 def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, answer, steps: int) -> None:

@@ -223,3 +223,11 @@ class RunsCode:
 
     def __reduce__(self):
         return (Path.touch, (self.path,))
+
+
+def tiny_model_folder(folder: Path, **sizes) -> Path:
+    """A whole Hub-ready model folder (weights, code, pipeline, card) of `tiny_model(**sizes)`: by default a 4x4
+    Sudoku model for `build_tiny_data`'s dataset."""
+    from hrm_hf.evaluation.model_folder import write_model_folder
+
+    return write_model_folder(tiny_model(**{"num_puzzle_identifiers": 1, **sizes}), folder)

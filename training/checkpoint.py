@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import one_line_message
+from ..folders import checked_target, remove
 from ..modeling_hrm import HrmActCarry
 from .config import TrainConfig
 
@@ -71,10 +71,10 @@ def recover_checkpoints(output_dir: str | Path) -> None:
         for leftover in sorted(root.glob(f"{prefix}step-*")):
             final = root / leftover.name.removeprefix(prefix)
             if is_complete(leftover) and not is_complete(final):
-                shutil.rmtree(final, ignore_errors=True)
+                remove(final)
                 leftover.rename(final)
     for stale in [*root.glob(".tmp-*"), *root.glob(".old-*")]:
-        shutil.rmtree(stale)
+        remove(stale)
 
 
 def resolve_checkpoint(spec: str, output_dir: str | Path) -> Path:
@@ -131,7 +131,7 @@ def load_carry(path: Path, device: torch.device) -> HrmActCarry | None:
 def set_aside(folder: Path, aside: Path) -> None:
     """Move `folder` to `aside` (replacing what an earlier interrupted rewrite left there), so that a checkpoint is
     rewritten without a moment where neither its old nor its new folder is complete."""
-    shutil.rmtree(aside, ignore_errors=True)
+    remove(aside)
     folder.rename(aside)
 
 
@@ -151,7 +151,8 @@ def save_checkpoint(
     root = checkpoints_dir(config.output_dir)
     final, tmp, old = root / f"step-{step}", root / f".tmp-step-{step}", root / f".old-step-{step}"
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+        checked_target(config.output_dir, tmp.relative_to(config.output_dir))  # a link never takes the writes away
+        remove(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
@@ -165,10 +166,10 @@ def save_checkpoint(
         if final.exists():
             set_aside(final, old)
         tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        remove(old)
         if config.keep_last:
             for stale in list_checkpoints(config.output_dir)[: -config.keep_last]:
-                shutil.rmtree(stale)
+                remove(stale)
     accelerator.wait_for_everyone()
     return final
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-import shutil
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ..data.sampler import TrainBatchSampler
 from ..data.storage import check_ids_fit, load_puzzle_dataset, resolve_puzzle_dataset
 from ..errors import one_line_message
 from ..evaluation.evaluator import evaluate_split
+from ..folders import Claim, claim_folder, remove, write_file
 from ..hub import prepare_push, push_folder
 from .checkpoint import (
     checkpoints_dir,
@@ -163,14 +163,16 @@ def check_splits(dataset, metadata: dict[str, PuzzleDatasetMetadata], name: str)
         check_ids_fit(dataset[split], metadata[split], name)
 
 
-def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
-    """Make `output_dir` this run's. Unless resuming, a folder that holds another run (its model or checkpoints) is
-    refused (on every rank, so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints so
-    that rotation and `latest` only ever see this run's. The main process then repairs an interrupted checkpoint
-    rewrite and drops stale temporary folders."""
+def claim_output_dir(config: RunConfig, is_main_process: bool, command: str = "") -> Claim | None:
+    """Make `output_dir` this run's. The main process claims it (a second run into it is refused while this one
+    holds it); unless resuming, a folder that holds another run (its model or checkpoints) is refused (on every rank,
+    so that all stop together) unless `overwrite_output_dir`, which drops its checkpoints (a link in their place is
+    unlinked, never followed) so that rotation and `latest` only ever see this run's. The main process then repairs
+    an interrupted checkpoint rewrite and drops stale temporary folders. Returns the main process's claim."""
+    field = "Training config field `output_dir`"
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"Training config field `output_dir`: {config.output_dir!r} is a file, not a folder.")
+        raise ConfigError(f"{field}: {config.output_dir!r} is a file, not a folder.")
     checkpoints = checkpoints_dir(out)
     held = [
         p.name
@@ -179,26 +181,37 @@ def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
     ]
     if held and not (config.resume_from_checkpoint or config.overwrite_output_dir):
         raise ConfigError(
-            f"Training config field `output_dir`: {config.output_dir!r} holds another run ({', '.join(held)}); "
+            f"{field}: {config.output_dir!r} holds another run ({', '.join(held)}); "
             "resume it with --resume-from-checkpoint latest, choose another --output-dir, or pass "
             "--overwrite-output-dir to replace it."
         )
     if not is_main_process:
-        return
-    if config.resume_from_checkpoint:
-        recover_checkpoints(out)
-    else:
-        shutil.rmtree(checkpoints, ignore_errors=True)
+        return None
+    claim = claim_folder(out, field, command or None)
+    try:
+        if config.resume_from_checkpoint:
+            if checkpoints.is_symlink():
+                raise ConfigError(
+                    f"{field}: {checkpoints} is a symbolic link; checkpoints are written only into a real folder."
+                )
+            recover_checkpoints(out)
+        else:
+            remove(checkpoints)
+    except BaseException:
+        claim.release()
+        raise
+    return claim
 
 
-def prepare_run(config: RunConfig) -> Accelerator:
-    """The run's accelerator, once `output_dir` is this run's on every rank, with the asked torch thread count."""
+def prepare_run(config: RunConfig, command: str = "") -> tuple[Accelerator, Claim | None]:
+    """The run's accelerator, once `output_dir` is this run's on every rank (with the main process's claim on it),
+    with the asked torch thread count."""
     accelerator = create_accelerator(config)
-    claim_output_dir(config, accelerator.is_main_process)
+    claim = claim_output_dir(config, accelerator.is_main_process, command)
     accelerator.wait_for_everyone()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    return accelerator
+    return accelerator, claim
 
 
 def nonfinite_tensors(model: torch.nn.Module) -> list[str]:
@@ -260,7 +273,17 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
         self.config, self.command = config, command
-        self.accelerator = prepare_run(config)
+        self.accelerator, self.claim = prepare_run(config, command)  # released by `train`, or with the trainer
+        try:
+            self.start(dataset)
+        except BaseException:  # the output folder is free again for the next run
+            if self.claim is not None:
+                self.claim.release()
+            raise
+
+    def start(self, dataset) -> None:
+        """The run's data, model, optimizers, counters and pusher, the resumed state, and the trackers."""
+        config = self.config
         if dataset is None:
             dataset = load_data(config)
         else:
@@ -566,8 +589,7 @@ class Trainer:
 
     @staticmethod
     def note_in_card(model_dir: Path, text: str) -> None:
-        with open(model_dir / "README.md", "a") as card:
-            card.write(f"\n{text}\n")
+        write_file(model_dir, "README.md", (model_dir / "README.md").read_text() + f"\n{text}\n")
 
     def save_model(self, metrics: dict[str, float], note: str = "") -> Path | None:
         """Write the model folder (the EMA weights when kept), refusing weights that hold NaN or inf."""
@@ -611,8 +633,14 @@ class Trainer:
 
 def train(config: TrainConfig, dataset=None, command: str = "") -> TrainResult:
     """Train with `config`; `dataset` is an optional in-memory `(DatasetDict, {split: metadata})` to use instead of
-    `config.data_path`. Returns the model folder and the final evaluation metrics."""
-    return Trainer(config, dataset=dataset, command=command).fit()
+    `config.data_path`. Returns the model folder and the final evaluation metrics; the output folder's claim is
+    released however the run ends."""
+    trainer = Trainer(config, dataset=dataset, command=command)
+    try:
+        return trainer.fit()
+    finally:
+        if trainer.claim is not None:
+            trainer.claim.release()
 
 
 __all__ = [
