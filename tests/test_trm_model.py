@@ -1,0 +1,214 @@
+"""TRM as a transformers citizen: its config (defaults, errors), its variants, bad input, the halting rules, save/load
+round trips, loading by the folder's family, and a saved folder that loads and solves in a process without hrm_hf."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+import torch
+from transformers import AutoModel, pipeline
+
+from hrm_hf.configuration_hrm import HrmActConfig
+from hrm_hf.configuration_trm import TrmConfig
+from hrm_hf.evaluation.loading import load_model
+from hrm_hf.evaluation.model_folder import save_model_files
+from hrm_hf.modeling_hrm import HrmActModel
+from hrm_hf.modeling_trm import TrmModel
+from tests.helpers import random_batch, tiny_config
+
+
+SUDOKU_4X4 = ".12.2.1.13..42.."
+
+
+def trm_config(**overrides) -> TrmConfig:
+    """A small float32 TRM (hidden 32, 4 heads, 1 layer, 2 x 2 recursions, a 16-position puzzle prefix)."""
+    fields = dict(
+        vocab_size=11, seq_len=16, num_puzzle_identifiers=5, hidden_size=32, num_heads=4, L_layers=1, H_cycles=2,
+        L_cycles=2, halt_max_steps=3, forward_dtype="float32", expansion=2.0,
+    )  # fmt: skip
+    return TrmConfig(**fields | overrides)
+
+
+def trm_model(**overrides) -> TrmModel:
+    """`trm_config(**overrides)`'s model at seed 0, with a Q head and puzzle table that are not all zeros."""
+    torch.manual_seed(0)
+    model = TrmModel(trm_config(**overrides))
+    with torch.no_grad():
+        model.q_head.weight.normal_(0, 0.3)
+        if model.config.puzzle_emb_ndim:
+            model.puzzle_emb.weight.normal_(0, 0.1)
+    return model.eval()
+
+
+# --- configuration -------------------------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_authors_trm_recipe():
+    config = TrmConfig()
+    assert config.model_type == "trm" and isinstance(config, HrmActConfig)
+    assert (config.H_cycles, config.L_cycles, config.H_layers, config.L_layers) == (3, 6, 0, 2)
+    assert (config.hidden_size, config.num_heads, config.puzzle_emb_ndim, config.puzzle_emb_len) == (512, 8, 512, 16)
+    assert (config.mlp_t, config.no_ACT_continue, config.pos_encodings) == (False, True, "rope")
+    assert (config.halt_max_steps, config.halt_exploration_prob, config.forward_dtype) == (16, 0.1, "bfloat16")
+    assert config.num_hidden_layers == 3 * (6 + 1) * 2
+
+
+def test_puzzle_emb_len_zero_means_the_ceiling_and_is_stored_so():
+    config = trm_config(puzzle_emb_ndim=40, puzzle_emb_len=0)
+    assert config.puzzle_emb_len == 2
+    assert TrmConfig.from_dict(config.to_dict()).puzzle_emb_len == 2
+    assert trm_config(puzzle_emb_ndim=0, puzzle_emb_len=0).puzzle_emb_len == 0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"puzzle_emb_ndim": 0}, r"`puzzle_emb_len` must be 0 when `puzzle_emb_ndim` is 0.*got 16"),
+        ({"puzzle_emb_ndim": 70, "puzzle_emb_len": 2}, r"`puzzle_emb_ndim` \(70\) must fit.*\(2 \* 32\)"),
+        ({"puzzle_emb_len": -1}, r"`puzzle_emb_len` must be >= 0, got -1"),
+        ({"H_layers": -1}, r"`H_layers` must be >= 0.*got -1"),
+        ({"L_layers": 0}, r"`L_layers` must be a positive integer, got 0"),
+        ({"pos_encodings": "alibi"}, r"`pos_encodings` must be one of \('rope', 'learned', 'none'\), got 'alibi'"),
+        ({"mlp_tt": True}, r"TrmConfig: unknown keys 'mlp_tt' \(did you mean 'mlp_t'\?\)"),
+    ],
+)
+def test_invalid_config_is_one_line_naming_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        trm_config(**overrides)
+
+
+def test_model_type_is_not_a_builtin():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    assert TrmConfig.model_type not in CONFIG_MAPPING_NAMES
+
+
+# --- the model -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"mlp_t": True, "pos_encodings": "none"}, {"pos_encodings": "learned"}, {"puzzle_emb_ndim": 0,
+     "puzzle_emb_len": 0}, {"no_ACT_continue": False, "H_layers": 3}],
+)  # fmt: skip
+def test_every_variant_runs_a_training_segment(overrides):
+    model = trm_model(**overrides).train()
+    batch = random_batch(model.config)
+    out = model(**batch)
+    out.loss.backward()
+    prefix = model.config.puzzle_emb_len
+    assert out.logits.shape == (4, 16, 11) and out.carry.z_H.shape == (4, prefix + 16, 32)
+    assert (out.target_q_continue is not None) == (not model.config.no_ACT_continue)
+    assert ("q_continue_loss" in out.metrics) == (not model.config.no_ACT_continue)
+    assert all(p.grad is not None for p in model.parameters())
+    assert not any(name.startswith("H_module") for name in model.state_dict())
+    block = model.L_module.layers[0]
+    assert hasattr(block, "mlp_t") == model.config.mlp_t and hasattr(block, "self_attn") != model.config.mlp_t
+
+
+def test_halting_rule_follows_no_act_continue():
+    q_halt, q_continue = torch.tensor([0.5, -0.5, 0.5]), torch.tensor([1.0, -1.0, 0.0])
+    assert trm_model().q_halts(q_halt, q_continue).tolist() == [True, False, True]
+    assert trm_model(no_ACT_continue=False).q_halts(q_halt, q_continue).tolist() == [False, True, True]
+    steps = torch.tensor([1, 1, 3])
+    assert trm_model().halt_rows(q_halt, q_continue, steps, "fixed", 3).tolist() == [False, False, True]
+
+
+def test_solve_is_the_forward_rollout_in_eval_mode():
+    model = trm_model()
+    batch = random_batch(model.config)
+    solved = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
+    carry = None
+    with torch.no_grad():
+        for _ in range(model.config.halt_max_steps):
+            out = model(input_ids=batch["input_ids"], puzzle_identifiers=batch["puzzle_identifiers"], carry=carry)
+            carry = out.carry
+    assert torch.equal(solved.predictions, out.logits.argmax(-1)) and solved.steps.tolist() == [3] * 4
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (lambda b: b | {"input_ids": b["input_ids"][:, :5]}, ValueError, r"`input_ids` must have shape"),
+        (lambda b: b | {"input_ids": b["input_ids"].float()}, ValueError, r"`input_ids` must hold integer ids"),
+        (lambda b: b | {"puzzle_identifiers": b["puzzle_identifiers"] + 5}, ValueError, r"`puzzle_identifiers`"),
+        (lambda b: b | {"labels": b["labels"][:2]}, ValueError, r"`labels` must have the shape"),
+        (lambda b: b | {"input_ids": b["input_ids"].tolist()}, TypeError, r"`input_ids` must be a torch.Tensor"),
+    ],
+)
+def test_bad_input_names_the_argument(change, error, message):
+    model = trm_model()
+    with pytest.raises(error, match=message):
+        model(**change(random_batch(model.config)))
+
+
+def test_a_carry_of_another_model_is_refused():
+    hrm = HrmActModel(tiny_config())
+    carry = hrm(**random_batch(hrm.config)).carry
+    model = trm_model()
+    with pytest.raises(ValueError, match=r"`carry.z_H` has shape .* the carry comes from another model"):
+        model(**random_batch(model.config), carry=carry)
+
+
+# --- saving and loading --------------------------------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip_with_the_installed_class_and_auto_model(tmp_path):
+    model = trm_model(mlp_t=True, pos_encodings="learned")
+    save_model_files(model, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model_type"] == "trm" and config["auto_map"] == {
+        "AutoConfig": "configuration_trm.TrmConfig",
+        "AutoModel": "modeling_trm.TrmModel",
+    }
+    for name in ("modeling_trm.py", "configuration_trm.py", "modeling_hrm.py", "configuration_hrm.py"):
+        assert (tmp_path / name).is_file(), name  # the TRM files and the HRM files they import
+    batch = random_batch(model.config)
+    with torch.no_grad():
+        expected = model(**batch)
+        for loaded in (load_model(tmp_path), AutoModel.from_pretrained(tmp_path, trust_remote_code=True)):
+            assert type(loaded).__name__ == "TrmModel"
+            out = loaded.eval()(**batch)
+            assert torch.equal(out.logits, expected.logits) and torch.equal(out.q_halt_logits, expected.q_halt_logits)
+    assert isinstance(load_model(tmp_path), TrmModel)
+
+
+def test_loading_refuses_a_folder_of_another_model(tmp_path):
+    save_model_files(trm_model(), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(config | {"model_type": "llama"}))
+    with pytest.raises(ValueError, match=r"`model_type` 'llama' in config.json is none of this package's models"):
+        load_model(tmp_path)
+
+
+def test_a_trm_folder_loads_and_solves_in_a_process_without_hrm_hf(tmp_path):
+    """`AutoModel` and `pipeline` with `trust_remote_code` from the folder's files alone (python -S: no editable
+    install, only site-packages)."""
+    model = trm_model(vocab_size=6, num_puzzle_identifiers=3, halt_max_steps=4)
+    save_model_files(model, tmp_path / "saved")
+    folder = shutil.copytree(tmp_path / "saved", tmp_path / "copied" / "trm-sudoku")
+    (tmp_path / "cwd").mkdir()
+    code = (
+        f"import sys; sys.path.append({sysconfig.get_paths()['purelib']!r}); import importlib.util, json\n"
+        "assert importlib.util.find_spec('hrm_hf') is None and importlib.util.find_spec('tests') is None\n"
+        "from transformers import AutoModel, pipeline\n"
+        f"model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True)\n"
+        f"result = pipeline(model={str(folder)!r}, trust_remote_code=True)({SUDOKU_4X4!r})\n"
+        "print(json.dumps(dict(result, model=type(model).__name__)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {
+        "OMP_NUM_THREADS": "1",
+        "HF_HOME": str(tmp_path / "hf_home"),
+    }
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    here = pipeline(model=str(folder), trust_remote_code=True)(SUDOKU_4X4)
+    assert result["model"] == "TrmModel"
+    assert result["solution"] == here["solution"] and result["segments"] == here["segments"]
