@@ -18,30 +18,10 @@ from hrm_hf.evaluation.loading import load_model
 from hrm_hf.evaluation.model_folder import save_model_files
 from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.modeling_trm import TrmModel
-from tests.helpers import random_batch, tiny_config
+from tests.helpers import random_batch, tiny_config, tiny_trm_model
 
 
 SUDOKU_4X4 = ".12.2.1.13..42.."
-
-
-def trm_config(**overrides) -> TrmConfig:
-    """A small float32 TRM (hidden 32, 4 heads, 1 layer, 2 x 2 recursions, a 16-position puzzle prefix)."""
-    fields = dict(
-        vocab_size=11, seq_len=16, num_puzzle_identifiers=5, hidden_size=32, num_heads=4, L_layers=1, H_cycles=2,
-        L_cycles=2, halt_max_steps=3, forward_dtype="float32", expansion=2.0,
-    )  # fmt: skip
-    return TrmConfig(**fields | overrides)
-
-
-def trm_model(**overrides) -> TrmModel:
-    """`trm_config(**overrides)`'s model at seed 0, with a Q head and puzzle table that are not all zeros."""
-    torch.manual_seed(0)
-    model = TrmModel(trm_config(**overrides))
-    with torch.no_grad():
-        model.q_head.weight.normal_(0, 0.3)
-        if model.config.puzzle_emb_ndim:
-            model.puzzle_emb.weight.normal_(0, 0.1)
-    return model.eval()
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
@@ -58,10 +38,10 @@ def test_defaults_are_the_authors_trm_recipe():
 
 
 def test_puzzle_emb_len_zero_means_the_ceiling_and_is_stored_so():
-    config = trm_config(puzzle_emb_ndim=40, puzzle_emb_len=0)
+    config = tiny_trm_model(puzzle_emb_ndim=40, puzzle_emb_len=0).config
     assert config.puzzle_emb_len == 2
     assert TrmConfig.from_dict(config.to_dict()).puzzle_emb_len == 2
-    assert trm_config(puzzle_emb_ndim=0, puzzle_emb_len=0).puzzle_emb_len == 0
+    assert tiny_trm_model(puzzle_emb_ndim=0, puzzle_emb_len=0).config.puzzle_emb_len == 0
 
 
 @pytest.mark.parametrize(
@@ -78,7 +58,7 @@ def test_puzzle_emb_len_zero_means_the_ceiling_and_is_stored_so():
 )
 def test_invalid_config_is_one_line_naming_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
-        trm_config(**overrides)
+        tiny_trm_model(**overrides)
 
 
 def test_model_type_is_not_a_builtin():
@@ -96,7 +76,7 @@ def test_model_type_is_not_a_builtin():
      "puzzle_emb_len": 0}, {"no_ACT_continue": False, "H_layers": 3}],
 )  # fmt: skip
 def test_every_variant_runs_a_training_segment(overrides):
-    model = trm_model(**overrides).train()
+    model = tiny_trm_model(**overrides).train()
     batch = random_batch(model.config)
     out = model(**batch)
     out.loss.backward()
@@ -112,14 +92,14 @@ def test_every_variant_runs_a_training_segment(overrides):
 
 def test_halting_rule_follows_no_act_continue():
     q_halt, q_continue = torch.tensor([0.5, -0.5, 0.5]), torch.tensor([1.0, -1.0, 0.0])
-    assert trm_model().q_halts(q_halt, q_continue).tolist() == [True, False, True]
-    assert trm_model(no_ACT_continue=False).q_halts(q_halt, q_continue).tolist() == [False, True, True]
+    assert tiny_trm_model().q_halts(q_halt, q_continue).tolist() == [True, False, True]
+    assert tiny_trm_model(no_ACT_continue=False).q_halts(q_halt, q_continue).tolist() == [False, True, True]
     steps = torch.tensor([1, 1, 3])
-    assert trm_model().halt_rows(q_halt, q_continue, steps, "fixed", 3).tolist() == [False, False, True]
+    assert tiny_trm_model().halt_rows(q_halt, q_continue, steps, "fixed", 3).tolist() == [False, False, True]
 
 
 def test_solve_is_the_forward_rollout_in_eval_mode():
-    model = trm_model()
+    model = tiny_trm_model()
     batch = random_batch(model.config)
     solved = model.solve(batch["input_ids"], batch["puzzle_identifiers"], halting="fixed")
     carry = None
@@ -141,7 +121,7 @@ def test_solve_is_the_forward_rollout_in_eval_mode():
     ],
 )
 def test_bad_input_names_the_argument(change, error, message):
-    model = trm_model()
+    model = tiny_trm_model()
     with pytest.raises(error, match=message):
         model(**change(random_batch(model.config)))
 
@@ -149,7 +129,7 @@ def test_bad_input_names_the_argument(change, error, message):
 def test_a_carry_of_another_model_is_refused():
     hrm = HrmActModel(tiny_config())
     carry = hrm(**random_batch(hrm.config)).carry
-    model = trm_model()
+    model = tiny_trm_model()
     with pytest.raises(ValueError, match=r"`carry.z_H` has shape .* the carry comes from another model"):
         model(**random_batch(model.config), carry=carry)
 
@@ -158,7 +138,7 @@ def test_a_carry_of_another_model_is_refused():
 
 
 def test_save_and_load_round_trip_with_the_installed_class_and_auto_model(tmp_path):
-    model = trm_model(mlp_t=True, pos_encodings="learned")
+    model = tiny_trm_model(mlp_t=True, pos_encodings="learned")
     save_model_files(model, tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model_type"] == "trm" and config["auto_map"] == {
@@ -178,7 +158,7 @@ def test_save_and_load_round_trip_with_the_installed_class_and_auto_model(tmp_pa
 
 
 def test_loading_refuses_a_folder_of_another_model(tmp_path):
-    save_model_files(trm_model(), tmp_path)
+    save_model_files(tiny_trm_model(), tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(config | {"model_type": "llama"}))
     with pytest.raises(ValueError, match=r"`model_type` 'llama' in config.json is none of this package's models"):
@@ -188,7 +168,7 @@ def test_loading_refuses_a_folder_of_another_model(tmp_path):
 def test_a_trm_folder_loads_and_solves_in_a_process_without_hrm_hf(tmp_path):
     """`AutoModel` and `pipeline` with `trust_remote_code` from the folder's files alone (python -S: no editable
     install, only site-packages)."""
-    model = trm_model(vocab_size=6, num_puzzle_identifiers=3, halt_max_steps=4)
+    model = tiny_trm_model(vocab_size=6, num_puzzle_identifiers=3, halt_max_steps=4)
     save_model_files(model, tmp_path / "saved")
     folder = shutil.copytree(tmp_path / "saved", tmp_path / "copied" / "trm-sudoku")
     (tmp_path / "cwd").mkdir()
