@@ -192,3 +192,55 @@ def test_a_trm_folder_loads_and_solves_in_a_process_without_hrm_hf(tmp_path):
     here = pipeline(model=str(folder), trust_remote_code=True)(SUDOKU_4X4)
     assert result["model"] == "TrmModel"
     assert result["solution"] == here["solution"] and result["segments"] == here["segments"]
+
+
+# --- transformers-native behaviour ---------------------------------------------------------------------------------
+
+
+def test_attentions_come_from_the_eager_path_for_every_block_application():
+    model = tiny_trm_model(L_layers=2, H_cycles=2, L_cycles=3)
+    assert model.config._attn_implementation == "sdpa"
+    batch = random_batch(model.config)
+    with torch.no_grad():
+        plain = model(**batch)
+        out = model(**batch, output_attentions=True)
+    assert len(out.attentions) == model.config.num_hidden_layers == 2 * (3 + 1) * 2
+    seq = model.puzzle_emb_len + model.config.seq_len
+    assert all(attention.shape == (4, 4, seq, seq) for attention in out.attentions)
+    torch.testing.assert_close(out.logits, plain.logits, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_export_of_an_eval_segment():
+    model = tiny_trm_model(mlp_t=True)
+    batch = random_batch(model.config)
+    with torch.no_grad():
+        carry = model(**batch).carry
+        expected = model(**batch, carry=carry)
+    exported = torch.export.export(model, args=(), kwargs={**batch, "carry": carry})
+    actual = exported.module()(**batch, carry=carry)
+    torch.testing.assert_close(actual.logits, expected.logits)
+    assert torch.equal(actual.carry.steps, expected.carry.steps)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients_over_the_last_recursion():
+    batch = random_batch(tiny_trm_model().config)
+
+    def gradients(checkpointing: bool) -> dict[str, torch.Tensor]:
+        model = tiny_trm_model().train()
+        if checkpointing:
+            model.activation_checkpointing_enable()
+        torch.manual_seed(1)  # the same exploration draws
+        model(**batch).loss.backward()
+        return {name: p.grad for name, p in model.named_parameters()} | {"puzzle": model.pop_puzzle_emb_grad()[1]}
+
+    plain, checkpointed = gradients(False), gradients(True)
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_weights_stay_float32_whatever_dtype_asks(tmp_path):
+    model = tiny_trm_model(forward_dtype="bfloat16")
+    model.save_pretrained(tmp_path)
+    loaded = TrmModel.from_pretrained(tmp_path, dtype=torch.bfloat16)
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32} and loaded.H_init.dtype == torch.bfloat16
+    assert loaded.config.dtype == torch.float32
