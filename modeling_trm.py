@@ -55,11 +55,9 @@ class TrmBlock(GradientCheckpointingLayer):
     def __init__(self, config: TrmConfig, layer_idx: int):
         super().__init__()
         self.eps = config.rms_norm_eps
-        if config.mlp_t:
-            positions = config.puzzle_emb_len + config.seq_len
-            self.mlp_t = HrmActMLP(positions, swiglu_width(config.expansion, positions))
-        else:
-            self.self_attn = HrmActAttention(config, layer_idx)
+        positions = config.puzzle_emb_len + config.seq_len
+        self.mlp_t = HrmActMLP(positions, swiglu_width(config.expansion, positions)) if config.mlp_t else None
+        self.self_attn = None if config.mlp_t else HrmActAttention(config, layer_idx)
         self.mlp = HrmActMLP(config.hidden_size, config.intermediate_size)
 
     def forward(
@@ -69,7 +67,7 @@ class TrmBlock(GradientCheckpointingLayer):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attn_weights = None
-        if hasattr(self, "mlp_t"):
+        if self.mlp_t is not None:
             by_channel = hidden_states.transpose(1, 2)  # [batch, hidden, positions]
             hidden_states = rms_norm(by_channel + self.mlp_t(by_channel), self.eps).transpose(1, 2)
         else:

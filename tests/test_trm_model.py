@@ -87,7 +87,7 @@ def test_every_variant_runs_a_training_segment(overrides):
     assert all(p.grad is not None for p in model.parameters())
     assert not any(name.startswith("H_module") for name in model.state_dict())
     block = model.L_module.layers[0]
-    assert hasattr(block, "mlp_t") == model.config.mlp_t and hasattr(block, "self_attn") != model.config.mlp_t
+    assert (block.mlp_t is not None) == model.config.mlp_t and (block.self_attn is None) == model.config.mlp_t
 
 
 def test_halting_rule_follows_no_act_continue():
