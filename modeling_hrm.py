@@ -323,9 +323,8 @@ class HrmActBlock(GradientCheckpointingLayer):
 class HrmActReasoningModule(nn.Module):
     """The H or the L module: `x = state + injection`, then its blocks in turn."""
 
-    def __init__(self, config: HrmActConfig, num_layers: int, block: type[nn.Module] | None = None):
+    def __init__(self, config: HrmActConfig, num_layers: int, block: type[nn.Module] = HrmActBlock):
         super().__init__()
-        block = HrmActBlock if block is None else block
         self.layers = nn.ModuleList(block(config, layer_idx) for layer_idx in range(num_layers))
 
     def forward(
