@@ -1,6 +1,7 @@
 """Parity with the TRM authors' code (tests/fixtures/trm, see its README): every forward case through the converter,
 `save_pretrained` and `AutoModel`, call by call: eval, training and exploration roll-outs, one segment's loss, metrics
-and gradients, and one SignSGD step of the puzzle table.
+and gradients, and one SignSGD step of the puzzle table; and the three 30-step training cases replayed on the model
+with the project's optimizers and EMA (the training loop's own replay of them is the trainer's test).
 
 Float32 is held to 1e-5 absolute (the README's bound for code that follows the authors' operation order; it is exact
 here). bfloat16 is held to the same bound on the kind of CPU that recorded it (its bf16 kernels are the recording's);
@@ -221,3 +222,47 @@ def test_gradients_reach_every_parameter_through_the_last_recursion(case):
     assert [name for name, p in model.named_parameters() if p.grad is None] == []
     assert all(not t.requires_grad for t in model.buffers())
     model.pop_puzzle_emb_grad()
+
+
+@pytest.mark.parametrize("name", ["trm_e2e_fp32", "trm_mlp_fp32", "trm_sudoku_fp32"])
+def test_training_trajectory_with_the_projects_optimizers(name):
+    """The authors' 30 `train_batch` steps replayed on the model alone: their recorded batches, learning rates and
+    seeds, the project's AdamAtan2, SparseSignSGD and EMA. Losses, carries, final weights and the EMA weights."""
+    from hrm_hf.training.ema import EMA
+    from hrm_hf.training.optim import AdamAtan2
+
+    folder = FIXTURES / name
+    meta = json.loads((folder / "meta.json").read_text())
+    run, expected = meta["config"], load_file(folder / "expected.safetensors")
+    model = convert_checkpoint(folder).train()
+    adam = AdamAtan2(model.parameters(), betas=(run["beta1"], run["beta2"]), weight_decay=run["weight_decay"])
+    signsgd = SparseSignSGD(model.puzzle_emb.weight, weight_decay=run["puzzle_emb_weight_decay"])
+    ema = EMA(model, rate=run["ema_rate"])
+    carry = None
+    for step in range(1, 31):
+        if meta["rng_base"] is not None:  # the whole-run case seeds nothing per step, as the authors' launch()
+            torch.manual_seed(meta["rng_base"] + step)
+        batch = {key: expected[f"batch.{step}.{field}"] for key, field in
+                 (("input_ids", "inputs"), ("puzzle_identifiers", "puzzle_identifiers"), ("labels", "labels"))}  # fmt: skip
+        out = model(**batch, carry=carry)
+        carry = out.carry
+        out.loss.backward()  # the mean over the global batch of 16 rows, as the authors' loss / 16
+        assert abs(out.loss.item() - expected[f"loss.{step}"].item() / 16) <= FP32_ABS, step
+        signsgd.param_groups[0]["lr"] = expected[f"puzzle_emb_lr.{step}"].item()
+        signsgd.step(*model.pop_puzzle_emb_grad())
+        adam.param_groups[0]["lr"] = expected[f"lr.{step}"].item()
+        adam.step()
+        model.zero_grad(set_to_none=True)
+        ema.update()
+        assert torch.equal(carry.halted, expected[f"carry.{step}.halted"]), step
+        assert torch.equal(carry.steps.long(), expected[f"carry.{step}.steps"].long()), step
+    final = convert_state_dict(
+        {k.removeprefix("final."): v for k, v in expected.items() if k.startswith("final.model.")}
+    )
+    averaged = convert_state_dict({k.removeprefix("ema."): v for k, v in expected.items() if k.startswith("ema.")})
+    state = model.state_dict()
+    assert set(final) == set(state) and set(averaged) == set(ema.shadow)
+    for key, tensor in final.items():
+        assert (state[key].double() - tensor.double()).abs().max().item() <= FP32_ABS, key
+    for key, tensor in averaged.items():
+        assert (ema.shadow[key].double() - tensor.double()).abs().max().item() <= FP32_ABS, key
