@@ -1,7 +1,7 @@
 """Parity with the TRM authors' code (tests/fixtures/trm, see its README): every forward case through the converter,
 `save_pretrained` and `AutoModel`, call by call: eval, training and exploration roll-outs, one segment's loss, metrics
 and gradients, and one SignSGD step of the puzzle table; and the three 30-step training cases replayed on the model
-with the project's optimizers and EMA (the training loop's own replay of them is the trainer's test).
+with the project's optimizers and EMA, apart from the training loop.
 
 Float32 is held to 1e-5 absolute (the README's bound for code that follows the authors' operation order; it is exact
 here). bfloat16 is held to the same bound on the kind of CPU that recorded it (its bf16 kernels are the recording's);
