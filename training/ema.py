@@ -21,9 +21,11 @@ class EMA:
         self.shadow = {name: param.detach().float().clone() for name, param in model.named_parameters()}
 
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, skip: torch.Tensor | None = None) -> None:
+        """Move the average toward the current parameters, unless the 0-dim `skip` (a skipped step) is true."""
         for name, param in self.model.named_parameters():
-            self.shadow[name].lerp_(param.detach().float(), 1 - self.rate)
+            moved = self.shadow[name].lerp(param.detach().float(), 1 - self.rate)
+            self.shadow[name].copy_(moved if skip is None else torch.where(skip, self.shadow[name], moved))
 
     @contextmanager
     @torch.no_grad()
