@@ -244,3 +244,49 @@ def test_weights_stay_float32_whatever_dtype_asks(tmp_path):
     loaded = TrmModel.from_pretrained(tmp_path, dtype=torch.bfloat16)
     assert {p.dtype for p in loaded.parameters()} == {torch.float32} and loaded.H_init.dtype == torch.bfloat16
     assert loaded.config.dtype == torch.float32
+
+
+@pytest.mark.parametrize("mlp_t", [False, True])
+def test_hidden_and_cycle_states_are_recorded_per_block_and_per_recursion_step(mlp_t):
+    model = tiny_trm_model(L_layers=2, H_cycles=2, L_cycles=3, mlp_t=mlp_t)
+    batch = random_batch(model.config)
+    with torch.no_grad():
+        plain = model(**batch)
+        out = model(**batch, output_hidden_states=True, output_cycle_states=True)
+    assert plain.hidden_states is None and plain.cycle_states is None
+    assert len(out.hidden_states) == model.config.num_hidden_layers + 1 == 2 * (3 + 1) * 2 + 1
+    assert torch.equal(out.hidden_states[-1], out.carry.z_H) and torch.equal(out.logits, plain.logits)
+    z_H, z_L = model.fresh_state(4)
+    injection = model.embed_inputs(batch["input_ids"], batch["puzzle_identifiers"])
+    position_embeddings = None if mlp_t else model.rotary_emb()
+    expected = []
+    with torch.no_grad():
+        for _ in range(2):
+            for _ in range(3):
+                z_L = model.L_module(z_L, z_H + injection, position_embeddings)
+                expected.append(z_L)
+            z_H = model.L_module(z_H, z_L, position_embeddings)  # the same network updates the answer state
+            expected.append(z_H)
+    assert len(out.cycle_states) == len(expected)
+    for actual, wanted in zip(out.cycle_states, expected, strict=True):
+        torch.testing.assert_close(actual, wanted, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mlp_t", [False, True])
+def test_a_training_segment_with_a_puzzle_table_compiles_as_one_graph(mlp_t):
+    model = tiny_trm_model(mlp_t=mlp_t, no_ACT_continue=not mlp_t).train()
+    batch = random_batch(model.config)
+    eager = tiny_trm_model(mlp_t=mlp_t, no_ACT_continue=not mlp_t).train()
+    torch.manual_seed(1)  # the same halting-exploration draws in both
+    reference = eager(**batch)
+    reference.loss.backward()
+    model.size_puzzle_rows(batch["puzzle_identifiers"])
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    torch.manual_seed(1)
+    out = compiled(**batch)
+    out.loss.backward()
+    torch.testing.assert_close(out.loss, reference.loss, rtol=1e-6, atol=1e-6)
+    for (name, param), (_, wanted) in zip(model.named_parameters(), eager.named_parameters(), strict=True):
+        torch.testing.assert_close(param.grad, wanted.grad, rtol=1e-5, atol=1e-6, msg=name)
+    torch.testing.assert_close(model.pop_puzzle_emb_grad()[1], eager.pop_puzzle_emb_grad()[1], rtol=1e-5, atol=1e-6)
