@@ -61,10 +61,3 @@ def test_a_training_step_reads_nothing_back_to_the_host(tiny_data, tmp_path, req
     sums = trainer.train_step(second)  # with the first step's carry
     assert reads == []
     assert {"count", "loss", "lm_loss"} <= set(sums)
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    from tests.test_train_loop import build_tiny_data
-
-    return build_tiny_data(tmp_path_factory.mktemp("data") / "sudoku4")

@@ -150,13 +150,17 @@ def load_data(config: RunConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]
         raise FileNotFoundError(
             f"{error} Build it with `hrm build-dataset`, or give a Hub dataset repo id `owner/name`."
         ) from error
+    check_splits(dataset, metadata, config.data_path)
+    return dataset, metadata
+
+
+def check_splits(dataset, metadata: dict[str, PuzzleDatasetMetadata], name: str) -> None:
+    """Both splits present, their ids inside their metadata's tables: the training forward checks no id values, so
+    every dataset a run trains on, loaded or handed in, is checked here once."""
     for split in ("train", "test"):
         if split not in metadata:
-            raise ValueError(
-                f"The dataset at {config.data_path!r} has no {split!r} split (it has {sorted(metadata)})."
-            )
-        check_ids_fit(dataset[split], metadata[split], config.data_path)
-    return dataset, metadata
+            raise ValueError(f"The dataset at {name!r} has no {split!r} split (it has {sorted(metadata)}).")
+        check_ids_fit(dataset[split], metadata[split], name)
 
 
 def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
@@ -257,7 +261,11 @@ class Trainer:
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
         self.config, self.command = config, command
         self.accelerator = prepare_run(config)
-        self.dataset, self.metadata = dataset if dataset is not None else load_data(config)
+        if dataset is None:
+            dataset = load_data(config)
+        else:
+            check_splits(*dataset, config.data_path)
+        self.dataset, self.metadata = dataset
         self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
         self.prepare_training()
