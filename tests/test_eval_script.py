@@ -19,6 +19,7 @@ from hrm_hf.data.sudoku_generator import generate_puzzles
 from hrm_hf.evaluation import evaluator, loading
 from hrm_hf.evaluation.card import write_model_card
 from hrm_hf.evaluation.scoring import dataset_arrays
+from hrm_hf.hub import Source
 from hrm_hf.scripts import evaluate_model as evaluate_script
 from tests.helpers import tiny_model
 
@@ -198,6 +199,7 @@ def test_arc_voting_pass_at_k_and_submission(tmp_path, monkeypatch):
                        halt_max_steps=1)  # fmt: skip
     split, test_metadata = load_puzzle_dataset(tmp_path / "data", split="test")
     monkeypatch.setattr(model, "run_segment", OracleSegments(model, dataset_arrays(split, test_metadata)))
+    monkeypatch.setattr(loading, "resolve_model", lambda value, *args, **kwargs: Source(Path(value)))
     monkeypatch.setattr(loading, "load_model", lambda *args, **kwargs: model)
     report = run("--model", "oracle", "--dataset", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"),
                  "--halting", "fixed")  # fmt: skip
