@@ -111,20 +111,25 @@ def resolve(
         if must_be_folder and not path.is_dir():
             raise NotADirectoryError(f"{option}: {str(value)!r} is a file, not a folder.")
         return Source(path)
-    commit = resolve_commit(repo_id, repo_type, revision, option)
+    commit = resolve_commit(repo_id, repo_type, revision, option, allow_patterns)
     return Source(download(repo_id, repo_type, commit, allow_patterns), repo_id, commit)
 
 
-def resolve_commit(repo_id: str, repo_type: str, revision: str | None, option: str) -> str | None:
+def resolve_commit(
+    repo_id: str, repo_type: str, revision: str | None, option: str, allow_patterns: list[str] | None = None
+) -> str | None:
     """The commit sha `revision` (default: the main branch) of the Hub repo resolves to, announced in one line;
-    offline, `revision` itself (the cache resolves it)."""
+    offline, `revision` itself, once the cache holds the files matching `allow_patterns` there (only those: a
+    command never downloaded the rest of the repo)."""
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub import constants as hub_constants
     from huggingface_hub.errors import HfHubHTTPError
 
     if hub_constants.HF_HUB_OFFLINE:  # no Hub to ask: the cache answers, as transformers and datasets do offline
         try:
-            snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_files_only=True)
+            snapshot_download(
+                repo_id, repo_type=repo_type, revision=revision, allow_patterns=allow_patterns, local_files_only=True
+            )
         except Exception:  # LocalEntryNotFoundError and kin: nothing cached at that revision
             raise FileNotFoundError(
                 f"{option}: no such file or folder {repo_id!r}, and the Hub {repo_type} repo {repo_id} at revision "
