@@ -125,10 +125,12 @@ def copy_file(source: str | Path, folder: str | Path, name: str | Path) -> Path:
 
 def file_inside(folder: str | Path, name: str, field: str) -> Path:
     """The file `name` that a metadata field of `folder` names, once it resolves inside `folder` (links resolved);
-    a `LinkRefusedError` naming the field otherwise."""
+    a `LinkRefusedError` naming the field otherwise. In a Hub snapshot (`.../snapshots/<commit>/`), whose files
+    huggingface_hub links to its `blobs/`, the repo's cache folder is the bound."""
     folder = Path(folder)
+    bound = folder.parent.parent if folder.parent.name == "snapshots" else folder
     path = (folder / name).resolve()
-    if not path.is_relative_to(folder.resolve()):
+    if ".." in Path(name).parts or not path.is_relative_to(bound.resolve()):
         raise LinkRefusedError(f"{field}: {name!r} lies outside the folder {str(folder)!r}; refusing to read it.")
     return path
 
