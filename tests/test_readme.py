@@ -4,7 +4,7 @@ it, or is marked in the README as needing what this suite does not have.
 A marker is the HTML comment on the line just above a block, `<!-- test: KIND (why) -->`: `network`, `hub` and `gpu`
 blocks are skipped with their reason, `slow` ones run only with `-m slow`. `bash` blocks run each `hrm` command in
 this process (`accelerate` and other programs in a subprocess); `python` blocks run as written; a `console` block's
-`$ command` must print exactly the lines below it. The folder holds the files a user brings (the authors' CSV files,
+`$ command` must print exactly the lines below it; a `yaml` block is a training config file and must load as one. The folder holds the files a user brings (the authors' CSV files,
 an ARC-AGI Kaggle folder, a checkpoint) and, where a block reads what a skipped or slow block would have made (a model
 trained on a GPU, the demo's model and puzzles), a tiny stand-in of it.
 """
@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
 MARKER = re.compile(r"<!-- test: (?P<kind>[a-z]+)(?: \((?P<why>[^)]*)\))? -->")
 SKIPPED_KINDS = {"network": "needs the network", "hub": "needs the Hub", "gpu": "needs a GPU"}
-RUN_LANGUAGES = ("bash", "python", "console")
+RUN_LANGUAGES = ("bash", "python", "console", "yaml")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ STAND_INS: dict[str, Callable[[Path], Path]] = {
     "outputs/data/sudoku-gen": sudoku9_data,
     "outputs/data/sudoku-extreme-1k-aug-1000": sudoku9_data,
     "outputs/sudoku/model": lambda folder: tiny_model_folder(folder, seq_len=81, vocab_size=11),
+    "runs/seed0/model": tiny_model_folder,  # two runs of the demo's recipe, for the ensemble
+    "runs/seed1/model": tiny_model_folder,
 }
 
 
@@ -176,6 +178,15 @@ def run_console(text: str) -> None:
         assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in expected.splitlines()]
 
 
+def run_yaml(text: str) -> None:
+    """A training config file loads (with a dataset path where the block leaves it to the command line)."""
+    import yaml
+
+    from hrm_hf.training.config import TrainConfig
+
+    TrainConfig.from_dict({"data_path": "outputs/cpu-demo/data", **yaml.safe_load(text)})
+
+
 def test_every_block_runs_or_is_marked():
     kinds = {block.kind for block in BLOCKS if block.kind} - {"slow"}
     assert kinds <= SKIPPED_KINDS.keys(), f"unknown README test markers: {kinds - SKIPPED_KINDS.keys()}"
@@ -193,5 +204,7 @@ def test_readme_block(block, workspace, monkeypatch):
         run_bash(block.text, workspace)
     elif block.language == "console":
         run_console(block.text)
+    elif block.language == "yaml":
+        run_yaml(block.text)
     else:
         exec(compile(block.text, f"README.md:{block.line}", "exec"), {"__name__": "__readme__"})
