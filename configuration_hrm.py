@@ -88,6 +88,12 @@ class HrmActConfig(PreTrainedConfig):
 
     model_type = "hrm_act_v1"
     attribute_map = {"num_attention_heads": "num_heads"}
+    # Class attributes, not fields: what `_check_values` requires, which a family that shares these checks may change.
+    positive_fields = (
+        "vocab_size", "seq_len", "num_puzzle_identifiers", "H_cycles", "L_cycles", "H_layers", "L_layers",
+        "hidden_size", "num_heads", "halt_max_steps",
+    )  # fmt: skip
+    pos_encodings_allowed = POS_ENCODINGS
 
     vocab_size: int = 11
     seq_len: int = 81
@@ -131,13 +137,10 @@ class HrmActConfig(PreTrainedConfig):
         for key in unknown:
             closest = difflib.get_close_matches(key, fields, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {closest[0]!r}?)" if closest else ""))
-        raise ValueError(f"HrmActConfig: unknown keys {', '.join(hints)}.")
+        raise ValueError(f"{type(self).__name__}: unknown keys {', '.join(hints)}.")
 
     def _check_values(self) -> None:
-        for name in (
-            "vocab_size", "seq_len", "num_puzzle_identifiers", "H_cycles", "L_cycles", "H_layers", "L_layers",
-            "hidden_size", "num_heads", "halt_max_steps",
-        ):  # fmt: skip
+        for name in self.positive_fields:
             if getattr(self, name) <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}.")
         if self.puzzle_emb_ndim < 0:
@@ -156,7 +159,7 @@ class HrmActConfig(PreTrainedConfig):
                 f"RoPE needs an even head_dim; `hidden_size / num_heads` is {self.hidden_size // self.num_heads}."
             )
         for name, allowed in (
-            ("pos_encodings", POS_ENCODINGS),
+            ("pos_encodings", self.pos_encodings_allowed),
             ("forward_dtype", FORWARD_DTYPES),
             ("loss_type", LOSS_TYPES),
         ):
@@ -186,11 +189,17 @@ class HrmActConfig(PreTrainedConfig):
 
     @property
     def intermediate_size(self) -> int:
-        """SwiGLU width: `round(expansion * hidden * 2/3)` rounded up to a multiple of 256, as in the release."""
-        inter = round(self.expansion * self.hidden_size * 2 / 3)
-        return -(inter // -256) * 256
+        """SwiGLU width of the channel MLP (see `swiglu_width`)."""
+        return swiglu_width(self.expansion, self.hidden_size)
+
+
+def swiglu_width(expansion: float, width: int) -> int:
+    """SwiGLU inner width for inputs of `width` features: `round(expansion * width * 2/3)` rounded up to a multiple
+    of 256, as in the release (`models/layers.py`)."""
+    inner = round(expansion * width * 2 / 3)
+    return -(inner // -256) * 256
 
 
 HrmActConfig.register_for_auto_class()
 
-__all__ = ["HrmActConfig"]
+__all__ = ["HrmActConfig", "swiglu_width"]

@@ -287,10 +287,10 @@ class HrmActAttention(nn.Module):
 class HrmActMLP(nn.Module):
     """SwiGLU with one fused projection whose first half is the gate."""
 
-    def __init__(self, config: HrmActConfig):
+    def __init__(self, width: int, intermediate_size: int):
         super().__init__()
-        self.gate_up_proj = HrmActLinear(config.hidden_size, 2 * config.intermediate_size, bias=False)
-        self.down_proj = HrmActLinear(config.intermediate_size, config.hidden_size, bias=False)
+        self.gate_up_proj = HrmActLinear(width, 2 * intermediate_size, bias=False)
+        self.down_proj = HrmActLinear(intermediate_size, width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
@@ -307,7 +307,7 @@ class HrmActBlock(GradientCheckpointingLayer):
         super().__init__()
         self.eps = config.rms_norm_eps
         self.self_attn = HrmActAttention(config, layer_idx)
-        self.mlp = HrmActMLP(config)
+        self.mlp = HrmActMLP(config.hidden_size, config.intermediate_size)
 
     def forward(
         self,
@@ -323,9 +323,10 @@ class HrmActBlock(GradientCheckpointingLayer):
 class HrmActReasoningModule(nn.Module):
     """The H or the L module: `x = state + injection`, then its blocks in turn."""
 
-    def __init__(self, config: HrmActConfig, num_layers: int):
+    def __init__(self, config: HrmActConfig, num_layers: int, block: type[nn.Module] | None = None):
         super().__init__()
-        self.layers = nn.ModuleList(HrmActBlock(config, layer_idx) for layer_idx in range(num_layers))
+        block = HrmActBlock if block is None else block
+        self.layers = nn.ModuleList(block(config, layer_idx) for layer_idx in range(num_layers))
 
     def forward(
         self,
@@ -511,12 +512,11 @@ class HrmActModel(HrmActPreTrainedModel):
         # `learned_pad`).
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
-        else:
+        elif config.pos_encodings == "learned":
             self.embed_positions = nn.Embedding(
                 self.puzzle_emb_len + config.seq_len, config.hidden_size, dtype=torch.float32
             )
-        self.H_module = HrmActReasoningModule(config, config.H_layers)
-        self.L_module = HrmActReasoningModule(config, config.L_layers)
+        self.build_reasoning_modules(config)
         self.H_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.L_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.lm_head = HrmActLinear(config.hidden_size, config.vocab_size, bias=False)
@@ -525,6 +525,20 @@ class HrmActModel(HrmActPreTrainedModel):
         # loading with `dtype=torch.bfloat16` neither rounds nor widens a tensor, so not a single output changes.
         self._keep_in_fp32_modules_strict = [name for name, _ in self.named_children()]
         self.post_init()
+
+    def build_reasoning_modules(self, config: HrmActConfig) -> None:
+        """The recurrent stacks `run_segment` applies: HRM's high-level and low-level modules."""
+        self.H_module = HrmActReasoningModule(config, config.H_layers)
+        self.L_module = HrmActReasoningModule(config, config.L_layers)
+
+    @property
+    def learns_q_continue(self) -> bool:
+        """Whether training bootstraps a Q-continue target (and adds its loss): always, in HRM."""
+        return True
+
+    def q_halts(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        """Rows whose Q head chooses to stop: HRM's rule is `q_halt > q_continue`."""
+        return q_halt > q_continue
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
@@ -685,15 +699,16 @@ class HrmActModel(HrmActPreTrainedModel):
             # CODEPATH: released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
             # decision to learn.
             if self.training and self.config.halt_max_steps > 1:
-                halted = halted | (q_halt > q_continue)
+                halted = halted | self.q_halts(q_halt, q_continue)
                 explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
                 min_steps = explore * torch.randint_like(steps, low=2, high=self.config.halt_max_steps + 1)
                 halted = halted & (steps >= min_steps)
-                # Bootstrap target from the next segment's Q values, computed on the new carry.
-                *_, next_halt, next_continue = self.run_segment(z_H, z_L, carry.current_data)
-                target_q_continue = torch.sigmoid(
-                    torch.where(is_last_step, next_halt, torch.maximum(next_halt, next_continue))
-                )
+                if self.learns_q_continue:
+                    # Bootstrap target from the next segment's Q values, computed on the new carry.
+                    *_, next_halt, next_continue = self.run_segment(z_H, z_L, carry.current_data)
+                    target_q_continue = torch.sigmoid(
+                        torch.where(is_last_step, next_halt, torch.maximum(next_halt, next_continue))
+                    )
         new_carry = HrmActCarry(z_H, z_L, steps, halted, carry.current_data)
 
         loss = metrics = None
@@ -811,10 +826,10 @@ class HrmActModel(HrmActPreTrainedModel):
         self, q_halt: torch.Tensor, q_continue: torch.Tensor, steps: torch.Tensor, halting: str, max_steps: int
     ) -> torch.Tensor:
         """The inference halting rule: a row stops after `max_steps` segments or, with `halting="adaptive"`, as soon
-        as its Q head prefers halting (`q_halt > q_continue`). `"fixed"` is the release's evaluation."""
+        as its Q head prefers halting (`q_halts`). `"fixed"` is the release's evaluation."""
         self.check_halting(halting)
         halted = steps >= max_steps
-        return halted | (q_halt > q_continue) if halting == "adaptive" else halted
+        return halted | self.q_halts(q_halt, q_continue) if halting == "adaptive" else halted
 
     def solve_inputs(
         self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor | None, max_steps: int | None

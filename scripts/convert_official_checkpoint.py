@@ -1,11 +1,13 @@
-"""Convert a checkpoint of the authors' HRM release into a Hub-ready transformers model folder.
+"""Convert a checkpoint of the authors' HRM release, or of their TRM code, into a Hub-ready transformers model folder.
 
     hrm convert path/to/checkpoint_or_step_N --output-dir hrm-sudoku
     hrm convert sapientinc/HRM-checkpoint-sudoku-extreme --task sudoku --output-dir hrm-sudoku
     hrm convert path/to/ckpt --task maze --output-dir hrm-maze --push-to-hub user/hrm-maze --private
 
 The release saves `torch.save(state_dict)` under the name `checkpoint` (Hub) or `step_N` (its trainer), with keys
-prefixed `_orig_mod.model.`, next to `all_config.yaml`. The checkpoint is a local file or folder or a Hub model repo
+prefixed `_orig_mod.model.`, next to `all_config.yaml`, whose `arch.name` says the model family: HRM's
+`hrm.hrm_act_v1@...` or TRM's `recursive_reasoning.trm@...` (github.com/SamsungSAILMontreal/TinyRecursiveModels,
+whose runs save the same way). The checkpoint is a local file or folder or a Hub model repo
 id (downloaded, at `--source-revision`; the card then names it as `base_model`). The data sizes it needs
 (`seq_len`, `vocab_size`, `num_puzzle_identifiers`) come, in this order, from flags, from a `dataset.json` beside
 the checkpoint, or from the tensor shapes (`--task` then gives the RoPE `seq_len`; the authors' Hub repos carry no
@@ -31,12 +33,14 @@ from .cli import HelpFormatter
 
 if TYPE_CHECKING:  # torch and transformers are imported where used, so `hrm convert --help` starts light
     import torch
-
-    from ..configuration_hrm import HrmActConfig
-    from ..modeling_hrm import HrmActModel
+    from transformers import PreTrainedConfig, PreTrainedModel
 
 
 DATA_FIELDS = ("seq_len", "vocab_size", "num_puzzle_identifiers")
+# The authors' `arch.name` (`module@class`, the module under their `models/`) -> the family `hrm train` names it by.
+RELEASE_ARCHS = {"hrm.hrm_act_v1": "hrm", "recursive_reasoning.trm": "trm"}
+# Tensors whose first dimension counts every position (puzzle prefix included): learned positions, TRM's `mlp_t`.
+POSITION_TENSORS = ("embed_positions.weight", "L_module.layers.0.mlp_t.down_proj.weight")
 # Release parameter/buffer name -> ours (after the `_orig_mod.` and `model.inner.` prefixes are stripped).
 KEY_RENAMES = [
     (r"^embed_tokens\.embedding_weight$", "embed_tokens.weight"),
@@ -81,7 +85,7 @@ def read_release_state(checkpoint_file: Path) -> dict[str, torch.Tensor]:
     if "embed_tokens.weight" not in state:
         raise ValueError(
             f"Checkpoint file {checkpoint_file}: has no token embedding (`embed_tokens.embedding_weight`); is it an "
-            "HRM checkpoint?"
+            "HRM or TRM checkpoint?"
         )
     return state
 
@@ -99,8 +103,9 @@ def convert_state_dict(release_state: dict[str, torch.Tensor]) -> dict[str, torc
     return converted
 
 
-def read_arch(config_path: Path) -> dict:
-    """The `arch` section of the release's `all_config.yaml`, as config fields."""
+def read_arch(config_path: Path) -> tuple[str, dict]:
+    """The model family named by the `arch` section of the release's `all_config.yaml` (HRM when it names none), and
+    the section's config fields."""
     if not config_path.is_file():
         raise FileNotFoundError(f"The release's `all_config.yaml` is missing: looked for {config_path}.")
     from ..training.checkpoint import read_part
@@ -109,21 +114,28 @@ def read_arch(config_path: Path) -> dict:
     if not isinstance(content, dict) or not isinstance(content.get("arch"), dict):
         raise ValueError(f"{config_path}: has no `arch:` section of architecture fields.")
     arch = dict(content["arch"])
-    arch.pop("name", None)
+    name = arch.pop("name", None)
+    family = "hrm" if name is None else RELEASE_ARCHS.get(str(name).split("@")[0])
+    if family is None:
+        known = ", ".join(f"{module}@..." for module in RELEASE_ARCHS)
+        raise ValueError(f"{config_path}: arch name {name!r} is not a model this converter knows ({known}).")
     loss = arch.pop("loss", {}) or {}
     if "loss_type" in loss:
         arch["loss_type"] = loss["loss_type"]
-    return arch
+    return family, arch
 
 
-def infer_data_fields(state: dict[str, torch.Tensor], arch: dict, task: str | None) -> dict:
-    """`vocab_size`, `num_puzzle_identifiers` and `seq_len` read off the tensor shapes (and `--task` for RoPE)."""
+def infer_data_fields(
+    state: dict[str, torch.Tensor], config_class: type[PreTrainedConfig], arch: dict, task: str | None
+) -> dict:
+    """`vocab_size`, `num_puzzle_identifiers` and `seq_len` read off the tensor shapes (and `--task` when no tensor
+    counts the positions, as with RoPE)."""
     fields = {"vocab_size": state["embed_tokens.weight"].shape[0]}
     if "puzzle_emb.weight" in state:
         fields["num_puzzle_identifiers"] = state["puzzle_emb.weight"].shape[0]
-    if "embed_positions.weight" in state:
-        puzzle_emb_ndim = arch.get("puzzle_emb_ndim", arch["hidden_size"])
-        fields["seq_len"] = state["embed_positions.weight"].shape[0] - (-(puzzle_emb_ndim // -arch["hidden_size"]))
+    positions = next((state[name].shape[0] for name in POSITION_TENSORS if name in state), None)
+    if positions is not None:
+        fields["seq_len"] = positions - config_class(**arch).puzzle_emb_len
     elif task is not None:
         fields["seq_len"] = PUZZLE_TYPES[task].release_seq_len
     return fields
@@ -131,18 +143,20 @@ def infer_data_fields(state: dict[str, torch.Tensor], arch: dict, task: str | No
 
 def build_config(
     checkpoint_file: Path, state: dict[str, torch.Tensor], overrides: dict, task: str | None
-) -> HrmActConfig:
-    """The config from `all_config.yaml`, with data sizes from flags, `dataset.json` or the tensor shapes."""
-    from ..configuration_hrm import HrmActConfig
+) -> tuple[str, PreTrainedConfig]:
+    """The family `all_config.yaml` names and its config, from the file's fields, with data sizes from flags,
+    `dataset.json` or the tensor shapes."""
+    from ..training.families import MODEL_FAMILIES
 
-    arch = read_arch(checkpoint_file.parent / "all_config.yaml")
+    family, arch = read_arch(checkpoint_file.parent / "all_config.yaml")
+    config_class = MODEL_FAMILIES[family].config_class
     dataset_json = checkpoint_file.parent / "dataset.json"
     from ..training.checkpoint import read_part
 
     from_dataset = read_part(dataset_json, lambda p: json.loads(p.read_text())) if dataset_json.is_file() else {}
     if not isinstance(from_dataset, dict):
         raise ValueError(f"{dataset_json}: must hold a JSON object, got {type(from_dataset).__name__}.")
-    from_shapes = infer_data_fields(state, arch, task)
+    from_shapes = infer_data_fields(state, config_class, arch, task)
     data = {}
     for name in DATA_FIELDS:
         for source in (overrides, from_dataset, from_shapes):
@@ -159,17 +173,20 @@ def build_config(
             f"Cannot tell {missing} for {checkpoint_file}: no dataset.json beside it and the tensor shapes do not say. "
             f"Pass {flags}" + (" (or --task sudoku|maze|arc for seq_len)." if "seq_len" in missing else ".")
         )
-    return HrmActConfig(**arch, **data)
+    return family, config_class(**arch, **data)
 
 
-def convert_checkpoint(checkpoint: str | Path, overrides: dict | None = None, task: str | None = None) -> HrmActModel:
-    """Load an authors' checkpoint (file or folder) into an [`HrmActModel`], checking every tensor is used."""
-    from ..modeling_hrm import HrmActModel
+def convert_checkpoint(
+    checkpoint: str | Path, overrides: dict | None = None, task: str | None = None
+) -> PreTrainedModel:
+    """Load an authors' checkpoint (file or folder) into an [`HrmActModel`] or a [`TrmModel`], as its
+    `all_config.yaml` says, checking every tensor is used."""
+    from ..training.families import MODEL_FAMILIES
 
     checkpoint_file = find_checkpoint_file(Path(checkpoint))
     state = read_release_state(checkpoint_file)
-    config = build_config(checkpoint_file, state, overrides or {}, task)
-    model = HrmActModel(config)
+    family, config = build_config(checkpoint_file, state, overrides or {}, task)
+    model = MODEL_FAMILIES[family].model_class(config)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:  # missing or unexpected tensors, or shapes that disagree with the data sizes

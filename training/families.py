@@ -14,7 +14,9 @@ from typing import ClassVar, Literal
 from transformers import PreTrainedConfig, PreTrainedModel
 
 from ..configuration_hrm import FORWARD_DTYPES, LOSS_TYPES, POS_ENCODINGS, HrmActConfig
+from ..configuration_trm import TRM_POS_ENCODINGS, TrmConfig
 from ..modeling_hrm import HrmActModel
+from ..modeling_trm import TrmModel
 
 
 @dataclass
@@ -64,6 +66,38 @@ class HrmArguments:
     )
 
 
+@dataclass
+class TrmArguments(HrmArguments):
+    """The TRM fields a run chooses, with `TrmConfig`'s defaults (`arch: name: trm`): HRM's, and the three of TRM."""
+
+    name: ClassVar[str] = "trm"
+
+    H_layers: int = field(default=TrmConfig.H_layers, metadata={"help": "Ignored, as the authors' TRM ignores it."})
+    L_layers: int = field(
+        default=TrmConfig.L_layers, metadata={"help": "Blocks of the one network that updates both states."}
+    )
+    H_cycles: int = field(
+        default=TrmConfig.H_cycles,
+        metadata={"help": "Recursions per ACT segment; only the last one carries gradients."},
+    )
+    L_cycles: int = field(default=TrmConfig.L_cycles, metadata={"help": "Latent updates per recursion."})
+    pos_encodings: Literal[TRM_POS_ENCODINGS] = field(
+        default=TrmConfig.pos_encodings, metadata={"help": "Rotary (rope), learned or no (none) position encodings."}
+    )
+    mlp_t: bool = field(
+        default=TrmConfig.mlp_t,
+        metadata={"help": "Replace attention by a SwiGLU across the sequence (the authors' Sudoku recipe)."},
+    )
+    puzzle_emb_len: int = field(
+        default=TrmConfig.puzzle_emb_len,
+        metadata={"help": "Prefix positions of the puzzle embedding; 0 means ceil(puzzle_emb_ndim / hidden_size)."},
+    )
+    no_ACT_continue: bool = field(
+        default=TrmConfig.no_ACT_continue,
+        metadata={"help": "Halt when q_halt > 0, with no Q-continue loss (the authors' default)."},
+    )
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """What the training loop needs of a model family: its config and model classes, and the fields a run sets."""
@@ -73,8 +107,11 @@ class ModelFamily:
     arguments: type
 
 
-MODEL_FAMILIES = {HrmArguments.name: ModelFamily(HrmActConfig, HrmActModel, HrmArguments)}
+MODEL_FAMILIES = {
+    HrmArguments.name: ModelFamily(HrmActConfig, HrmActModel, HrmArguments),
+    TrmArguments.name: ModelFamily(TrmConfig, TrmModel, TrmArguments),
+}
 DEFAULT_FAMILY = HrmArguments.name  # the family of an `arch:` section that names none
 
 
-__all__ = ["DEFAULT_FAMILY", "MODEL_FAMILIES", "HrmArguments", "ModelFamily"]
+__all__ = ["DEFAULT_FAMILY", "MODEL_FAMILIES", "HrmArguments", "ModelFamily", "TrmArguments"]
