@@ -391,8 +391,9 @@ def build_parser(arguments: type = HrmArguments, defaults: dict[str, Any] | None
     parser = HfArgumentParser(
         (RunConfig, arguments),
         prog="hrm train",
-        description="Train a puzzle-solving model (HRM-ACT-v1) with Accelerate. Values come from --preset or --config, "
-        "and any option overrides them. Several processes: accelerate launch [options] -m hrm_hf.scripts train ...",
+        description="Train a puzzle-solving model (HRM-ACT-v1 or TRM, as `arch: name:` says) with Accelerate. Values "
+        "come from --preset or --config, and any option overrides them. Several processes: accelerate launch "
+        "[options] -m hrm_hf.scripts train ...",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", choices=available_presets(), help="a preset of the authors' recipes or the demo")
