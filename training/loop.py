@@ -1,10 +1,16 @@
-"""The training loop: Accelerate's examples' shape, with HRM's ACT carry and sparse puzzle-embedding optimizer.
+"""The training loop: Accelerate's examples' shape, with the ACT carry and sparse puzzle-embedding optimizer of the
+model families (HRM, TRM), which share the forward/carry protocol.
 
 One optimizer step per ACT segment; the carry lives across steps (halted rows take fresh examples from the next
-batch). Like the release, the data comes in iterations of `eval_interval` epochs, the model is evaluated after each,
-and the run ends when the iterations end or at the schedule's last step, whichever comes first. Each rank's loss is its summed segment loss over its local batch size, and DDP averages the ranks, so the
-dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is never
-all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
+batch). Like the release, the data comes in iterations of `eval_interval` epochs, the model is evaluated after each
+(from the `min_eval_interval`-th on), and the run ends when the iterations end or at the schedule's last step,
+whichever comes first. Each rank's loss is its summed segment loss over its local batch size, and DDP averages the
+ranks, so the dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is
+never all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
+
+What the TRM authors' trainer adds is here too: an EMA of the trained weights from which every evaluation and the saved
+model are taken, training the puzzle table alone (`freeze_weights`), `init_from` a model whose table has another size,
+and several training datasets with separate test datasets.
 """
 
 from __future__ import annotations
