@@ -183,6 +183,12 @@ class HrmActConfig(PreTrainedConfig):
         return self.hidden_size // self.num_heads
 
     @property
+    def num_hidden_layers(self) -> int:
+        """Block applications in one forward (one ACT segment), each recording a hidden state, as in transformers'
+        `hrm_text`: `H_cycles * (L_cycles * L_layers + H_layers)`."""
+        return self.H_cycles * (self.L_cycles * self.L_layers + self.H_layers)
+
+    @property
     def puzzle_emb_len(self) -> int:
         """Prefix positions taken by the puzzle embedding: `ceil(puzzle_emb_ndim / hidden_size)`."""
         return -(self.puzzle_emb_ndim // -self.hidden_size)

@@ -25,7 +25,6 @@ import math
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +33,8 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
-from transformers.utils import ModelOutput, logging
+from transformers.utils import ModelOutput, can_return_tuple, logging
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_hrm import HrmActConfig
 
@@ -226,8 +226,10 @@ class HrmActPuzzleEmbedding(nn.Module):
     """The per-puzzle embedding table, trained by sparse SignSGD rather than by the dense optimizer.
 
     The table is a persistent buffer, not a parameter: the dense optimizer, weight decay and DDP's gradient all-reduce
-    never see it. In training, the looked-up rows become a fresh leaf tensor that requires grad; after backward,
-    [`HrmActModel.pop_puzzle_emb_grad`] hands the training loop the ids and row gradients of the last forward.
+    never see it. A training forward copies the looked-up rows into `rows`, a leaf tensor that requires grad, and their
+    ids into `ids`, as the authors' `CastedSparseEmbedding` does (`models/sparse_embedding.py`): the forward then
+    creates no tensor that requires grad, so `torch.compile` takes it whole, and backward leaves the row gradients in
+    `rows.grad`, which [`HrmActModel.pop_puzzle_emb_grad`] hands the training loop.
     """
 
     def __init__(self, config: HrmActConfig):
@@ -235,15 +237,41 @@ class HrmActPuzzleEmbedding(nn.Module):
         self.weight = nn.Buffer(
             torch.zeros(config.num_puzzle_identifiers, config.puzzle_emb_ndim, dtype=torch.float32)
         )
-        self.last_ids: torch.Tensor | None = None
-        self.last_rows: torch.Tensor | None = None
+        self.rows = torch.zeros(0, config.puzzle_emb_ndim, dtype=torch.float32)
+        self.ids = torch.zeros(0, dtype=torch.int32)
 
     def forward(self, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
-        rows = self.weight[puzzle_identifiers.long()].float()
-        if self.training and torch.is_grad_enabled():
-            rows = rows.detach().requires_grad_(True)
-            self.last_ids, self.last_rows = puzzle_identifiers, rows
-        return rows
+        if not (self.training and torch.is_grad_enabled()):
+            return self.weight[puzzle_identifiers.long()]
+        self.size_rows(puzzle_identifiers)
+        with torch.no_grad():
+            self.rows.copy_(self.weight[puzzle_identifiers.long()])
+            self.ids.copy_(puzzle_identifiers)
+        return self.rows
+
+    def size_rows(self, puzzle_identifiers: torch.Tensor) -> None:
+        """(Re)allocate `rows` and `ids` unless they already fit this batch (its size, the table's device, the ids'
+        dtype). A compiled forward cannot create the leaf, so call this before it (the training loop does, through
+        [`HrmActModel.size_puzzle_rows`]); otherwise the compiled forward breaks its graph here once, then recompiles."""
+        batch_size, device = puzzle_identifiers.shape[0], self.weight.device
+        if (
+            self.rows.shape[0] == batch_size
+            and self.rows.device == device
+            and self.ids.dtype == puzzle_identifiers.dtype
+        ):
+            return
+        # Plain attributes, not buffers: neither saved, nor moved by `.to()`, nor seen by DDP.
+        self.rows = torch.zeros(batch_size, self.weight.shape[1], dtype=torch.float32, device=device).requires_grad_()
+        self.ids = torch.zeros(batch_size, dtype=puzzle_identifiers.dtype, device=device)
+
+    def pop_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The ids and row gradients of the last training forward's backward, or None when no backward filled them
+        since the last call; the gradient is taken, so the next backward starts from none."""
+        grad = self.rows.grad
+        if grad is None:
+            return None
+        self.rows.grad = None
+        return self.ids.clone(), grad
 
 
 class HrmActAttention(nn.Module):
@@ -323,9 +351,8 @@ class HrmActBlock(GradientCheckpointingLayer):
 class HrmActReasoningModule(nn.Module):
     """The H or the L module: `x = state + injection`, then its blocks in turn."""
 
-    def __init__(self, config: HrmActConfig, num_layers: int, block: type[nn.Module] | None = None):
+    def __init__(self, config: HrmActConfig, num_layers: int, block: type[nn.Module] = HrmActBlock):
         super().__init__()
-        block = HrmActBlock if block is None else block
         self.layers = nn.ModuleList(block(config, layer_idx) for layer_idx in range(num_layers))
 
     def forward(
@@ -333,17 +360,13 @@ class HrmActReasoningModule(nn.Module):
         state: torch.Tensor,
         injection: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
-        attentions: list[torch.Tensor] | None = None,
+        output_attentions: bool = False,
     ) -> torch.Tensor:
-        """Run the blocks; when given a list, `attentions` receives each block's attention map."""
+        """Run the blocks; `output_attentions` makes each compute its attention map (the eager path)."""
         hidden_states = state + injection
         for layer in self.layers:
             # Hidden states go in positionally, as `GradientCheckpointingLayer` needs them for a reentrant checkpoint.
-            hidden_states, attn_weights = layer(
-                hidden_states, position_embeddings, output_attentions=attentions is not None
-            )
-            if attentions is not None:
-                attentions.append(attn_weights)
+            hidden_states, _ = layer(hidden_states, position_embeddings, output_attentions=output_attentions)
         return hidden_states
 
 
@@ -364,16 +387,18 @@ torch.export.register_dataclass(HrmActCarry)
 
 
 @dataclass
-class SegmentTrace:
-    """What one segment records when `output_hidden_states` or `output_attentions` asks: every `z_L` and `z_H` in
-    the order computed, and every block's attention map. None leaves that kind unrecorded."""
+class HrmActSegmentOutput(ModelOutput):
+    """What one pass of H/L cycles computes (see [`HrmActModel.recorded_segment`]): the new detached states, the
+    logits and the Q logits, and whatever outputs were recorded on the way."""
 
-    states: list[torch.Tensor] | None = None
-    attentions: list[torch.Tensor] | None = None
-
-    def add_state(self, state: torch.Tensor) -> None:
-        if self.states is not None:
-            self.states.append(state)
+    z_H: torch.Tensor | None = None
+    z_L: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    q_halt_logits: torch.Tensor | None = None
+    q_continue_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    cycle_states: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
@@ -385,16 +410,17 @@ class HrmActOutput(ModelOutput):
     q_halt_logits, q_continue_logits: `[batch]` float32.
     target_q_continue: `[batch]` bootstrap target, in training with `halt_max_steps > 1` only.
     carry: pass it back as `carry=` on the next call.
-    metrics: sums over the rows that halted at this segment (spec section 6): `count`, `accuracy`,
+    metrics: sums over the rows that halted at this segment (the authors' `ACTLossHead`): `count`, `accuracy`,
         `exact_accuracy`, `q_halt_accuracy`, `steps`, `lm_loss`, `q_halt_loss` and, in training, `q_continue_loss`.
-    hidden_states: with `output_hidden_states=True`, `(z_H, z_L)` at the end of the segment; with
-        `output_hidden_states="cycles"`, every state the segment computed, in order: for each high-level cycle its
-        `L_cycles` low-level states `z_L`, then its `z_H` (`H_cycles * (L_cycles + 1)` tensors, so the last two are
-        the segment's `z_L` and `z_H`). Each is `[batch, puzzle_emb_len + seq_len, hidden]` in the forward dtype,
-        puzzle-embedding prefix included.
+    hidden_states: with `output_hidden_states=True`, the input of the segment's first block application, then the
+        output of every block application in the order computed (`config.num_hidden_layers + 1` tensors, as
+        transformers' `hrm_text` records them; the last is the segment's `z_H`). Each is
+        `[batch, puzzle_emb_len + seq_len, hidden]` in the forward dtype, puzzle-embedding prefix included.
     attentions: with `output_attentions=True`, the attention map of every block application in the order computed
-        (`H_cycles * (L_cycles * L_layers + H_layers)` tensors of `[batch, heads, seq, seq]` float32, `seq` counting
-        the prefix).
+        (`config.num_hidden_layers` tensors of `[batch, heads, seq, seq]` float32, `seq` counting the prefix).
+    cycle_states: with `output_cycle_states=True`, the states of every cycle in the order computed: for each
+        high-level cycle its `L_cycles` low-level states `z_L`, then its `z_H` (`H_cycles * (L_cycles + 1)` tensors,
+        so the last two are the segment's `z_L` and `z_H`), shaped as `hidden_states`.
     """
 
     loss: torch.Tensor | None = None
@@ -406,6 +432,7 @@ class HrmActOutput(ModelOutput):
     metrics: dict[str, torch.Tensor] | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
+    cycle_states: tuple[torch.Tensor, ...] | None = None
 
 
 def keep_float32_storage(config: HrmActConfig) -> None:
@@ -435,6 +462,13 @@ class HrmActPreTrainedModel(PreTrainedModel):
     # The loss is a mean over the batch's rows, so `Trainer` must divide it by the accumulation steps itself (and not
     # hand the model `num_items_in_batch`, nor scale it by the process count).
     accepts_loss_kwargs = False
+    _can_compile_fullgraph = True
+    # What `output_hidden_states`, `output_attentions` and `output_cycle_states` record, through forward hooks.
+    _can_record_outputs = {
+        "hidden_states": HrmActBlock,
+        "attentions": OutputRecorder(HrmActAttention, index=1),
+        "cycle_states": OutputRecorder(HrmActReasoningModule, index=0),
+    }
 
     def _check_and_adjust_attn_implementation(
         self, attn_implementation: str | None, is_init_check: bool = False, allow_all_kernels: bool = False
@@ -455,7 +489,8 @@ class HrmActPreTrainedModel(PreTrainedModel):
             )
         return super()._check_and_adjust_attn_implementation(attn_implementation, is_init_check, allow_all_kernels)
 
-    # trf-ignore: TRF018 -- the release's init (spec section 2) replaces the library's for every module with weights.
+    # trf-ignore: TRF018 -- the release's init (JAX-style truncated normals, a Q head that starts at "never halt")
+    # replaces the library's for every module with weights.
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         config = self.config
@@ -502,14 +537,13 @@ class HrmActModel(HrmActPreTrainedModel):
         self.puzzle_emb_len = config.puzzle_emb_len
         self.embed_scale = math.sqrt(config.hidden_size)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, dtype=torch.float32)
-        # CODEPATH: released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
-        # `puzzle_emb_ndim = 0` is the release's option without them (fixture `no_puzzle`).
+        # The released checkpoints (Sudoku, Maze, ARC) have puzzle embeddings (`puzzle_emb_ndim = hidden_size`);
+        # `puzzle_emb_ndim = 0` is the release's option without them.
         if config.puzzle_emb_ndim > 0:
             self.puzzle_emb = HrmActPuzzleEmbedding(config)
             # Every rank applies the same SignSGD update, so DDP must neither all-reduce nor broadcast the table.
             self._ddp_params_and_buffers_to_ignore = ["puzzle_emb.weight"]
-        # CODEPATH: released checkpoints use RoPE; `learned` positions are the release's other option (fixture
-        # `learned_pad`).
+        # The released checkpoints use RoPE; `learned` positions are the release's other option.
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
         elif config.pos_encodings == "learned":
@@ -559,18 +593,20 @@ class HrmActModel(HrmActPreTrainedModel):
         table = getattr(self, "puzzle_emb", None)
         return 0 if table is None else table.weight.numel()
 
+    def size_puzzle_rows(self, puzzle_identifiers: torch.Tensor) -> None:
+        """Ready the puzzle embedding's gradient leaf for a training batch with these ids, so that a compiled
+        training forward runs as one graph from its first call; a no-op without puzzle embeddings."""
+        table = getattr(self, "puzzle_emb", None)
+        if table is not None:
+            table.size_rows(puzzle_identifiers)
+
     def pop_puzzle_emb_grad(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Ids and row gradients of the puzzle embeddings used by the last training forward, then forget them.
 
-        None when the model has no puzzle embeddings or no training forward ran since the last call.
+        None when the model has no puzzle embeddings or no backward of a training forward ran since the last call.
         """
         table = getattr(self, "puzzle_emb", None)
-        if table is None or table.last_rows is None:
-            return None
-        ids, rows = table.last_ids, table.last_rows
-        table.last_ids = table.last_rows = None
-        grad = rows.grad if rows.grad is not None else torch.zeros_like(rows)
-        return ids, grad
+        return None if table is None else table.pop_grad()
 
     def embed_inputs(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
         """Token embeddings with the puzzle-embedding prefix (and learned positions), scaled by `sqrt(hidden)`."""
@@ -582,45 +618,60 @@ class HrmActModel(HrmActPreTrainedModel):
             prefix = F.pad(prefix, (0, self.puzzle_emb_len * self.config.hidden_size - prefix.shape[-1]))
             prefix = prefix.view(-1, self.puzzle_emb_len, self.config.hidden_size).to(self.forward_dtype)
             embedding = torch.cat((prefix, embedding), dim=-2)
-        # CODEPATH: `learned` positions (fixture `learned_pad`); released checkpoints use RoPE instead.
+        # The release's `learned` positions (its checkpoints use RoPE instead), added and scaled by 1/sqrt(2) to keep
+        # the variance.
         if self.config.pos_encodings == "learned":
             embedding = 0.707106781 * (embedding + self.embed_positions.weight.to(self.forward_dtype))
         return self.embed_scale * embedding
 
     def run_segment(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], trace: SegmentTrace | None = None
+        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One segment of H/L cycles with the one-step gradient: only the last L and the last H pass carry grad.
 
-        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32; `trace`,
-        when given, records the states and attention maps it asks for.
+        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32;
+        `output_attentions` makes every block compute its attention map (the eager path), for a recorder to take.
         """
         config = self.config
-        trace = trace if trace is not None else SegmentTrace()
-        # CODEPATH: RoPE in released checkpoints; `learned` positions were added to the embedding instead.
+        # RoPE in the released checkpoints; `learned` positions were added to the embedding instead.
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
         for h_step in range(config.H_cycles):
             last_cycle = h_step == config.H_cycles - 1
             for l_step in range(config.L_cycles):
                 with nullcontext() if last_cycle and l_step == config.L_cycles - 1 else torch.no_grad():
-                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, trace.attentions)
-                trace.add_state(z_L)
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, output_attentions)
             with nullcontext() if last_cycle else torch.no_grad():
-                z_H = self.H_module(z_H, z_L, position_embeddings, trace.attentions)
-            trace.add_state(z_H)
+                z_H = self.H_module(z_H, z_L, position_embeddings, output_attentions)
         logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
         q_logits = self.q_head(z_H[:, 0]).float()
         return z_H.detach(), z_L.detach(), logits, q_logits[..., 0], q_logits[..., 1]
+
+    @capture_outputs
+    def recorded_segment(
+        self,
+        z_H: torch.Tensor,
+        z_L: torch.Tensor,
+        data: dict[str, torch.Tensor],
+        output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
+        output_cycle_states: bool | None = None,
+    ) -> HrmActSegmentOutput:
+        """`run_segment` with the outputs transformers' `capture_outputs` records for the `output_*` flags given
+        (each defaults to the config's): the recording covers this pass only, not training's bootstrap pass that
+        `forward` runs after it."""
+        # The eager attention path, which alone materialises the maps, whenever they are recorded.
+        record_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        z_H, z_L, logits, q_halt, q_continue = self.run_segment(z_H, z_L, data, record_attentions)
+        return HrmActSegmentOutput(z_H=z_H, z_L=z_L, logits=logits, q_halt_logits=q_halt, q_continue_logits=q_continue)
 
     def initial_carry(self, batch: dict[str, torch.Tensor]) -> HrmActCarry:
         """A carry whose rows are all halted, so the next call starts every row on its batch row."""
         batch_size = batch["input_ids"].shape[0]
         device = batch["input_ids"].device
-        z_shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
         return HrmActCarry(
-            z_H=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
-            z_L=torch.zeros(z_shape, dtype=self.forward_dtype, device=device),
+            z_H=torch.zeros(self.state_shape(batch_size), dtype=self.forward_dtype, device=device),
+            z_L=torch.zeros(self.state_shape(batch_size), dtype=self.forward_dtype, device=device),
             steps=torch.zeros(batch_size, dtype=torch.int32, device=device),
             halted=torch.ones(batch_size, dtype=torch.bool, device=device),
             current_data={key: torch.empty_like(value) for key, value in batch.items()},
@@ -637,6 +688,7 @@ class HrmActModel(HrmActPreTrainedModel):
         }
         return HrmActCarry(z_H, z_L, torch.where(halted, 0, carry.steps), halted, current_data)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -644,9 +696,9 @@ class HrmActModel(HrmActPreTrainedModel):
         labels: torch.Tensor | None = None,
         carry: HrmActCarry | None = None,
         attention_mask: None = None,
-        output_hidden_states: bool | Literal["cycles"] | None = None,
+        output_hidden_states: bool | None = None,
         output_attentions: bool | None = None,
-        return_dict: bool | None = None,
+        output_cycle_states: bool | None = None,
     ) -> HrmActOutput | tuple:
         """Run one ACT segment.
 
@@ -660,10 +712,11 @@ class HrmActModel(HrmActPreTrainedModel):
             carry: the previous call's `out.carry`; None starts every row fresh.
             attention_mask: must be None: every position attends to every other (a puzzle has no padding to hide,
                 PAD tokens included), so a mask would be a request the model cannot honour.
-            output_hidden_states: `True` returns `(z_H, z_L)` of the segment, `"cycles"` every state of every cycle
-                (see [`HrmActOutput`]); defaults to `config.output_hidden_states`.
+            output_hidden_states: return the hidden state of every block application (see [`HrmActOutput`]);
+                defaults to `config.output_hidden_states`.
             output_attentions: return every block's attention map, computed by the eager path; defaults to
                 `config.output_attentions`.
+            output_cycle_states: return the state of every H and L cycle of the segment, in the order computed.
             return_dict: False returns `HrmActOutput.to_tuple()` (its non-None fields in order); defaults to
                 `config.return_dict`.
         """
@@ -672,31 +725,35 @@ class HrmActModel(HrmActPreTrainedModel):
                 "`attention_mask` must be None: every puzzle position attends to every other, "
                 f"got a mask of shape {list(attention_mask.shape)}."
             )
-        config = self.config
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        if output_hidden_states not in (True, False, "cycles"):
-            raise ValueError(f"`output_hidden_states` must be True, False or 'cycles', got {output_hidden_states!r}.")
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        return_dict = config.return_dict if return_dict is None else return_dict
-        _check_tensors(input_ids=input_ids, puzzle_identifiers=puzzle_identifiers, labels=labels)
-        if puzzle_identifiers is None:
-            puzzle_identifiers = torch.full(
-                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
+        if output_hidden_states not in (None, True, False):
+            hint = (
+                " (the state of every cycle is `output_cycle_states=True`)" if output_hidden_states == "cycles" else ""
             )
-        batch = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+            raise ValueError(f"`output_hidden_states` must be True or False, got {output_hidden_states!r}{hint}.")
+        _check_tensors(input_ids=input_ids, puzzle_identifiers=puzzle_identifiers, labels=labels)
+        batch = {"input_ids": input_ids, "puzzle_identifiers": self.puzzle_ids_or_blank(input_ids, puzzle_identifiers)}
         if labels is not None:
             batch["labels"] = labels
         self.check_inputs(batch, carry)
+        # Training data had its ids checked once where it entered (the dataset's load), and reading ids back to the
+        # host would stall every step on a GPU and split a compiled graph; every other call checks them here.
+        if not self.training and not torch.compiler.is_compiling():
+            self.check_id_ranges(batch)
         carry = self.reset_halted_rows(carry if carry is not None else self.initial_carry(batch), batch)
-        trace = SegmentTrace(states=[] if output_hidden_states else None, attentions=[] if output_attentions else None)
-        z_H, z_L, logits, q_halt, q_continue = self.run_segment(carry.z_H, carry.z_L, carry.current_data, trace)
+        # Only the flags given go on, so that the recorder takes the config's for the others.
+        flags = {"output_hidden_states": output_hidden_states, "output_attentions": output_attentions,
+                 "output_cycle_states": output_cycle_states}  # fmt: skip
+        given = {name: value for name, value in flags.items() if value is not None}
+        segment = self.recorded_segment(carry.z_H, carry.z_L, carry.current_data, return_dict=True, **given)
+        z_H, z_L, logits = segment.z_H, segment.z_L, segment.logits
+        q_halt, q_continue = segment.q_halt_logits, segment.q_continue_logits
 
         with torch.no_grad():
             steps = carry.steps + 1
             is_last_step = steps >= self.config.halt_max_steps
             halted = is_last_step
             target_q_continue = None
-            # CODEPATH: released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
+            # The released checkpoints train with ACT (`halt_max_steps` 16); with 1 segment there is no halting
             # decision to learn.
             if self.training and self.config.halt_max_steps > 1:
                 halted = halted | self.q_halts(q_halt, q_continue)
@@ -715,12 +772,7 @@ class HrmActModel(HrmActPreTrainedModel):
         if "labels" in new_carry.current_data:
             total, metrics = self.loss_and_metrics(logits, q_halt, q_continue, target_q_continue, new_carry)
             loss = total / input_ids.shape[0]
-        hidden_states = None
-        if output_hidden_states == "cycles":
-            hidden_states = tuple(trace.states)
-        elif output_hidden_states:
-            hidden_states = (trace.states[-1], trace.states[-2])
-        output = HrmActOutput(
+        return HrmActOutput(
             loss=loss,
             logits=logits,
             q_halt_logits=q_halt,
@@ -728,10 +780,10 @@ class HrmActModel(HrmActPreTrainedModel):
             target_q_continue=target_q_continue,
             carry=new_carry,
             metrics=metrics,
-            hidden_states=hidden_states,
-            attentions=tuple(trace.attentions) if output_attentions else None,
+            hidden_states=segment.hidden_states,
+            attentions=segment.attentions,
+            cycle_states=segment.cycle_states,
         )
-        return output if return_dict else output.to_tuple()
 
     def loss_and_metrics(
         self,
@@ -741,7 +793,8 @@ class HrmActModel(HrmActPreTrainedModel):
         target_q_continue: torch.Tensor | None,
         carry: HrmActCarry,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The summed segment loss `lm + 0.5 * (q_halt + q_continue)` and the metric sums of spec section 6."""
+        """The summed segment loss `lm + 0.5 * (q_halt + q_continue)` and the metric sums of the authors'
+        `ACTLossHead` (`models/losses.py`)."""
         labels = carry.current_data["labels"]
         with torch.no_grad():
             mask = labels != IGNORE_LABEL_ID
@@ -767,6 +820,16 @@ class HrmActModel(HrmActPreTrainedModel):
             metrics["q_continue_loss"] = q_continue_loss.detach()
         return total, metrics
 
+    def puzzle_ids_or_blank(self, input_ids: torch.Tensor, puzzle_identifiers: torch.Tensor | None) -> torch.Tensor:
+        """`puzzle_identifiers`, or the blank puzzle's id for every row when none are given."""
+        if puzzle_identifiers is not None:
+            return puzzle_identifiers
+        return torch.full(input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device)
+
+    def state_shape(self, batch_size: int) -> tuple[int, int, int]:
+        """The shape of `z_H` and `z_L`: every position of the puzzle-embedding prefix and of the puzzle."""
+        return batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size
+
     def check_inputs(self, batch: dict[str, torch.Tensor], carry: HrmActCarry | None) -> None:
         """Raise `ValueError` naming the field for any input the model cannot run on, before any compute."""
         config = self.config
@@ -778,21 +841,21 @@ class HrmActModel(HrmActPreTrainedModel):
         batch_size = input_ids.shape[0]
         if batch_size == 0:
             raise ValueError("`input_ids` is an empty batch (shape [0, seq_len]); pass at least one row.")
-        _check_ids("input_ids", input_ids, config.vocab_size)
+        _check_integer_ids("input_ids", input_ids)
         if puzzle_identifiers.shape != (batch_size,):
             raise ValueError(
                 f"`puzzle_identifiers` must have shape [batch={batch_size}], got {list(puzzle_identifiers.shape)}."
             )
-        _check_ids("puzzle_identifiers", puzzle_identifiers, config.num_puzzle_identifiers)
+        _check_integer_ids("puzzle_identifiers", puzzle_identifiers)
         labels = batch.get("labels")
         if labels is not None:
             if labels.shape != input_ids.shape:
                 raise ValueError(
                     f"`labels` must have the shape of `input_ids` {list(input_ids.shape)}, got {list(labels.shape)}."
                 )
-            _check_ids("labels", labels, config.vocab_size, ignored=IGNORE_LABEL_ID)
+            _check_integer_ids("labels", labels)
         if carry is not None:
-            state_shape = (batch_size, self.puzzle_emb_len + config.seq_len, config.hidden_size)
+            state_shape = self.state_shape(batch_size)
             for name in ("z_H", "z_L"):
                 shape = tuple(getattr(carry, name).shape)
                 if shape[1:] != state_shape[1:]:
@@ -810,9 +873,26 @@ class HrmActModel(HrmActPreTrainedModel):
                     "pass `labels` on every call of a rollout or on none."
                 )
 
+    def check_id_ranges(self, batch: dict[str, torch.Tensor]) -> None:
+        """Raise `ValueError` naming the first input that holds an id outside its table, reading the batch back to
+        the host once; `labels` may also hold `-100` (no loss)."""
+        config = self.config
+        limits = {
+            "input_ids": (config.vocab_size, None),
+            "puzzle_identifiers": (config.num_puzzle_identifiers, None),
+            "labels": (config.vocab_size, IGNORE_LABEL_ID),
+        }
+        outside = {name: _outside(ids, *limits[name]) for name, ids in batch.items()}
+        found = torch.stack([mask.any() for mask in outside.values()]).tolist()
+        for (name, mask), any_outside in zip(outside.items(), found, strict=True):
+            if any_outside:
+                upper, ignored = limits[name]
+                allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
+                raise ValueError(f"`{name}` must lie in {allowed}, got {batch[name][mask][0].item()}.")
+
     def fresh_state(self, batch_size: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`z_H`, `z_L` of `batch_size` rows starting a puzzle: `H_init`/`L_init` broadcast over every position."""
-        shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        shape = self.state_shape(batch_size)
         z_H = self.H_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
         z_L = self.L_init.to(device=device, dtype=self.forward_dtype).expand(shape).clone()
         return z_H, z_L
@@ -839,12 +919,9 @@ class HrmActModel(HrmActPreTrainedModel):
         max_steps = self.config.halt_max_steps if max_steps is None else max_steps
         if max_steps < 1:
             raise ValueError(f"`max_steps` must be at least 1, got {max_steps}.")
-        if puzzle_identifiers is None:
-            puzzle_identifiers = torch.full(
-                input_ids.shape[:1], self.config.blank_puzzle_id, dtype=torch.int32, device=input_ids.device
-            )
-        data = {"input_ids": input_ids, "puzzle_identifiers": puzzle_identifiers}
+        data = {"input_ids": input_ids, "puzzle_identifiers": self.puzzle_ids_or_blank(input_ids, puzzle_identifiers)}
         self.check_inputs(data, None)
+        self.check_id_ranges(data)
         return data, max_steps
 
     @torch.no_grad()
@@ -893,17 +970,15 @@ def _check_tensors(input_ids: object, **optional: object) -> None:
             raise TypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
 
 
-def _check_ids(name: str, ids: torch.Tensor, upper: int, ignored: int | None = None) -> None:
+def _check_integer_ids(name: str, ids: torch.Tensor) -> None:
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
         raise ValueError(f"`{name}` must hold integer ids, got dtype {ids.dtype}.")
-    if torch.compiler.is_compiling():
-        return  # reading values back would split the compiled graph; shapes and dtypes are still checked
-    out_of_range = (ids < 0) | (ids >= upper)
-    if ignored is not None:
-        out_of_range &= ids != ignored
-    if out_of_range.any():
-        allowed = f"[0, {upper})" + (f" or {ignored}" if ignored is not None else "")
-        raise ValueError(f"`{name}` must lie in {allowed}, got {ids[out_of_range][0].item()}.")
+
+
+def _outside(ids: torch.Tensor, upper: int, ignored: int | None) -> torch.Tensor:
+    """Where `ids` lies outside `[0, upper)` (and is not the `ignored` id)."""
+    outside = (ids < 0) | (ids >= upper)
+    return outside & (ids != ignored) if ignored is not None else outside
 
 
 @dataclass

@@ -32,6 +32,7 @@ from contextlib import nullcontext
 
 import torch
 from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.utils.output_capturing import OutputRecorder
 
 from .configuration_hrm import swiglu_width
 from .configuration_trm import TrmConfig
@@ -40,7 +41,6 @@ from .modeling_hrm import (
     HrmActMLP,
     HrmActModel,
     HrmActReasoningModule,
-    SegmentTrace,
     rms_norm,
 )
 
@@ -55,11 +55,9 @@ class TrmBlock(GradientCheckpointingLayer):
     def __init__(self, config: TrmConfig, layer_idx: int):
         super().__init__()
         self.eps = config.rms_norm_eps
-        if config.mlp_t:
-            positions = config.puzzle_emb_len + config.seq_len
-            self.mlp_t = HrmActMLP(positions, swiglu_width(config.expansion, positions))
-        else:
-            self.self_attn = HrmActAttention(config, layer_idx)
+        positions = config.puzzle_emb_len + config.seq_len
+        self.mlp_t = HrmActMLP(positions, swiglu_width(config.expansion, positions)) if config.mlp_t else None
+        self.self_attn = None if config.mlp_t else HrmActAttention(config, layer_idx)
         self.mlp = HrmActMLP(config.hidden_size, config.intermediate_size)
 
     def forward(
@@ -69,7 +67,7 @@ class TrmBlock(GradientCheckpointingLayer):
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attn_weights = None
-        if hasattr(self, "mlp_t"):
+        if self.mlp_t is not None:
             by_channel = hidden_states.transpose(1, 2)  # [batch, hidden, positions]
             hidden_states = rms_norm(by_channel + self.mlp_t(by_channel), self.eps).transpose(1, 2)
         else:
@@ -92,6 +90,12 @@ class TrmModel(HrmActModel):
     config: TrmConfig
     config_class = TrmConfig
     _no_split_modules = ["TrmBlock"]
+    # HRM's recorders, with TRM's block: a hidden state per block application (`config.num_hidden_layers` of them).
+    _can_record_outputs = {
+        "hidden_states": TrmBlock,
+        "attentions": OutputRecorder(HrmActAttention, index=1),
+        "cycle_states": OutputRecorder(HrmActReasoningModule, index=0),
+    }
 
     def build_reasoning_modules(self, config: TrmConfig) -> None:
         """The one network that updates both states (the authors' `L_level`; `H_layers` is ignored, as they do)."""
@@ -107,25 +111,22 @@ class TrmModel(HrmActModel):
         return q_halt > 0 if self.config.no_ACT_continue else q_halt > q_continue
 
     def run_segment(
-        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], trace: SegmentTrace | None = None
+        self, z_H: torch.Tensor, z_L: torch.Tensor, data: dict[str, torch.Tensor], output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """One segment: `H_cycles` recursions of `L_cycles` latent updates and one answer update, of which only the
         last recursion, all of it, carries gradients (the input embedding is computed once, with gradients).
 
-        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32; `trace`,
-        when given, records the states and attention maps it asks for.
+        Returns the new (detached) `z_H`, `z_L`, the logits and the Q (halt, continue) logits in float32;
+        `output_attentions` makes every block compute its attention map (the eager path), for a recorder to take.
         """
         config = self.config
-        trace = trace if trace is not None else SegmentTrace()
         position_embeddings = self.rotary_emb() if config.pos_encodings == "rope" else None
         injection = self.embed_inputs(data["input_ids"], data["puzzle_identifiers"])
         for h_step in range(config.H_cycles):
             with nullcontext() if h_step == config.H_cycles - 1 else torch.no_grad():
                 for _ in range(config.L_cycles):
-                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, trace.attentions)
-                    trace.add_state(z_L)
-                z_H = self.L_module(z_H, z_L, position_embeddings, trace.attentions)
-                trace.add_state(z_H)
+                    z_L = self.L_module(z_L, z_H + injection, position_embeddings, output_attentions)
+                z_H = self.L_module(z_H, z_L, position_embeddings, output_attentions)
         logits = self.lm_head(z_H)[:, self.puzzle_emb_len :]
         q_logits = self.q_head(z_H[:, 0]).float()
         return z_H.detach(), z_L.detach(), logits, q_logits[..., 0], q_logits[..., 1]

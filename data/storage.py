@@ -248,8 +248,8 @@ def preview_dataset(dataset: Dataset, metadata: PuzzleDatasetMetadata, rows: int
     maze lines, ARC colour digits) and as one picture, with the row's index, group and puzzle identifier name."""
     from datasets import Features, Image, Value
 
-    from .render import Panel, decode_grid, draw_panels
     from ..tokenization_hrm import grid_text
+    from .render import Panel, decode_grid, draw_panels
 
     kind = metadata.puzzle_type
     if kind is None:

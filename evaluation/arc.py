@@ -1,4 +1,4 @@
-"""ARC scoring, as the spec describes it: crop each prediction, undo its augmentation, vote across augmentations per test input.
+"""ARC scoring, as the authors' release scores ARC: crop each prediction, undo its augmentation, vote across augmentations per test input.
 
 Augmented puzzles are named `<puzzle>_t<transform>_<colour map>` (see `data.arc`), which says how to map a predicted
 grid back to the original puzzle.

@@ -26,7 +26,7 @@ TEMPLATE_NAME = "model_card.md"
 CARD_NAME = "README.md"
 # What the card was last rendered from; read back by the next update.
 CARD_INPUTS_NAME = "card_inputs.json"
-BUFFERS = ("puzzle_emb.weight", "H_init", "L_init")  # HrmActModel's persistent buffers, saved with the weights
+BUFFERS = ("puzzle_emb.weight", "H_init", "L_init")  # the models' persistent buffers, saved with the weights
 TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
 # The release evaluates with fixed halting: its metrics keep their plain names on the card and come first; the names
@@ -36,6 +36,24 @@ HALTING_SUFFIXES = {RELEASE_HALTING: "", **{mode: f"_{mode}" for mode in HALTING
 HEADLINE_METRICS = {"exact_accuracy": "Exact accuracy", "token_accuracy": "Token accuracy"}
 UNKNOWN_TASK_DESCRIPTION = "grid puzzles"
 MODEL_TAGS = ["hrm", "hierarchical-reasoning-model", "adaptive-computation-time", "puzzle"]  # and the puzzle type's
+TRM_PAPER_URL = "https://arxiv.org/abs/2510.04871"
+TRM_BIBTEX = """\
+@misc{jolicoeurmartineau2025morerecursivereasoningtiny,
+      title={Less is More: Recursive Reasoning with Tiny Networks},
+      author={Alexia Jolicoeur-Martineau},
+      year={2025},
+      eprint={2510.04871},
+      archivePrefix={arXiv},
+      primaryClass={cs.LG},
+      url={https://arxiv.org/abs/2510.04871},
+}"""
+TRM_TAGS = ["trm", "tiny-recursive-model", "adaptive-computation-time", "puzzle"]
+# What the card says of each model family, by the `model_type` of the folder's config: the family the template
+# describes, its paper, BibTeX (TRM's card cites HRM's too, which it builds on) and tags.
+FAMILY_CARDS = {
+    "hrm_act_v1": {"family": "hrm", "paper_url": PAPER_URL, "bibtex": BIBTEX, "tags": MODEL_TAGS},
+    "trm": {"family": "trm", "paper_url": TRM_PAPER_URL, "bibtex": f"{TRM_BIBTEX}\n\n{BIBTEX}", "tags": TRM_TAGS},
+}
 
 
 def template_path() -> Path:
@@ -158,11 +176,12 @@ def write_model_card(
     }
     inputs["repo_id"], inputs["model_name"] = card_names(output_dir, repo_id, model_name, previous)
     kind = infer_puzzle_type(config["seq_len"], config["vocab_size"])
+    family = FAMILY_CARDS.get(config.get("model_type"), FAMILY_CARDS["hrm_act_v1"])
     hub_dataset = dataset if dataset and names_hub_repo(dataset) else None
     card_data = ModelCardData(
         library_name="transformers",
         license="apache-2.0",
-        tags=[*MODEL_TAGS, *([kind.name] if kind else [])],
+        tags=[*family["tags"], *([kind.name] if kind else [])],
         datasets=[hub_dataset] if hub_dataset else None,
         base_model=inputs["base_model"],
         model_name=inputs["model_name"],
@@ -172,8 +191,9 @@ def write_model_card(
         card_data,
         template_path=str(template_path()),
         **inputs,
-        paper_url=PAPER_URL,
-        bibtex=BIBTEX,
+        family=family["family"],
+        paper_url=family["paper_url"],
+        bibtex=family["bibtex"],
         task_description=kind.description if kind else UNKNOWN_TASK_DESCRIPTION,
         usage_example=kind.usage_example(config["seq_len"]) if kind else None,
         num_parameters=f"{count_parameters(output_dir):,}",
@@ -191,6 +211,7 @@ def write_model_card(
                 "halt_max_steps",
                 "seq_len",
                 "vocab_size",
+                "mlp_t",
             )
         },
     )

@@ -1,6 +1,6 @@
 """Start-up time of the `hrm` command: `hrm --help` and each sub-command's `--help`, each in a fresh process.
 
-    hrm bench-cli [--repeats 5]
+    hrm bench cli [--repeats 5]
 
 A sub-command's `--help` imports what the sub-command needs before it parses, so its time is the floor of every run
 of it.

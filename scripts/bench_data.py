@@ -8,7 +8,7 @@ of training batches (`--batch-size` rows) from the largest 900-token dataset bui
 rows through the `datasets` torch and arrow formats.
 
 Example:
-    hrm bench-data --work-dir /tmp/bench --arc-kaggle-dir data/raw/arc --workers 2
+    hrm bench data --work-dir /tmp/bench --arc-kaggle-dir data/raw/arc --workers 2
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Print the training data order's statistics for a preset: batches per data iteration and per-group visit counts
 (examples drawn per group: visits, for one-example puzzles).
 
-    hrm bench-sampler --preset sudoku-extreme-1k --groups 1000 --puzzles-per-group 1001
-    hrm bench-sampler --preset arc-1 --data-path data/arc-1
+    hrm bench sampler --preset sudoku-extreme-1k --groups 1000 --puzzles-per-group 1001
+    hrm bench sampler --preset arc-1 --data-path data/arc-1
 
 The batches come from the same planning as training (`data.sampler.draw_iteration`), which for one-example puzzles
 is the authors' `PuzzleDataset` stream, so the figures are theirs too. Without `--data-path` the split is synthetic:

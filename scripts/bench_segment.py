@@ -1,7 +1,7 @@
 """Time one training segment (forward + backward of one ACT call) of HRM-ACT-v1.
 
-    hrm bench-segment                       # the reference size: hidden 256, 4+4 layers, 2x2 cycles
-    hrm bench-segment --batch-size 64 --attn eager --device cuda --dtype bfloat16
+    hrm bench segment                       # the reference size: hidden 256, 4+4 layers, 2x2 cycles
+    hrm bench segment --batch-size 64 --attn eager --device cuda --dtype bfloat16
 
 Prints the median and spread over `--repeats` timed segments after `--warmup` untimed ones.
 """

@@ -1,17 +1,20 @@
 """Training throughput of a preset on this device: examples per second and peak memory.
 
-    hrm bench-train --preset cpu-demo --seq-len 16 --vocab-size 6 --steps 50
-    hrm bench-train --preset sudoku-extreme-1k --steps 20 --global-batch-size 768   # on a GPU
+    hrm bench train --preset cpu-demo --seq-len 16 --vocab-size 6 --steps 50
+    hrm bench train --preset sudoku-extreme-1k --steps 20 --global-batch-size 768   # on a GPU
 
 Runs the real training step (one ACT segment, both optimizers) on random puzzles of the given shape, so it needs no
 dataset; any training-config option (`--preset`, `--hidden-size`, `--global-batch-size`, `--compile`, ...; see
-`hrm train --help`) overrides the preset.
+`hrm train --help`) overrides the preset. The preset's epochs and evaluation interval do not apply: the random data
+holds exactly the batches the benchmark takes.
 """
 
 import argparse
 import resource
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,47 +50,93 @@ def peak_memory_gib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps")
-    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (compilation, caches)")
+@dataclass
+class Throughput:
+    """Timed training steps: where they ran, how fast, and the peak memory."""
+
+    device: str
+    processes: int
+    steps: int
+    seconds: float
+    global_batch_size: int
+    peak_memory_gib: float
+    memory_kind: str
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000 * self.seconds / self.steps
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.steps * self.global_batch_size / self.seconds
+
+
+def measure_training(
+    config_args: list[str], steps: int, warmup_steps: int, seq_len: int, vocab_size: int, identifiers: int
+) -> tuple[Throughput, bool]:
+    """Time `steps` training steps after `warmup_steps` untimed ones, with the training config of `config_args`;
+    also whether this process is the main one (the one that prints)."""
+    with tempfile.TemporaryDirectory() as output_dir:
+        # One epoch per iteration: the random split holds one batch per step, so the sampler plans no more than that.
+        config = parse_config(
+            [*config_args, "--data-path", "synthetic", "--output-dir", output_dir, "--epochs", "1",
+             "--eval-interval", "1"]
+        )  # fmt: skip
+        rows = config.global_batch_size * (steps + warmup_steps + 1)
+        trainer = Trainer(config, dataset=synthetic_dataset(rows, seq_len, vocab_size, identifiers, config.seed))
+        device = trainer.accelerator.device
+        batches = iter(trainer.sampler)
+
+        def run(count: int) -> None:
+            for _ in range(count):
+                trainer.train_step({k: v.to(device) for k, v in next(batches).items()})
+            trainer.note_nonfinite_steps()  # waits for the device, as a log does
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        run(warmup_steps)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        start = time.perf_counter()
+        run(steps)
+        elapsed = time.perf_counter() - start
+        name = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+        )
+        throughput = Throughput(
+            name, trainer.accelerator.num_processes, steps, elapsed, config.global_batch_size,
+            peak_memory_gib(device), "GPU allocated" if device.type == "cuda" else "process RSS",
+        )  # fmt: skip
+        return throughput, trainer.accelerator.is_main_process
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The random puzzles' shape, the options besides the training config's."""
     parser.add_argument("--seq-len", type=int, default=81, help="tokens per random puzzle (default: 81, Sudoku)")
     parser.add_argument("--vocab-size", type=int, default=11, help="token ids of the random puzzles (default: 11)")
     parser.add_argument(
         "--num-puzzle-identifiers", type=int, default=1, help="rows of the puzzle-embedding table (default: 1)"
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps")
+    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps first (compilation, caches)")
+    add_data_options(parser)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    config = parse_config(
-        [*rest, "--data-path", "synthetic", "--output-dir", "outputs/bench", "--eval-interval", "1000000"]
-    )
-    total = args.steps + args.warmup_steps
-    rows = config.global_batch_size * (total + 1)
-    dataset = synthetic_dataset(rows, args.seq_len, args.vocab_size, args.num_puzzle_identifiers, config.seed)
-    trainer = Trainer(config, dataset=dataset)
-    device = trainer.accelerator.device
-    batches = iter(trainer.sampler)
-
-    def run(steps: int) -> None:
-        for _ in range(steps):
-            trainer.train_step({k: v.to(device) for k, v in next(batches).items()})
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    run(args.warmup_steps)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    run(args.steps)
-    elapsed = time.perf_counter() - start
-    examples = args.steps * config.global_batch_size
-    if trainer.accelerator.is_main_process:
-        name = (
-            torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    if args.steps < 1 or args.warmup_steps < 0:
+        raise ValueError(
+            f"--steps must be at least 1 and --warmup-steps at least 0, got {args.steps}, {args.warmup_steps}."
         )
+    result, is_main = measure_training(
+        rest, args.steps, args.warmup_steps, args.seq_len, args.vocab_size, args.num_puzzle_identifiers
+    )
+    if is_main:
         print(
-            f"{name} x{trainer.accelerator.num_processes}: {examples / elapsed:.1f} training examples/s "
-            f"({args.steps / elapsed:.2f} steps/s, global batch {config.global_batch_size}, seq_len {args.seq_len}), "
-            f"peak memory {peak_memory_gib(device):.2f} GiB ({'GPU allocated' if device.type == 'cuda' else 'process RSS'})"
+            f"{result.device} x{result.processes}: {result.examples_per_second:.1f} training examples/s "
+            f"({1000 / result.ms_per_step:.2f} steps/s, global batch {result.global_batch_size}, seq_len "
+            f"{args.seq_len}), peak memory {result.peak_memory_gib:.2f} GiB ({result.memory_kind})"
         )
 
 

@@ -21,11 +21,7 @@ SUB_COMMANDS = {
     "show": ("show", "print or draw rows of a puzzle dataset, decoded (--png)"),
     "convert": ("convert_official_checkpoint", "convert the authors' checkpoint into a Hub-ready model folder"),
     "demo": ("demo", "build 4x4 Sudoku, train a small HRM on the CPU, evaluate, save and reload it"),
-    "bench-segment": ("bench_segment", "time one training segment (forward + backward)"),
-    "bench-data": ("bench_data", "time dataset builds, peak memory and batch read rate"),
-    "bench-train": ("bench_train", "training examples/s and peak memory for a preset"),
-    "bench-sampler": ("bench_sampler", "batches per data iteration and per-group visit counts for a preset"),
-    "bench-cli": ("bench_cli", "start-up time of `hrm` and of each sub-command"),
+    "bench": ("bench", "developer benchmarks: `hrm bench step|train|segment|data|sampler|cli` (timings, memory)"),
 }
 
 

@@ -60,8 +60,8 @@ def side_by_side(left: str, right: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     # Imported once the arguments are read, so that `--help` and argument errors come without loading datasets.
-    from ..data.storage import load_puzzle_dataset, resolve_puzzle_dataset
     from ..data.render import decode_grid, render_rows
+    from ..data.storage import load_puzzle_dataset, resolve_puzzle_dataset
 
     split, metadata = load_puzzle_dataset(
         resolve_puzzle_dataset(args.dataset, "dataset", args.revision), split=args.split

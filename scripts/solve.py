@@ -73,8 +73,8 @@ def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, 
     """The picture `--png` (and `--segments`) asks for: the puzzle with the answer, or with every segment's."""
     import torch
 
-    from ..evaluation.halting import roll_out_segments
     from ..data.render import render_segments, render_solution
+    from ..evaluation.halting import roll_out_segments
 
     tokens = kind.encode(puzzle, model.config.seq_len)
     if not args.segments:

@@ -145,6 +145,26 @@ def tiny_model(
     return model
 
 
+def tiny_trm_model(seed: int = 0, q_std: float = 0.3, **overrides):
+    """A random float32 TRM (hidden 32, 4 heads, 1 layer, 2 x 2 recursions, a 16-position puzzle prefix) in eval mode,
+    whose Q head and puzzle table are not all zeros, so that rows halt at different segments; `overrides` are
+    `TrmConfig` fields."""
+    from hrm_hf.configuration_trm import TrmConfig
+    from hrm_hf.modeling_trm import TrmModel
+
+    fields = dict(
+        vocab_size=11, seq_len=16, num_puzzle_identifiers=5, hidden_size=32, num_heads=4, L_layers=1, H_cycles=2,
+        L_cycles=2, halt_max_steps=3, forward_dtype="float32", expansion=2.0,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = TrmModel(TrmConfig(**fields | overrides))
+    with torch.no_grad():
+        model.q_head.weight.normal_(0, q_std)
+        if model.config.puzzle_emb_ndim:
+            model.puzzle_emb.weight.normal_(0, 0.1)
+    return model.eval()
+
+
 # --- training -------------------------------------------------------------------------------------------------------
 
 # A training run small enough for the CPU in seconds, on `build_tiny_data`'s dataset.

@@ -146,3 +146,102 @@ def test_an_existing_model_folder_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="--output-dir: .* is not an empty folder"):
         main([str(FIXTURES / "rope_puzzle" / "official_checkpoint"), "--output-dir", str(out)])
     assert (out / "README.md").read_text() == "my notes"
+
+
+# --- TRM: the authors' TinyRecursiveModels runs ---------------------------------------------------------------------
+
+TRM_FIXTURES = FIXTURES.parent / "trm"
+
+
+def trm_run_folder(tmp_path, case: str, step: int = 100, keep_dataset_json: bool = False):
+    """A TRM run as the authors' `pretrain.py` leaves it: `all_config.yaml`, the code files it copies, and `step_N`
+    state dicts with `_orig_mod.model.inner.` keys (their runs compile the model)."""
+    source = TRM_FIXTURES / case / "official_checkpoint"
+    folder = tmp_path / case
+    folder.mkdir(parents=True)
+    shutil.copy(source / "all_config.yaml", folder)
+    if keep_dataset_json:
+        shutil.copy(source / "dataset.json", folder)
+    (folder / "trm.py").write_text("# the authors' model code, copied by save_code_and_config\n")
+    (folder / "losses.py").write_text("# the authors' loss code\n")
+    state = torch.load(source / "step_100", weights_only=True)
+    assert all(key.startswith("_orig_mod.model.inner.") for key in state)
+    torch.save(state, folder / f"step_{step}")
+    return folder
+
+
+def assert_same_tensors(model, case: str) -> None:
+    """Every tensor of the converted model equals the authors' checkpoint tensor of the same role."""
+    from hrm_hf.scripts.convert_official_checkpoint import convert_state_dict
+
+    release = convert_state_dict(
+        torch.load(TRM_FIXTURES / case / "official_checkpoint" / "step_100", weights_only=True)
+    )
+    ours = model.state_dict()
+    assert set(release) <= set(ours)
+    for key, tensor in release.items():
+        assert torch.equal(ours[key], tensor), key
+
+
+@pytest.mark.parametrize(
+    "case", ["trm_att_rope", "trm_mlp_t", "trm_bf16_learned", "trm_act_continue", "trm_no_puzzle"]
+)
+def test_trm_runs_convert_to_trm_models(tmp_path, case):
+    model = convert_checkpoint(trm_run_folder(tmp_path, case, keep_dataset_json=True))
+    assert type(model).__name__ == "TrmModel" and model.config.model_type == "trm"
+    meta = json.loads((TRM_FIXTURES / case / "meta.json").read_text())["model_config"]
+    for name in ("H_cycles", "L_cycles", "L_layers", "mlp_t", "no_ACT_continue", "pos_encodings", "seq_len"):
+        assert getattr(model.config, name) == meta[name], name
+    assert_same_tensors(model, case)
+
+
+def test_trm_sizes_come_from_the_tensors_without_dataset_json(tmp_path):
+    mlp_t = convert_checkpoint(trm_run_folder(tmp_path, "trm_mlp_t", step=7))  # the token MLP spans every position
+    assert (mlp_t.config.seq_len, mlp_t.config.vocab_size, mlp_t.config.puzzle_emb_len) == (16, 6, 16)
+    learned = convert_checkpoint(trm_run_folder(tmp_path, "trm_bf16_learned"))  # puzzle_emb_len 0: ceil(40 / 32)
+    assert (learned.config.seq_len, learned.config.num_puzzle_identifiers, learned.config.puzzle_emb_len) == (16, 3, 2)
+    rope = trm_run_folder(tmp_path, "trm_att_rope")
+    with pytest.raises(ValueError, match=r"seq_len.*--seq-len.*--task"):
+        convert_checkpoint(rope)
+    assert convert_checkpoint(rope, overrides={"seq_len": 16}).config.num_puzzle_identifiers == 5
+
+
+def test_trm_defaults_apply_when_all_config_leaves_them_out(tmp_path):
+    folder = trm_run_folder(tmp_path, "trm_att_rope", keep_dataset_json=True)
+    text = (folder / "all_config.yaml").read_text()
+    for line in ("  mlp_t: false\n", "  no_ACT_continue: true\n", "  puzzle_emb_len: 16\n"):
+        assert line in text
+        text = text.replace(line, "")
+    (folder / "all_config.yaml").write_text(text)
+    model = convert_checkpoint(folder)
+    assert (model.config.mlp_t, model.config.no_ACT_continue, model.config.puzzle_emb_len) == (False, True, 16)
+    assert_same_tensors(model, "trm_att_rope")
+
+
+def test_an_unknown_arch_name_is_refused_in_one_line(tmp_path):
+    folder = trm_run_folder(tmp_path, "trm_att_rope", keep_dataset_json=True)
+    config = (folder / "all_config.yaml").read_text()
+    (folder / "all_config.yaml").write_text(
+        config.replace("recursive_reasoning.trm@", "recursive_reasoning.trm_singlez@")
+    )
+    with pytest.raises(ValueError, match=r"^\S+all_config.yaml: arch name 'recursive_reasoning.trm_singlez@\w+' is not a "
+                       r"model this converter knows \(hrm.hrm_act_v1@..., recursive_reasoning.trm@...\)\.$"):  # fmt: skip
+        convert_checkpoint(folder)
+
+
+def test_trm_run_converts_from_the_hub_into_a_trm_folder(local_hub, tmp_path):
+    folder = trm_run_folder(tmp_path / "run", "trm_mlp_t", step=52080)
+    api = HfApi()
+    api.create_repo("someone/trm-sudoku-mlp")
+    api.upload_folder(folder_path=str(folder), repo_id="someone/trm-sudoku-mlp")
+    out = tmp_path / "out"
+    main(["someone/trm-sudoku-mlp", "--output-dir", str(out)])
+    assert {"modeling_trm.py", "configuration_trm.py", "modeling_hrm.py", "configuration_hrm.py"} <= {
+        p.name for p in out.iterdir()
+    }
+    card = (out / "README.md").read_text()
+    assert ModelCard.load(out / "README.md").data.base_model == "someone/trm-sudoku-mlp"
+    assert "Tiny Recursive Model" in card and "2510.04871" in card
+    loaded = AutoModel.from_pretrained(out, trust_remote_code=True)
+    assert type(loaded).__name__ == "TrmModel" and loaded.config.mlp_t
+    assert_same_tensors(loaded, "trm_mlp_t")

@@ -113,7 +113,9 @@ def test_streamed_and_in_memory_builds_agree_and_round_trip(tmp_path):
     streamed, streamed_metadata = _arc(tmp_path / "streamed", workers=2)  # the worker count changes nothing
     _assert_same_rows(in_memory, streamed)
     in_memory.save_to_disk(str(tmp_path / "saved"))
-    write_metadata_files(tmp_path / "saved", metadata, dataset_card(metadata, {"train": 1, "test": 1}, Provenance("src")))
+    write_metadata_files(
+        tmp_path / "saved", metadata, dataset_card(metadata, {"train": 1, "test": 1}, Provenance("src"))
+    )
     for folder in ("streamed", "saved"):
         loaded, loaded_metadata = load_puzzle_dataset(tmp_path / folder)
         _assert_same_rows(in_memory, loaded)

@@ -6,8 +6,8 @@ from huggingface_hub import DatasetCard, hf_hub_download
 from PIL import Image
 
 from hrm_hf.data import arc, load_puzzle_dataset, push_puzzle_dataset
-from hrm_hf.data.storage import PREVIEW_CONFIG, original_rows, preview_dataset
 from hrm_hf.data.render import decode_grid
+from hrm_hf.data.storage import PREVIEW_CONFIG, original_rows, preview_dataset
 from hrm_hf.scripts.build_dataset import main as build_dataset
 from hrm_hf.tokenization_hrm import ARC, SUDOKU, grid_text
 from tests.helpers import build_arc_fixture

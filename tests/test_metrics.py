@@ -9,7 +9,7 @@ import pytest
 METRIC = str(Path(__file__).resolve().parent.parent / "metrics" / "hrm_puzzle")
 
 
-def test_hrm_puzzle_metric_counts_like_the_spec():
+def test_hrm_puzzle_metric_counts_like_the_release_loss_head():
     metric = evaluate.load(METRIC)
     metric.add_batch(predictions=[[1, 2, 3], [1, 2, 2]], references=[[1, 2, -100], [1, 2, 3]])
     metric.add_batch(predictions=[[0, 0, 0]], references=[[-100, -100, -100]])  # no labels: not counted

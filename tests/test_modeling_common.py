@@ -54,23 +54,31 @@ def test_return_dict_false_gives_the_non_none_fields_in_order():
     assert isinstance(segment(model, batch, return_dict=True), dict)
 
 
-def test_hidden_states_are_the_segments_z_H_and_z_L():
-    config = tiny_config(H_cycles=2, L_cycles=3, puzzle_emb_ndim=40)  # a 2-position puzzle prefix
+def test_hidden_states_are_recorded_per_block_application():
+    # transformers' model tests: `num_hidden_layers + 1` hidden states, the input of the first layer first; HRM's
+    # layers are its block applications, as in transformers' hrm_text.
+    config = tiny_config(H_layers=2, L_layers=1, H_cycles=2, L_cycles=3, puzzle_emb_ndim=40)  # a 2-position prefix
+    assert config.num_hidden_layers == config.H_cycles * (config.L_cycles * config.L_layers + config.H_layers) == 10
     model = seeded_model(config)
     batch = random_batch(config)
     plain = segment(model, batch)
     out = segment(model, batch, output_hidden_states=True)
-    assert plain.hidden_states is None and len(out.hidden_states) == 2
-    assert torch.equal(out.hidden_states[0], out.carry.z_H) and torch.equal(out.hidden_states[1], out.carry.z_L)
-    assert out.hidden_states[0].shape == (4, 2 + config.seq_len, config.hidden_size)
+    assert plain.hidden_states is None and len(out.hidden_states) == config.num_hidden_layers + 1
+    assert all(state.shape == (4, 2 + config.seq_len, config.hidden_size) for state in out.hidden_states)
+    assert torch.equal(out.hidden_states[-1], out.carry.z_H)
     assert torch.equal(out.logits, plain.logits)
+    z_H, z_L = model.fresh_state(4)
+    injection = model.embed_inputs(batch["input_ids"], batch["puzzle_identifiers"])
+    torch.testing.assert_close(out.hidden_states[0], z_L + (z_H + injection), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="`output_hidden_states`.*'all'"):
+        model(**batch, output_hidden_states="all")
 
 
-def test_hidden_states_per_cycle_follow_the_order_computed():
+def test_cycle_states_follow_the_order_computed():
     config = tiny_config(H_cycles=2, L_cycles=3)
     model = seeded_model(config)
     batch = random_batch(config)
-    states = segment(model, batch, output_hidden_states="cycles").hidden_states
+    states = segment(model, batch, output_cycle_states=True).cycle_states
     assert len(states) == config.H_cycles * (config.L_cycles + 1)
     carry = model.initial_carry(batch)
     z_H, z_L = model.fresh_state(4)
@@ -87,16 +95,26 @@ def test_hidden_states_per_cycle_follow_the_order_computed():
     assert carry.halted.all()  # so the segment starts from H_init/L_init, as the replay above does
     for actual, wanted in zip(states, expected, strict=True):
         torch.testing.assert_close(actual, wanted, rtol=0, atol=0)
-    with pytest.raises(ValueError, match="`output_hidden_states`.*'all'"):
-        model(**batch, output_hidden_states="all")
+    with pytest.raises(ValueError, match="output_cycle_states=True"):
+        model(**batch, output_hidden_states="cycles")
 
 
 def test_config_output_flags_are_the_defaults():
     config = tiny_config(output_hidden_states=True, output_attentions=True)
     model = seeded_model(config)
     out = segment(model, random_batch(config))
-    assert len(out.hidden_states) == 2 and out.attentions is not None
+    assert len(out.hidden_states) == config.num_hidden_layers + 1
+    assert len(out.attentions) == config.num_hidden_layers and out.cycle_states is None
     assert segment(model, random_batch(config), output_attentions=False).attentions is None
+
+
+def test_training_records_the_segment_not_its_bootstrap_pass():
+    config = tiny_config()
+    model = seeded_model(config).train()
+    out = model(**random_batch(config), output_hidden_states=True, output_cycle_states=True)
+    assert out.target_q_continue is not None  # the bootstrap pass ran
+    assert len(out.hidden_states) == config.num_hidden_layers + 1
+    assert len(out.cycle_states) == config.H_cycles * (config.L_cycles + 1)
 
 
 def test_attentions_come_from_the_eager_path_for_every_block_application():
@@ -106,7 +124,11 @@ def test_attentions_come_from_the_eager_path_for_every_block_application():
     batch = random_batch(config)
     plain = segment(model, batch)
     out = segment(model, batch, output_attentions=True)
-    assert len(out.attentions) == config.H_cycles * (config.L_cycles * config.L_layers + config.H_layers)
+    assert (
+        len(out.attentions)
+        == config.num_hidden_layers
+        == config.H_cycles * (config.L_cycles * config.L_layers + config.H_layers)
+    )
     seq = model.puzzle_emb_len + config.seq_len
     for attention in out.attentions:
         assert attention.shape == (4, config.num_heads, seq, seq) and attention.dtype == torch.float32

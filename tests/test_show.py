@@ -3,8 +3,8 @@
 import pytest
 from PIL import Image
 
-from hrm_hf.data.storage import load_puzzle_dataset
 from hrm_hf.data.render import GAP, TITLE
+from hrm_hf.data.storage import load_puzzle_dataset
 from hrm_hf.scripts import show
 from hrm_hf.scripts.build_dataset import main as build_dataset
 from hrm_hf.tokenization_hrm import SUDOKU, decode_sudoku, format_sudoku

@@ -28,9 +28,11 @@ class EMA:
         return ((name, param) for name, param in self.model.named_parameters() if param.requires_grad)
 
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, skip: torch.Tensor | None = None) -> None:
+        """Move the average toward the current parameters, unless the 0-dim `skip` (a skipped step) is true."""
         for name, param in self.averaged():
-            self.shadow[name] = (1.0 - self.rate) * param.detach() + self.rate * self.shadow[name]
+            moved = (1.0 - self.rate) * param.detach() + self.rate * self.shadow[name]
+            self.shadow[name].copy_(moved if skip is None else torch.where(skip, self.shadow[name], moved))
 
     @contextmanager
     @torch.no_grad()

@@ -194,11 +194,21 @@ def load_data(config: RunConfig) -> tuple[DatasetDict, dict[str, PuzzleDatasetMe
         test_data, test_metadata, _ = load_datasets(testing, ("test",))
         check_shared_fields(metadata["train"], test_metadata["test"], (config.data_path, config.test_data_paths[0]))
         dataset["test"], metadata["test"] = test_data["test"], test_metadata["test"]
-    table_size = metadata["train"].num_puzzle_identifiers  # test ids index the table the training data sizes
-    for split in ("train", "test"):
-        name = config.data_path if split == "train" or not testing else ", ".join(config.test_data_paths)
-        check_ids_fit(dataset[split], dataclasses.replace(metadata[split], num_puzzle_identifiers=table_size), name)
+    check_splits(dataset, metadata, config.data_path, ", ".join(config.test_data_paths) or None)
     return dataset, metadata, set_groups
+
+
+def check_splits(dataset, metadata: dict[str, PuzzleDatasetMetadata], name: str, test_name: str | None = None) -> None:
+    """Both splits present, their ids inside the vocabulary and the puzzle table of the training split (the test
+    split's ids index that table too): the training forward checks no id values, so every dataset a run trains on,
+    loaded or handed in, is checked here once. `test_name` names the test split's datasets when they are others."""
+    for split in ("train", "test"):
+        if split not in metadata:
+            raise ValueError(f"The dataset at {name!r} has no {split!r} split (it has {sorted(metadata)}).")
+    table_size = metadata["train"].num_puzzle_identifiers
+    for split in ("train", "test"):
+        sized = dataclasses.replace(metadata[split], num_puzzle_identifiers=table_size)
+        check_ids_fit(dataset[split], sized, test_name if split == "test" and test_name else name)
 
 
 def claim_output_dir(config: RunConfig, is_main_process: bool) -> None:
@@ -314,11 +324,17 @@ class Trainer:
     def __init__(self, config: TrainConfig, dataset=None, command: str = ""):
         self.config, self.command = config, command
         self.accelerator = prepare_run(config)
-        self.dataset, self.metadata, self.set_groups = load_data(config) if dataset is None else (*dataset, [])
+        if dataset is None:
+            dataset, metadata, self.set_groups = load_data(config)
+        else:  # one dataset, handed in
+            (dataset, metadata), self.set_groups = dataset, []
+            check_splits(dataset, metadata, config.data_path)
+        self.dataset, self.metadata = dataset, metadata
         self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
         self.prepare_training()
         self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
+        self.nonfinite_pending: list[tuple[int, torch.Tensor]] = []  # (step, skipped?) not yet read back
         self.carry = None
         self.lr = self.schedule_rate()  # the rate of the last step taken
         # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
@@ -406,6 +422,7 @@ class Trainer:
         }
 
     def checkpoint(self) -> Path:
+        self.note_nonfinite_steps()
         folder = save_checkpoint(
             self.accelerator, self.config, self.step, self.trainer_state(), self.carry, self.checkpointed
         )
@@ -442,40 +459,56 @@ class Trainer:
 
     # ----- training -----
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One ACT segment and one update of both optimizers; returns this rank's metric sums (and the loss)."""
-        accelerator, config = self.accelerator, self.config
+        """One ACT segment and one update of both optimizers; returns this rank's metric sums (and the loss).
+
+        Nothing is read back to the host: a non-finite loss (on any rank) turns the updates into no-ops on the
+        device, its sums into zeros, and is counted and reported by `note_nonfinite_steps` when the loop logs.
+        """
+        accelerator = self.accelerator
         self.model.train()
+        self.unwrapped.size_puzzle_rows(batch["puzzle_identifiers"])  # outside the model, which may be compiled
         out = self.model(**batch, carry=self.carry)
         self.carry = out.carry
-        nonfinite = accelerator.reduce((~torch.isfinite(out.loss.detach())).float(), reduction="sum")
-        if nonfinite.item() > 0:  # every rank skips together, so no rank waits in an all-reduce
-            self.unwrapped.pop_puzzle_emb_grad()
-            self.nonfinite_in_a_row += 1
-            self.nonfinite_total += 1
-            logger.warning(
-                f"Non-finite loss at step {self.step + 1}: step skipped ({self.nonfinite_in_a_row} in a row)."
-            )
-            accelerator.log({"train/nonfinite_steps": self.nonfinite_total}, step=self.step)
-            if self.nonfinite_in_a_row >= config.max_nonfinite_steps:
-                raise RuntimeError(
-                    f"{self.nonfinite_in_a_row} non-finite losses in a row (max_nonfinite_steps); stopping."
-                )
-            return {}
-        self.nonfinite_in_a_row = 0
+        # Summed over ranks, so that every rank skips the same steps.
+        skip = accelerator.reduce((~torch.isfinite(out.loss.detach())).float(), reduction="sum") > 0
+        self.nonfinite_pending.append((self.step + 1, skip))
         accelerator.backward(out.loss)
         self.lr = self.schedule_rate()
         if self.dense is not None:
-            self.dense.step()
+            # Called on the wrapped optimizer itself: Accelerate's wrapper passes no arguments on (and, without mixed
+            # precision or gradient accumulation, has nothing else to do).
+            self.dense.optimizer.step(skip=skip)
             self.dense.zero_grad(set_to_none=True)
             self.dense_schedule.step()
         if self.sparse is not None:
             ids, grads = self.unwrapped.pop_puzzle_emb_grad()
             # Local gradients are of (local sum / local batch); the release's are of (global sum / global batch).
-            self.sparse.step(accelerator.gather(ids), accelerator.gather(grads) / accelerator.num_processes)
+            self.sparse.step(accelerator.gather(ids), accelerator.gather(grads) / accelerator.num_processes, skip)
             self.sparse_schedule.step()
         if self.ema is not None:
-            self.ema.update()
-        return {**out.metrics, "loss": out.loss.detach()}
+            self.ema.update(skip)
+        sums = {**out.metrics, "loss": out.loss.detach()}
+        return {key: torch.where(skip, 0, value) for key, value in sums.items()}
+
+    def note_nonfinite_steps(self) -> None:
+        """Read back which of the steps since the last call had a non-finite loss (one read for all of them), warn
+        for each, and stop the run after `max_nonfinite_steps` in a row."""
+        if not self.nonfinite_pending:
+            return
+        steps, flags = zip(*self.nonfinite_pending, strict=True)
+        self.nonfinite_pending = []
+        for step, was_skipped in zip(steps, torch.stack(flags).tolist(), strict=True):
+            if not was_skipped:
+                self.nonfinite_in_a_row = 0
+                continue
+            self.nonfinite_in_a_row += 1
+            self.nonfinite_total += 1
+            logger.warning(f"Non-finite loss at step {step}: step skipped ({self.nonfinite_in_a_row} in a row).")
+            self.accelerator.log({"train/nonfinite_steps": self.nonfinite_total}, step=step - 1)
+            if self.nonfinite_in_a_row >= self.config.max_nonfinite_steps:
+                raise RuntimeError(
+                    f"{self.nonfinite_in_a_row} non-finite losses in a row (max_nonfinite_steps); stopping."
+                )
 
     def log_train(self, sums: dict[str, torch.Tensor], logged_steps: int) -> dict[str, float]:
         """Training metrics since the last log, summed over ranks, normalised as the release's (losses per row of
@@ -514,7 +547,8 @@ class Trainer:
                 for key, value in step_sums.items():
                     sums[key] = sums.get(key, 0) + value
                 progress.update(1)
-                if self.step % config.log_every == 0 and sums:
+                if self.step % config.log_every == 0:
+                    self.note_nonfinite_steps()
                     logs = self.log_train(sums, logged_steps)
                     progress.set_postfix({k.split("/")[1]: f"{v:.3g}" for k, v in logs.items()})
                     self.stop_reason = self.stop_reason or self.threshold_reached(logs)
@@ -527,6 +561,7 @@ class Trainer:
                 if not self.finished() and self.evaluates_now():
                     self.evaluate_and_save(final=False)
         progress.close()
+        self.note_nonfinite_steps()
         metrics = self.evaluate_and_save(final=True)
         model_dir = Path(config.output_dir) / "model"
         if self.stop_reason and accelerator.is_main_process:

@@ -1,9 +1,13 @@
 """HRM's two optimizers and their schedule.
 
-- `AdamAtan2` updates the dense parameters exactly as spec section 7 writes it (no epsilon, no extra scale factor).
+- `AdamAtan2` updates the dense parameters as the paper (arXiv 2506.21734) and the authors' `adam-atan2` package do:
+  Adam with `atan2(m, sqrt(v))` in place of `m / (sqrt(v) + eps)`, no epsilon, no extra scale factor.
 - `SparseSignSGD` updates only the puzzle-table rows a step used, from the row gradients of every rank summed per
-  unique id: `w = w * (1 - lr * wd) - lr * sign(g)`.
+  id: `w = w * (1 - lr * wd) - lr * sign(g)` (the authors' `models/sparse_embedding.py`).
 - `make_schedule` gives both the same shape: linear warmup, then a cosine down to `lr * lr_min_ratio`.
+
+Both steps take an optional `skip`, a 0-dim boolean tensor (a non-finite loss): where it is true the step leaves every
+weight and moment as it was, decided on the device, so that the training loop never waits for the value.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ class AdamAtan2(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "betas": betas, "weight_decay": weight_decay})
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure=None, skip: torch.Tensor | None = None):
+        """One update of every parameter with a gradient; with `skip` true, parameters and moments stay as they
+        were (the step count still advances, as a learning-rate schedule does for a skipped step)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -47,13 +53,19 @@ class AdamAtan2(torch.optim.Optimizer):
                 state["step"] += 1
                 t = state["step"]
                 grad = param.grad.float()
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(grad, 1 - beta1)
-                v.lerp_(grad * grad, 1 - beta2)
+                m = state["exp_avg"].lerp(grad, 1 - beta1)
+                v = state["exp_avg_sq"].lerp(grad * grad, 1 - beta2)
                 update = torch.atan2(m / (1 - beta1**t), v.sqrt() / (1 - beta2**t) ** 0.5)
                 new = param.float() * (1 - lr * wd) - lr * update
-                param.copy_(new)
+                keep_unless(skip, state["exp_avg"], m)
+                keep_unless(skip, state["exp_avg_sq"], v)
+                keep_unless(skip, param, new)
         return loss
+
+
+def keep_unless(skip: torch.Tensor | None, target: torch.Tensor, new: torch.Tensor) -> None:
+    """`target <- new`, except where the 0-dim `skip` is true: then `target` keeps its value (chosen on the device)."""
+    target.copy_(new if skip is None else torch.where(skip, target, new.to(target.dtype)))
 
 
 class SparseSignSGD(torch.optim.Optimizer):
@@ -69,14 +81,22 @@ class SparseSignSGD(torch.optim.Optimizer):
         super().__init__([table], {"lr": lr, "weight_decay": weight_decay})
 
     @torch.no_grad()
-    def step(self, ids: torch.Tensor, grads: torch.Tensor) -> None:  # type: ignore[override]
+    def step(self, ids: torch.Tensor, grads: torch.Tensor, skip: torch.Tensor | None = None) -> None:  # type: ignore[override]
+        """Update the rows `ids` from their gradients `grads` (`[batch, dim]`), the gradients of a repeated id summed.
+
+        Every shape is the batch's, whatever the ids hold (no `unique`), so the step neither reads back to the host
+        nor recompiles: each row's gradients go into the row of its id's first occurrence (a batch x batch
+        comparison), every row reads its id's sum from there, and repeated ids write the same updated row.
+        """
         group = self.param_groups[0]
         table = group["params"][0]
-        unique_ids, inverse = ids.long().unique(return_inverse=True)
-        summed = torch.zeros(len(unique_ids), grads.shape[-1], dtype=torch.float32, device=grads.device)
-        summed.index_add_(0, inverse, grads.float())
-        rows = table[unique_ids].float() * (1 - group["lr"] * group["weight_decay"]) - group["lr"] * summed.sign()
-        table[unique_ids] = rows.to(table.dtype)
+        ids, grads = ids.long(), grads.float()
+        first = (ids.unsqueeze(0) == ids.unsqueeze(1)).int().argmax(dim=1)  # argmax gives the first of the maxima
+        summed = torch.zeros_like(grads).index_add_(0, first, grads)[first]
+        rows = table[ids].float() * (1 - group["lr"] * group["weight_decay"]) - group["lr"] * summed.sign()
+        if skip is not None:
+            rows = torch.where(skip, table[ids].float(), rows)
+        table.index_copy_(0, ids, rows.to(table.dtype))
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, min_ratio: float) -> LambdaLR:

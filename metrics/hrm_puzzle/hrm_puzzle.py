@@ -1,4 +1,4 @@
-"""Puzzle metrics of HRM-ACT-v1 (the spec's loss metrics) as an `evaluate` module, loaded by local path.
+"""Puzzle metrics of HRM-ACT-v1 (the metrics of the authors' `ACTLossHead`, models/losses.py) as an `evaluate` module, loaded by local path.
 
 ```python
 metric = evaluate.load("metrics/hrm_puzzle")
