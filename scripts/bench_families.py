@@ -27,7 +27,7 @@ TRM_ARCH = {
     "puzzle_emb_ndim": 0, "puzzle_emb_len": 0, "halt_max_steps": 4, "halt_exploration_prob": 0.1,
     "forward_dtype": "float32", "loss_type": "softmax_cross_entropy",
 }  # fmt: skip
-# The preset's rate, 3e-3, makes TRM collapse to one guess per cell within a minute (25% token accuracy); 1e-3 trains
+# The preset's rate, 3e-3, makes TRM collapse to one guess per cell within two minutes (25% token accuracy); 1e-3 trains
 # every model here.
 RUN = {"lr": 1e-3}
 MODELS = {
