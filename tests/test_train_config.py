@@ -132,6 +132,20 @@ def test_command_line_overrides_the_config_file(tmp_path):
     assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
 
 
+def test_the_trm_trainer_options_from_the_command_line(tmp_path):
+    preset = tmp_path / "mine.yaml"
+    preset.write_text(yaml.safe_dump({"data_path": "a", "arch": {"name": "trm", "hidden_size": 32, "num_heads": 2}}))
+    config = parse_config(["--config", str(preset), "--extra-data-paths", "b", "c", "--test-data-paths", "d",
+                           "--min-eval-interval", "2", "--freeze-weights", "--ema", "--ema-rate", "0.99"])  # fmt: skip
+    assert (config.extra_data_paths, config.test_data_paths, config.min_eval_interval) == (["b", "c"], ["d"], 2)
+    assert (config.freeze_weights, config.ema, config.ema_rate, config.arch.name) == (True, True, 0.99, "trm")
+    config.save(tmp_path / "saved.yaml")
+    assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
+    defaults = TrainConfig(data_path="x")
+    assert (defaults.extra_data_paths, defaults.test_data_paths, defaults.min_eval_interval) == ([], [], 0)
+    assert (defaults.freeze_weights, defaults.ema) == (False, False)
+
+
 def test_a_preset_or_config_is_required():
     with pytest.raises(ConfigError, match="Give --preset"):
         parse_config(["--data-path", "x"])

@@ -3,12 +3,14 @@ the puzzle embeddings (`freeze_weights`), `init_from` a model with a puzzle tabl
 datasets and separate test datasets, and `min_eval_interval`."""
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
 
 from hrm_hf.data.sampler import TrainBatchSampler
 from hrm_hf.data.storage import check_shared_fields, concatenate_puzzle_datasets, load_puzzle_dataset
+from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.training.config import ConfigError
 from hrm_hf.training.ema import EMA
 from hrm_hf.training.loop import Trainer, build_model, train
@@ -39,7 +41,7 @@ class AuthorsEMAHelper:
 
 def test_ema_is_the_authors_average_of_the_trained_parameters_only():
     torch.manual_seed(0)
-    model = build_model_of(tiny_config())
+    model = HrmActModel(tiny_config())
     model.lm_head.weight.requires_grad_(False)  # a frozen parameter is not averaged, as the authors' helper skips it
     ours, theirs = EMA(model, 0.9), AuthorsEMAHelper(model, 0.9)
     assert "lm_head.weight" not in ours.shadow and not any(name.startswith("puzzle_emb") for name in ours.shadow)
@@ -58,12 +60,6 @@ def test_ema_is_the_authors_average_of_the_trained_parameters_only():
     assert all(torch.equal(value, live[name]) for name, value in model.state_dict().items())
 
 
-def build_model_of(config):
-    from hrm_hf.modeling_hrm import HrmActModel
-
-    return HrmActModel(config)
-
-
 def test_freeze_weights_trains_only_the_puzzle_table(tiny_data, tmp_path):
     config = tiny_run_config(tiny_data, tmp_path, max_steps=4, freeze_weights=True, ema=True)
     trainer = Trainer(config)
@@ -78,6 +74,28 @@ def test_freeze_weights_trains_only_the_puzzle_table(tiny_data, tmp_path):
     assert trainer.ema.shadow == {}  # nothing dense is trained, so nothing is averaged
     result = train(tiny_run_config(tiny_data, tmp_path / "run", max_steps=4, freeze_weights=True))
     assert result.step == 4
+
+
+def test_test_time_adaptation_trains_a_new_puzzle_table_from_the_mean_row(tiny_data, two_datasets, tmp_path):
+    """The authors' fine-tuning on new puzzles: `init_from` a trained model whose table has another size and
+    `freeze_weights`; the new table starts at the old one's mean row, the weights stay, and the run resumes exactly."""
+    source = build_model(tiny_run_config(tiny_data, tmp_path / "a"), load_puzzle_dataset(tiny_data)[1]["train"])
+    with torch.no_grad():
+        source.puzzle_emb.weight.normal_()
+    source.save_pretrained(tmp_path / "source")
+    a, b = two_datasets  # two tables of one row each: 2 rows, the source has 1
+    common = dict(init_from=str(tmp_path / "source"), extra_data_paths=[str(b)], freeze_weights=True, max_steps=6,
+                  checkpoint_every=3, keep_last=0, halt_exploration_prob=0.5)  # fmt: skip
+    full = train(tiny_run_config(a, tmp_path / "full", **common))
+    model = HrmActModel.from_pretrained(full.model_dir)
+    assert model.puzzle_emb.weight.shape == (2, 32) and torch.equal(model.lm_head.weight, source.lm_head.weight)
+    assert not torch.equal(model.puzzle_emb.weight, source.puzzle_emb.weight.mean(0, keepdim=True).expand(2, -1))
+    checkpoints = tmp_path / "resumed" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    shutil.copytree(tmp_path / "full" / "checkpoints" / "step-3", checkpoints / "step-3")
+    train(tiny_run_config(a, tmp_path / "resumed", resume_from_checkpoint="latest", **common))
+    resumed = HrmActModel.from_pretrained(tmp_path / "resumed" / "model")
+    assert torch.equal(resumed.puzzle_emb.weight, model.puzzle_emb.weight)
 
 
 def test_freeze_weights_without_puzzle_embeddings_is_refused(tiny_data, tmp_path):
