@@ -164,7 +164,7 @@ class TrainBatchSampler:
                     self.puzzle_starts,
                     self.epochs_per_iter,
                     self.global_batch_size,
-                )  # fmt: skip
+                )
                 for i, (first, last) in enumerate(zip(self.set_bounds[:-1], self.set_bounds[1:], strict=True))
             ]
             self._plan_cache = (iteration, np.concatenate(plans))

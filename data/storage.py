@@ -202,6 +202,8 @@ def concatenate_puzzle_datasets(
         offsets = dict.fromkeys(RENUMBERED, 0)
         for data, part_meta in parts:
             split_data, split_meta = data[split], part_meta[split]
+            if split_data._indices is not None:  # rows picked by an indices mapping: their table first
+                split_data = split_data.flatten_indices()
             splits.append(_renumbered(split_data, offsets))
             table = split_data.data.table
             count = {column: (_column_max(table[column]) + 1) for column in ("puzzle_index", "group_index")}

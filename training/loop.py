@@ -176,11 +176,11 @@ def load_datasets(
     paths: list[tuple[str, str]], splits: tuple[str, ...]
 ) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata], list[int]]:
     """The `splits` of the datasets `(option, path)` as one (`concatenate_puzzle_datasets`), and the group count of
-    each dataset's first split."""
+    each dataset's first split when there are several (one dataset is one set: [])."""
     parts = [load_splits(path, option, splits) for option, path in paths]
-    groups = [metadata[splits[0]].total_groups for _, metadata in parts]
     if len(parts) == 1:
-        return *parts[0], groups
+        return *parts[0], []
+    groups = [metadata[splits[0]].total_groups for _, metadata in parts]
     return *concatenate_puzzle_datasets(parts, [path for _, path in paths]), groups
 
 
