@@ -14,10 +14,11 @@ from safetensors.torch import load_file
 
 from hrm_hf.data.release import build_from_release
 from hrm_hf.evaluation import evaluator
+from hrm_hf.scripts import cli
 from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint, convert_state_dict
 from hrm_hf.training import loop
 from hrm_hf.training.config import TrainConfig
-from hrm_hf.training.loop import Trainer, train
+from hrm_hf.training.loop import Trainer
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trm"
@@ -102,20 +103,26 @@ def test_trainer_follows_the_authors_trm_trajectory(name, tmp_path):
 
 
 def test_whole_run_reaches_the_authors_weights_and_ema_evaluations(tmp_path, monkeypatch):
-    """`train` with `init_from` on the authors' data, seeded only by the config as their `launch()` is: the recorded
-    batches at the recorded rates, their weights and EMA at step 30, and at steps 10, 20 and 30 the evaluation of the
-    EMA weights gives their predictions, Q-halt logits and metrics on the 8 test puzzles (their padding rows aside)."""
+    """`hrm train --config FILE --init-from FOLDER` on the authors' data, seeded only by the config as their
+    `launch()` is: the recorded batches at the recorded rates, their weights and EMA at step 30, and at steps 10, 20
+    and 30 the evaluation of the EMA weights gives their predictions, Q-halt logits and metrics on the 8 test puzzles
+    (their padding rows aside)."""
     case = Case("trm_e2e_fp32", tmp_path, saved=True)
+    config = case.train_config(tmp_path / "run")
+    config.init_from = None  # given on the command line
+    config.save(tmp_path / "trm.yaml")
     e = case.expected
-    fed, evaluations, at_step_30 = [], {}, {}
+    fed, evaluations, at_step_30, at_end = [], {}, {}, {}
     step, evaluate_split = Trainer.train_step, evaluator.evaluate_split
 
     def recording_step(self, batch):
         out = step(self, batch)
         fed.append((batch, self.lr))
+        weights = {k: v.detach().clone() for k, v in self.unwrapped.state_dict().items()}
+        ema = {k: v.clone() for k, v in self.ema.state_dict().items()}
         if len(fed) == STEPS:
-            at_step_30["weights"] = {k: v.detach().clone() for k, v in self.unwrapped.state_dict().items()}
-            at_step_30["ema"] = {k: v.clone() for k, v in self.ema.state_dict().items()}
+            at_step_30.update(weights=weights, ema=ema)
+        at_end.update(weights=weights, ema=ema)
         return out
 
     def recording_evaluation(model, *args, **kwargs):
@@ -125,13 +132,18 @@ def test_whole_run_reaches_the_authors_weights_and_ema_evaluations(tmp_path, mon
 
     monkeypatch.setattr(Trainer, "train_step", recording_step)
     monkeypatch.setattr(loop, "evaluate_split", recording_evaluation)
-    result = train(case.train_config(tmp_path / "run"))
-    assert result.step == case.meta["total_steps"] and sorted(evaluations) == [10, 20, 30, 40]
+    cli.main(["train", "--config", str(tmp_path / "trm.yaml"), "--init-from", str(case.init_dir)])
+    assert len(fed) == case.meta["total_steps"] and sorted(evaluations) == [10, 20, 30, 40]
     for s, (batch, lr) in enumerate(fed[:STEPS], start=1):
         assert abs(lr - e[f"lr.{s}"].item()) <= 1e-12, s
         for key in ("input_ids", "labels", "puzzle_identifiers"):
             assert torch.equal(batch[key].long().cpu(), case.batch(s)[key].long()), (s, key)
     assert_final_weights_and_ema(case, at_step_30["weights"], at_step_30["ema"])
+    # The saved model is the authors' `ema_copy`: the averaged weights beside the live buffers (puzzle table, inits).
+    saved = load_file(tmp_path / "run" / "model" / "model.safetensors")
+    assert saved.keys() == at_end["weights"].keys()
+    for name, value in saved.items():
+        assert torch.equal(value, at_end["ema"].get(name, at_end["weights"][name])), name
     for s in (10, 20, 30):
         ours, puzzles = evaluations[s], 8
         assert len(ours.solved) == puzzles, s
