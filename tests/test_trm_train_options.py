@@ -4,6 +4,9 @@ datasets and separate test datasets, and `min_eval_interval`."""
 
 import dataclasses
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +17,7 @@ from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.training.config import ConfigError
 from hrm_hf.training.ema import EMA
 from hrm_hf.training.loop import Trainer, build_model, train
-from tests.helpers import tiny_config, tiny_run_config
+from tests.helpers import TINY_RUN, assert_same_weights, tiny_config, tiny_run_config, train_env, weights
 
 
 def build_sudoku4(folder, seed: int, train_rows: int = 48, test_rows: int = 16):
@@ -96,6 +99,27 @@ def test_test_time_adaptation_trains_a_new_puzzle_table_from_the_mean_row(tiny_d
     train(tiny_run_config(a, tmp_path / "resumed", resume_from_checkpoint="latest", **common))
     resumed = HrmActModel.from_pretrained(tmp_path / "resumed" / "model")
     assert torch.equal(resumed.puzzle_emb.weight, model.puzzle_emb.weight)
+
+
+def test_freeze_weights_on_two_cpu_ranks_equals_one(tiny_data, tmp_path):
+    """With nothing dense to train there is no DDP wrapper: every rank applies the gathered table update itself."""
+    bin_dir = Path(sys.executable).parent
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY_RUN.items()]
+    flags += ["--preset", "cpu-demo", "--data-path", str(tiny_data), "--max-steps", "3", "--halt-exploration-prob", "0",
+              "--puzzle-emb-ndim", "32", "--freeze-weights"]  # fmt: skip
+    for command, folder in (
+        ([str(bin_dir / "hrm"), "train"], "one"),
+        (
+            [str(bin_dir / "accelerate"), "launch", "--cpu", "--num_processes", "2", "-m", "hrm_hf.scripts", "train"],
+            "two",
+        ),
+    ):
+        done = subprocess.run([*command, *flags, "--output-dir", str(tmp_path / folder)], env=train_env(),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    one, two = weights(tmp_path / "one" / "model"), weights(tmp_path / "two" / "model")
+    assert one["puzzle_emb.weight"].abs().sum() > 0
+    assert_same_weights(one, two, atol=1e-6)
 
 
 def test_freeze_weights_without_puzzle_embeddings_is_refused(tiny_data, tmp_path):
