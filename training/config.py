@@ -106,9 +106,16 @@ class RunConfig:
     )
     puzzle_emb_weight_decay: float = field(default=0.1, metadata={"help": "weight decay of the sparse SignSGD"})
     ema: bool = field(
-        default=False, metadata={"help": "keep an exponential moving average of the dense weights for eval and saving"}
+        default=False,
+        metadata={
+            "help": "keep an exponential moving average of the trained weights, as the TRM authors' recipes do: every "
+            "evaluation and the saved model use it (the puzzle table stays live)"
+        },
     )
-    ema_rate: float = field(default=0.999, metadata={"help": "EMA update rate"})
+    ema_rate: float = field(
+        default=0.999,
+        metadata={"help": "EMA decay: after every step, average = (1 - rate) * weights + rate * average"},
+    )
     freeze_weights: bool = field(
         default=False,
         metadata={
