@@ -21,8 +21,10 @@ SPLITS = ("train", "test")
 
 
 def read_release_metadata(folder: str | Path, split: str) -> PuzzleDatasetMetadata:
-    """The `dataset.json` of one split folder."""
-    return PuzzleDatasetMetadata.from_dict(json.loads((Path(folder) / split / "dataset.json").read_text()))
+    """The `dataset.json` of one split folder (TRM's builders add `total_puzzles`, which the rows themselves give)."""
+    values = json.loads((Path(folder) / split / "dataset.json").read_text())
+    values.pop("total_puzzles", None)
+    return PuzzleDatasetMetadata.from_dict(values)
 
 
 def release_groups(folder: str | Path, split: str) -> Iterator[tuple[str, PuzzleGroup]]:

@@ -18,7 +18,7 @@ columns, not through a `datasets` format.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,11 @@ class TrainBatchSampler:
     global numpy RNG, seeded per rank, so its ranks disagree; here their order is drawn from the same Philox stream
     after the puzzles, so every rank plans the same global batch and reads its own contiguous slice.
 
+    A split made of several datasets (`set_groups`: the group count of each, in order, as `concatenate_puzzle_datasets`
+    lays them out) is drawn as the TRM authors draw their several `data_paths`: within an iteration, set after set,
+    each shuffled and batched on its own (its own last incomplete batch dropped) from `Philox(seed + n)`, where `n`
+    counts the sets drawn so far in the run from 1.
+
     `iter(sampler)` yields the rest of the current iteration and then moves to the next one; `state_dict()` taken
     after a batch was consumed makes a fresh sampler (same data, seed and sizes) continue with the next batch.
     `len(sampler)` is the number of batches of the current iteration.
@@ -124,6 +129,7 @@ class TrainBatchSampler:
         world_size: int = 1,
         seed: int = 0,
         epochs_per_iter: int = 1,
+        set_groups: Sequence[int] = (),
     ):
         self.local_batch_size = _local_batch_size(global_batch_size, rank, world_size)
         if epochs_per_iter <= 0:
@@ -137,19 +143,31 @@ class TrainBatchSampler:
         self.group_starts = np.append(
             _run_starts(self.rows.group_index[puzzle_starts], "group_index"), len(puzzle_starts)
         )
+        groups = len(self.group_starts) - 1
+        self.set_groups = list(set_groups) or [groups]
+        if sum(self.set_groups) != groups or min(self.set_groups) <= 0:
+            raise ValueError(
+                f"set_groups {self.set_groups} must be positive and add up to the split's {groups} groups"
+            )
+        self.set_bounds = np.cumsum([0, *self.set_groups])  # the first group of each set, then the group count
         self.iteration, self.batches_done = 0, 0  # iterations finished, batches of the current one consumed
         self._plan_cache: tuple[int, np.ndarray] | None = None
 
     def _plan(self, iteration: int) -> np.ndarray:
         """Row numbers of every global batch of `iteration` (counted from 0), as `[batches, global_batch_size]`."""
         if self._plan_cache is None or self._plan_cache[0] != iteration:
-            rng = np.random.Generator(np.random.Philox(seed=self.seed + iteration + 1))
-            self._plan_cache = (
-                iteration,
+            sets = len(self.set_groups)
+            plans = [
                 draw_iteration(
-                    rng, self.group_starts, self.puzzle_starts, self.epochs_per_iter, self.global_batch_size
-                ),
-            )
+                    np.random.Generator(np.random.Philox(seed=self.seed + iteration * sets + i + 1)),
+                    self.group_starts[first : last + 1],
+                    self.puzzle_starts,
+                    self.epochs_per_iter,
+                    self.global_batch_size,
+                )
+                for i, (first, last) in enumerate(zip(self.set_bounds[:-1], self.set_bounds[1:], strict=True))
+            ]
+            self._plan_cache = (iteration, np.concatenate(plans))
         return self._plan_cache[1]
 
     def __len__(self) -> int:
@@ -183,11 +201,12 @@ class TrainBatchSampler:
             "seed": self.seed,
             "global_batch_size": self.global_batch_size,
             "epochs_per_iter": self.epochs_per_iter,
+            "set_groups": self.set_groups,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from `state_dict()` of a sampler with the same seed, global batch size and iteration length."""
-        for key in ("seed", "global_batch_size", "epochs_per_iter"):
+        for key in ("seed", "global_batch_size", "epochs_per_iter", "set_groups"):
             if state.get(key) != getattr(self, key):
                 raise ValueError(f"Cannot resume: state has {key}={state.get(key)}, this sampler {getattr(self, key)}")
         self.iteration, self.batches_done = state["iteration"], state["batches_done"]

@@ -9,12 +9,14 @@ and metadata (the token columns of the default config); which one a name means i
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import overload
 
 import numpy as np
-from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets import Dataset, DatasetDict, concatenate_datasets, load_dataset, load_from_disk
 from huggingface_hub import DatasetCard, hf_hub_download
 
 from ..folders import file_inside, write_file
@@ -148,6 +150,92 @@ def check_ids_fit(dataset: Dataset, metadata: PuzzleDatasetMetadata, name: str |
                 f"Puzzle dataset {name}, split {metadata.split!r}: column {column!r} holds ids "
                 f"{bounds['min']}..{bounds['max']}, but its metadata has {limit}={size}; rebuild the dataset."
             )
+
+
+# Metadata fields that several datasets trained together must share (the authors' `PuzzleDataset` asserts them).
+SHARED_FIELDS = ("seq_len", "vocab_size", "pad_id", "ignore_label_id", "blank_identifier_id")
+# Columns renumbered when datasets are concatenated: each dataset's values follow those of the datasets before it.
+RENUMBERED = ("puzzle_identifiers", "puzzle_index", "group_index")
+
+
+def check_shared_fields(first: PuzzleDatasetMetadata, other: PuzzleDatasetMetadata, names: tuple[str, str]) -> None:
+    """A `ValueError` naming the field and both values when two datasets to be used together disagree on one of
+    `SHARED_FIELDS`."""
+    for key in SHARED_FIELDS:
+        if getattr(first, key) != getattr(other, key):
+            raise ValueError(
+                f"Puzzle datasets {names[0]} and {names[1]} cannot be used together: {key} is "
+                f"{getattr(first, key)!r} in one and {getattr(other, key)!r} in the other."
+            )
+
+
+def _renumbered(dataset: Dataset, offsets: dict[str, int]) -> Dataset:
+    """`dataset` with `offsets[column]` added to each column of `RENUMBERED` (the other columns are not copied)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = dataset.data.table
+    for column, offset in offsets.items():
+        values = pc.add(table[column], pa.scalar(offset, table[column].type))
+        table = table.set_column(table.schema.get_field_index(column), column, values)
+    return Dataset(table, info=dataset.info, split=dataset.split)
+
+
+def concatenate_puzzle_datasets(
+    parts: Sequence[tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]], names: Sequence[str]
+) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
+    """Several puzzle datasets as one, for training on several datasets as the TRM authors' `data_paths` do.
+
+    Their puzzle identifiers, puzzles and groups are numbered on from the datasets before them, so that every
+    dataset's puzzles keep rows of their own in the puzzle table, whose size is the sum of theirs (the authors' table
+    has that size, but their ids overlap). Per split, counts are merged as the authors merge them: groups summed, the
+    mean examples per puzzle weighted by puzzles. Every dataset must share `SHARED_FIELDS` and have the first's splits.
+    """
+    first_meta = parts[0][1]
+    for (_, meta), name in zip(parts[1:], names[1:], strict=True):
+        check_shared_fields(next(iter(first_meta.values())), next(iter(meta.values())), (names[0], name))
+        if sorted(meta) != sorted(first_meta):
+            raise ValueError(
+                f"Puzzle datasets {names[0]} and {name} cannot be used together: their splits are "
+                f"{sorted(first_meta)} and {sorted(meta)}."
+            )
+    merged_data, merged_meta = {}, {}
+    for split, meta in first_meta.items():
+        splits, puzzles, metadata = [], [], []
+        offsets = dict.fromkeys(RENUMBERED, 0)
+        for data, part_meta in parts:
+            split_data, split_meta = data[split], part_meta[split]
+            if split_data._indices is not None:  # rows picked by an indices mapping: their table first
+                split_data = split_data.flatten_indices()
+            splits.append(_renumbered(split_data, offsets))
+            table = split_data.data.table
+            count = {column: (_column_max(table[column]) + 1) for column in ("puzzle_index", "group_index")}
+            offsets = {
+                "puzzle_identifiers": offsets["puzzle_identifiers"] + split_meta.num_puzzle_identifiers,
+                "puzzle_index": offsets["puzzle_index"] + count["puzzle_index"],
+                "group_index": offsets["group_index"] + count["group_index"],
+            }
+            puzzles.append(count["puzzle_index"])
+            metadata.append(split_meta)
+        names_per_part = [m.identifier_names for m in metadata]
+        merged_meta[split] = dataclasses.replace(
+            meta,
+            num_puzzle_identifiers=sum(m.num_puzzle_identifiers for m in metadata),
+            total_groups=sum(m.total_groups for m in metadata),
+            mean_puzzle_examples=sum(m.mean_puzzle_examples * n for m, n in zip(metadata, puzzles, strict=True))
+            / max(sum(puzzles), 1),
+            identifier_names=None if None in names_per_part else [n for part in names_per_part for n in part],
+        )
+        merged_data[split] = concatenate_datasets(splits)
+    return DatasetDict(merged_data), merged_meta
+
+
+def _column_max(column) -> int:
+    """The largest value of an Arrow column, -1 when it is empty."""
+    import pyarrow.compute as pc
+
+    value = pc.max(column).as_py()
+    return -1 if value is None else int(value)
 
 
 def original_rows(dataset: Dataset) -> np.ndarray:

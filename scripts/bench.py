@@ -6,6 +6,7 @@
     hrm bench data --work-dir /tmp/bench
     hrm bench sampler --preset sudoku-extreme-1k
     hrm bench cli
+    hrm bench families --seconds 60                  # HRM and TRM on 4x4 Sudoku, the same budget each
 
 `hrm bench <what> --help` lists the options of each. A benchmark's module is imported only once it is chosen.
 """
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "data": ("bench_data", "dataset build times, peak memory and batch read rate"),
     "sampler": ("bench_sampler", "batches per data iteration and per-group visit counts for a preset"),
     "cli": ("bench_cli", "start-up time of `hrm` and of each sub-command"),
+    "families": ("bench_families", "HRM vs TRM on the CPU: held-out accuracy against training time and parameters"),
 }
 
 

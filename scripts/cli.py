@@ -21,7 +21,7 @@ SUB_COMMANDS = {
     "show": ("show", "print or draw rows of a puzzle dataset, decoded (--png)"),
     "convert": ("convert_official_checkpoint", "convert the authors' checkpoint into a Hub-ready model folder"),
     "demo": ("demo", "build 4x4 Sudoku, train a small HRM on the CPU, evaluate, save and reload it"),
-    "bench": ("bench", "developer benchmarks: `hrm bench step|train|segment|data|sampler|cli` (timings, memory)"),
+    "bench": ("bench", "benchmarks: `hrm bench step|train|segment|data|sampler|cli|families` (timings, memory)"),
 }
 
 

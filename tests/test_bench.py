@@ -8,7 +8,7 @@ from hrm_hf.training.config import available_presets
 
 def test_the_benchmarks_are_one_sub_command():
     assert "bench" in cli.SUB_COMMANDS and not [name for name in cli.SUB_COMMANDS if name.startswith("bench-")]
-    assert set(bench.BENCHMARKS) == {"step", "train", "segment", "data", "sampler", "cli"}
+    assert set(bench.BENCHMARKS) == {"step", "train", "segment", "data", "sampler", "cli", "families"}
 
 
 def test_bench_lists_the_benchmarks_and_refuses_an_unknown_one(capsys):

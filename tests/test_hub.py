@@ -130,7 +130,7 @@ def test_training_decides_its_data_path_once(decisions, tmp_path):
     rows = generate_puzzles(6, size=4, clues=(8, 8), progress=False)
     build_sudoku_dataset(rows[:4], rows[4:], size=4, output_dir=tmp_path / "data")
     decisions.stop = False
-    dataset, metadata = load_data(tiny_run_config(tmp_path / "data", tmp_path / "run"))
+    dataset, metadata, _ = load_data(tiny_run_config(tmp_path / "data", tmp_path / "run"))
     assert decisions == [(str(tmp_path / "data"), "Training config field `data_path`")]
     assert sorted(metadata) == ["test", "train"] and dataset["train"].num_rows > 0
 

@@ -28,13 +28,36 @@ from hrm_hf.training.loop import build_model, create_accelerator
 ARCH_FIELDS = [item.name for item in dataclasses.fields(HrmArguments)]
 
 
+TRM_PRESETS = {"trm-sudoku-extreme-1k-mlp", "trm-sudoku-extreme-1k-att", "trm-maze-30x30-hard-1k", "trm-arc-1",
+               "trm-arc-2"}  # fmt: skip
+
+
 def test_every_preset_loads_with_its_architecture_in_an_arch_section():
     assert {"cpu-demo", "sudoku-extreme-1k", "maze-30x30-hard-1k", "arc-1", "arc-2"} <= set(available_presets())
+    assert TRM_PRESETS <= set(available_presets())
     for name in available_presets():
         values = load_preset(name)
-        assert values["arch"]["name"] == "hrm"
-        assert set(values["arch"]) - {"name"} <= set(ARCH_FIELDS) and not set(values) & set(ARCH_FIELDS)
+        assert values["arch"]["name"] == ("trm" if name in TRM_PRESETS else "hrm")
+        fields = [item.name for item in dataclasses.fields(MODEL_FAMILIES[values["arch"]["name"]].arguments)]
+        assert set(values["arch"]) - {"name"} <= set(fields) and not set(values) & set(fields)
         TrainConfig.from_dict(values)
+
+
+def test_trm_recipes_are_the_authors():
+    """TRM's README commands over its `cfg_pretrain.yaml` and `arch/trm.yaml`: EMA on, 3 x 6 cycles of two layers on
+    Sudoku (the MLP variant without positions), 3 x 4 elsewhere."""
+    for name in TRM_PRESETS:
+        config = TrainConfig.from_dict(load_preset(name))
+        assert (config.ema, config.ema_rate, config.global_batch_size, config.lr, config.lr_warmup_steps) == (
+            True, 0.999, 768, 1e-4, 2000)  # fmt: skip
+        arch = config.arch
+        assert (arch.hidden_size, arch.L_layers, arch.H_cycles, arch.halt_max_steps, arch.forward_dtype) == (
+            512, 2, 3, 16, "bfloat16")  # fmt: skip
+        arc = name.startswith("trm-arc")
+        assert (config.puzzle_emb_lr, config.weight_decay, config.epochs) == (
+            (1e-2, 0.1, 100000) if arc else (1e-4, 1.0, 50000))  # fmt: skip
+        assert arch.L_cycles == (6 if "sudoku" in name else 4)
+        assert (arch.mlp_t, arch.pos_encodings) == ((True, "none") if name.endswith("-mlp") else (False, "rope"))
 
 
 def test_a_saved_config_without_a_family_name_is_hrm(tmp_path):
@@ -109,6 +132,20 @@ def test_command_line_overrides_the_config_file(tmp_path):
     assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
 
 
+def test_the_trm_trainer_options_from_the_command_line(tmp_path):
+    preset = tmp_path / "mine.yaml"
+    preset.write_text(yaml.safe_dump({"data_path": "a", "arch": {"name": "trm", "hidden_size": 32, "num_heads": 2}}))
+    config = parse_config(["--config", str(preset), "--extra-data-paths", "b", "c", "--test-data-paths", "d",
+                           "--min-eval-interval", "2", "--freeze-weights", "--ema", "--ema-rate", "0.99"])  # fmt: skip
+    assert (config.extra_data_paths, config.test_data_paths, config.min_eval_interval) == (["b", "c"], ["d"], 2)
+    assert (config.freeze_weights, config.ema, config.ema_rate, config.arch.name) == (True, True, 0.99, "trm")
+    config.save(tmp_path / "saved.yaml")
+    assert parse_config(["--config", str(tmp_path / "saved.yaml")]) == config
+    defaults = TrainConfig(data_path="x")
+    assert (defaults.extra_data_paths, defaults.test_data_paths, defaults.min_eval_interval) == ([], [], 0)
+    assert (defaults.freeze_weights, defaults.ema) == (False, False)
+
+
 def test_a_preset_or_config_is_required():
     with pytest.raises(ConfigError, match="Give --preset"):
         parse_config(["--data-path", "x"])
@@ -142,6 +179,9 @@ def test_help_shows_every_field_with_its_default_and_choices(capsys):
         ),
         ("arch", {"num_heads": 3}, "`hidden_size` (512) must be divisible by `num_heads` (3)"),
         ("colour", 3, "Unknown training config field `colour`"),
+        ("min_eval_interval", -1, "`min_eval_interval` must be >= 0, got -1"),
+        ("extra_data_paths", ["a", ""], "`extra_data_paths` must name dataset folders or Hub repo ids, got ['a', '']"),
+        ("test_data_paths", "b", "`test_data_paths` must be of type list, got 'b'"),
         ("hiden_size", 64, "Unknown training config field `hiden_size`; did you mean `arch.hidden_size`"),
         (
             "arch",

@@ -38,7 +38,7 @@ TRACKERS = ("tensorboard", "trackio", "wandb")
 RESUMABLE_CHANGES = frozenset(
     {"output_dir", "resume_from_checkpoint", "overwrite_output_dir", "report_to", "run_name", "project_name",
      "push_to_hub", "keep_last", "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps",
-     "cpu", "num_threads", "push_every_checkpoint", "private", "revision"}
+     "cpu", "num_threads", "push_every_checkpoint", "private", "revision", "min_eval_interval"}
 )  # fmt: skip
 
 
@@ -54,6 +54,21 @@ class RunConfig:
 
     data_path: str = field(
         default="", metadata={"help": "a dataset folder built by `hrm build-dataset`, or a Hub dataset repo id"}
+    )
+    extra_data_paths: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "more datasets (folders or Hub repo ids) to train on after data_path, as the authors' further "
+            "data_paths: each is shuffled and batched on its own in every data iteration, in order; all share "
+            "data_path's vocabulary and sequence length, and the puzzle ids of each follow the tables of those before"
+        },
+    )
+    test_data_paths: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "datasets whose test splits are evaluated instead of those of the training datasets (the authors' "
+            "data_paths_test), their puzzle ids numbered by the same rule as the training datasets'"
+        },
     )
     output_dir: str = field(
         default="outputs/run", metadata={"help": "where checkpoints/, the model folder model/ and tracker logs go"}
@@ -91,9 +106,27 @@ class RunConfig:
     )
     puzzle_emb_weight_decay: float = field(default=0.1, metadata={"help": "weight decay of the sparse SignSGD"})
     ema: bool = field(
-        default=False, metadata={"help": "keep an exponential moving average of the dense weights for eval and saving"}
+        default=False,
+        metadata={
+            "help": "keep an exponential moving average of the trained weights, as the TRM authors' recipes do: every "
+            "evaluation and the saved model use it (the puzzle table stays live)"
+        },
     )
-    ema_rate: float = field(default=0.999, metadata={"help": "EMA update rate"})
+    ema_rate: float = field(
+        default=0.999,
+        metadata={"help": "EMA decay: after every step, average = (1 - rate) * weights + rate * average"},
+    )
+    freeze_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "train only the puzzle embeddings (sparse SignSGD at --puzzle-emb-lr), every dense weight frozen: "
+            "the authors' test-time adaptation to new puzzles, from --init-from"
+        },
+    )
+    min_eval_interval: int = field(
+        default=0,
+        metadata={"help": "data iterations to train before the first evaluation (the final one always runs)"},
+    )
     compile: bool = field(default=False, metadata={"help": "wrap the model in torch.compile"})
     max_nonfinite_steps: int = field(
         default=10, metadata={"help": "stop after this many non-finite losses in a row (each skips its step)"}
@@ -143,7 +176,8 @@ class RunConfig:
         default=None,
         metadata={
             "help": "a model folder (one of ours, or the authors' checkpoint converted by `hrm convert`) whose weights and "
-            "puzzle table start the run instead of a fresh initialisation; its architecture must match"
+            "puzzle table start the run instead of a fresh initialisation; its architecture must match. A puzzle table of "
+            "another size (new puzzles) starts as the mean of its rows in every row, as the authors' load_checkpoint does"
         },
     )
     early_stopping_metric: str | None = field(
@@ -184,7 +218,7 @@ class RunConfig:
                      "max_nonfinite_steps"):  # fmt: skip
             _require(name, getattr(self, name), getattr(self, name) > 0, "must be positive")
         for name in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay", "lr_warmup_steps",
-                     "checkpoint_every", "keep_last", "num_threads"):  # fmt: skip
+                     "checkpoint_every", "keep_last", "num_threads", "min_eval_interval"):  # fmt: skip
             _require(name, getattr(self, name), getattr(self, name) >= 0, "must be >= 0")
         if self.max_steps is not None:
             _require("max_steps", self.max_steps, self.max_steps > 0, "must be positive (or left out)")
@@ -193,6 +227,9 @@ class RunConfig:
         _require("lr_min_ratio", self.lr_min_ratio, self.lr_min_ratio <= 1, "must lie in (0, 1]")
         for tracker in self.report_to:
             _require("report_to", tracker, tracker in TRACKERS, f"must name trackers among {TRACKERS}")
+        for name in ("extra_data_paths", "test_data_paths"):
+            paths = getattr(self, name)
+            _require(name, paths, all(paths), "must name dataset folders or Hub repo ids")
         wanted = bool(self.push_to_hub) or not self.push_every_checkpoint
         _require("push_to_hub", self.push_to_hub, wanted, "must name a Hub repo for --push-every-checkpoint")
         _require("data_path", self.data_path, bool(self.data_path), "must name a dataset folder or Hub repo id")
@@ -361,8 +398,9 @@ def build_parser(arguments: type = HrmArguments, defaults: dict[str, Any] | None
     parser = HfArgumentParser(
         (RunConfig, arguments),
         prog="hrm train",
-        description="Train a puzzle-solving model (HRM-ACT-v1) with Accelerate. Values come from --preset or --config, "
-        "and any option overrides them. Several processes: accelerate launch [options] -m hrm_hf.scripts train ...",
+        description="Train a puzzle-solving model (HRM-ACT-v1 or TRM, as `arch: name:` says) with Accelerate. Values "
+        "come from --preset or --config, and any option overrides them. Several processes: accelerate launch "
+        "[options] -m hrm_hf.scripts train ...",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", choices=available_presets(), help="a preset of the authors' recipes or the demo")

@@ -1,10 +1,16 @@
-"""The training loop: Accelerate's examples' shape, with HRM's ACT carry and sparse puzzle-embedding optimizer.
+"""The training loop: Accelerate's examples' shape, with the ACT carry and sparse puzzle-embedding optimizer of the
+model families (HRM, TRM), which share the forward/carry protocol.
 
 One optimizer step per ACT segment; the carry lives across steps (halted rows take fresh examples from the next
-batch). Like the release, the data comes in iterations of `eval_interval` epochs, the model is evaluated after each,
-and the run ends when the iterations end or at the schedule's last step, whichever comes first. Each rank's loss is its summed segment loss over its local batch size, and DDP averages the ranks, so the
-dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is never
-all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
+batch). Like the release, the data comes in iterations of `eval_interval` epochs, the model is evaluated after each
+(from the `min_eval_interval`-th on), and the run ends when the iterations end or at the schedule's last step,
+whichever comes first. Each rank's loss is its summed segment loss over its local batch size, and DDP averages the
+ranks, so the dense gradients are the release's (sum over the global batch / global batch size). The puzzle table is
+never all-reduced: every rank gathers all ranks' (ids, row gradients) and applies the same SignSGD update.
+
+What the TRM authors' trainer adds is here too: an EMA of the trained weights from which every evaluation and the saved
+model are taken, training the puzzle table alone (`freeze_weights`), `init_from` a model whose table has another size,
+and several training datasets with separate test datasets.
 """
 
 from __future__ import annotations
@@ -22,12 +28,19 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import is_tensorboard_available, is_trackio_available, is_wandb_available, set_seed
+from datasets import DatasetDict
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from ..data.metadata import PuzzleDatasetMetadata
 from ..data.sampler import TrainBatchSampler
-from ..data.storage import check_ids_fit, load_puzzle_dataset, resolve_puzzle_dataset
+from ..data.storage import (
+    check_ids_fit,
+    check_shared_fields,
+    concatenate_puzzle_datasets,
+    load_puzzle_dataset,
+    resolve_puzzle_dataset,
+)
 from ..errors import one_line_message
 from ..evaluation.evaluator import evaluate_split
 from ..folders import Claim, claim_folder, remove, write_file
@@ -54,8 +67,9 @@ TRAIN_METRICS = {
 # Logged like the release's: losses are summed over the batch and divided by the global batch size (so `lm_loss` is
 # the per-row loss times the fraction of rows that have labels), the others averaged over the rows that halted.
 PER_BATCH_ROW_METRICS = ("lm_loss", "q_halt_loss", "q_continue_loss")
-# Fields of the training config that may differ from an `init_from` model's: they change training, not the weights.
-INIT_FROM_FREE_FIELDS = ("halt_exploration_prob",)
+# Fields of the training config that may differ from an `init_from` model's: they change training, not the weights, or
+# (the puzzle table's size) are reset from the model's as the authors' fine-tuning on new puzzles does.
+INIT_FROM_FREE_FIELDS = ("halt_exploration_prob", "num_puzzle_identifiers")
 
 
 class NonFiniteModelError(ValueError):
@@ -137,30 +151,64 @@ def tracker_init_kwargs(config: TrainConfig) -> dict[str, dict[str, Any]]:
     return {"wandb": {"name": config.run_name}, "trackio": {"name": config.run_name}}
 
 
-def load_data(config: RunConfig) -> tuple[Any, dict[str, PuzzleDatasetMetadata]]:
-    """The dataset and its per-split metadata, with a clear error when the path does not hold one.
+def load_splits(
+    path: str, option: str, splits: tuple[str, ...]
+) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata]]:
+    """The `splits` of the dataset at `path` (the value of the config field `option`) and their metadata, with a
+    clear error when the path does not hold one or lacks a split.
 
-    `data_path` is resolved once by the Hub rule (`hub.hub_repo_id`): a local folder wins, a missing `owner/name` is
-    a Hub dataset repo (announced with its commit), any other missing path is an error.
+    `path` is resolved by the Hub rule (`hub.hub_repo_id`): a local folder wins, a missing `owner/name` is a Hub
+    dataset repo (announced with its commit), any other missing path is an error.
     """
-    field = "Training config field `data_path`"
     try:
-        dataset, metadata = load_puzzle_dataset(resolve_puzzle_dataset(config.data_path, field))
+        dataset, metadata = load_puzzle_dataset(resolve_puzzle_dataset(path, f"Training config field `{option}`"))
     except (FileNotFoundError, NotADirectoryError) as error:
         raise FileNotFoundError(
             f"{error} Build it with `hrm build-dataset`, or give a Hub dataset repo id `owner/name`."
         ) from error
-    check_splits(dataset, metadata, config.data_path)
-    return dataset, metadata
+    for split in splits:
+        if split not in metadata:
+            raise ValueError(f"The dataset at {path!r} has no {split!r} split (it has {sorted(metadata)}).")
+    return DatasetDict({split: dataset[split] for split in splits}), {split: metadata[split] for split in splits}
 
 
-def check_splits(dataset, metadata: dict[str, PuzzleDatasetMetadata], name: str) -> None:
-    """Both splits present, their ids inside their metadata's tables: the training forward checks no id values, so
-    every dataset a run trains on, loaded or handed in, is checked here once."""
+def load_datasets(
+    paths: list[tuple[str, str]], splits: tuple[str, ...]
+) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata], list[int]]:
+    """The `splits` of the datasets `(option, path)` as one (`concatenate_puzzle_datasets`), and the group count of
+    each dataset's first split when there are several (one dataset is one set: [])."""
+    parts = [load_splits(path, option, splits) for option, path in paths]
+    if len(parts) == 1:
+        return *parts[0], []
+    groups = [metadata[splits[0]].total_groups for _, metadata in parts]
+    return *concatenate_puzzle_datasets(parts, [path for _, path in paths]), groups
+
+
+def load_data(config: RunConfig) -> tuple[DatasetDict, dict[str, PuzzleDatasetMetadata], list[int]]:
+    """The train split of `data_path` and `extra_data_paths`, the test split of `test_data_paths` (or of the training
+    datasets), their metadata, and the group count of each training dataset (the sampler's sets)."""
+    training = [("data_path", config.data_path), *(("extra_data_paths", path) for path in config.extra_data_paths)]
+    testing = [("test_data_paths", path) for path in config.test_data_paths]
+    dataset, metadata, set_groups = load_datasets(training, ("train",) if testing else ("train", "test"))
+    if testing:
+        test_data, test_metadata, _ = load_datasets(testing, ("test",))
+        check_shared_fields(metadata["train"], test_metadata["test"], (config.data_path, config.test_data_paths[0]))
+        dataset["test"], metadata["test"] = test_data["test"], test_metadata["test"]
+    check_splits(dataset, metadata, config.data_path, ", ".join(config.test_data_paths) or None)
+    return dataset, metadata, set_groups
+
+
+def check_splits(dataset, metadata: dict[str, PuzzleDatasetMetadata], name: str, test_name: str | None = None) -> None:
+    """Both splits present, their ids inside the vocabulary and the puzzle table of the training split (the test
+    split's ids index that table too): the training forward checks no id values, so every dataset a run trains on,
+    loaded or handed in, is checked here once. `test_name` names the test split's datasets when they are others."""
     for split in ("train", "test"):
         if split not in metadata:
             raise ValueError(f"The dataset at {name!r} has no {split!r} split (it has {sorted(metadata)}).")
-        check_ids_fit(dataset[split], metadata[split], name)
+    table_size = metadata["train"].num_puzzle_identifiers
+    for split in ("train", "test"):
+        sized = dataclasses.replace(metadata[split], num_puzzle_identifiers=table_size)
+        check_ids_fit(dataset[split], sized, test_name if split == "test" and test_name else name)
 
 
 def claim_output_dir(config: RunConfig, is_main_process: bool, command: str = "") -> Claim | None:
@@ -241,9 +289,17 @@ def build_model(config: TrainConfig, metadata: PuzzleDatasetMetadata) -> PreTrai
     return model
 
 
+def puzzle_table_key(model: PreTrainedModel) -> str | None:
+    """The state-dict name of the model's puzzle-embedding table, None when it has none."""
+    table = getattr(getattr(model, "puzzle_emb", None), "weight", None)
+    return next((name for name, buffer in model.named_buffers() if buffer is table), None)
+
+
 def initial_weights(folder: str, model: PreTrainedModel, checked: list[str]) -> dict[str, torch.Tensor]:
     """The state dict of the model folder `folder`, after checking that the `checked` fields of its config
-    (architecture and data sizes) are `model`'s."""
+    (architecture and data sizes) are `model`'s. A puzzle table of another size (another set of puzzles: the
+    authors' fine-tuning on new ones) is replaced, as their `load_checkpoint` does, by its mean row in every row of
+    `model`'s table."""
     if not (Path(folder) / "config.json").is_file():
         raise FileNotFoundError(
             f"Training config field `init_from`: no model folder (config.json) at {folder!r}; convert an authors' "
@@ -256,7 +312,14 @@ def initial_weights(folder: str, model: PreTrainedModel, checked: list[str]) -> 
                 f"Training config field `init_from`: the model at {folder!r} has {name}="
                 f"{getattr(source.config, name)!r}, this run {getattr(wanted, name)!r}."
             )
-    return source.state_dict()
+    weights, key = source.state_dict(), puzzle_table_key(model)
+    if key is not None and weights[key].shape != model.state_dict()[key].shape:
+        shape = model.state_dict()[key].shape
+        logger.warning(
+            f"init_from: puzzle table of {tuple(weights[key].shape)} reset to its mean row for {tuple(shape)}."
+        )
+        weights[key] = weights[key].mean(dim=0, keepdim=True).expand(shape).contiguous()
+    return weights
 
 
 def total_steps(config: RunConfig, metadata: PuzzleDatasetMetadata) -> int:
@@ -285,17 +348,18 @@ class Trainer:
         """The run's data, model, optimizers, counters and pusher, the resumed state, and the trackers."""
         config = self.config
         if dataset is None:
-            dataset = load_data(config)
-        else:
-            check_splits(*dataset, config.data_path)
-        self.dataset, self.metadata = dataset
+            dataset, metadata, self.set_groups = load_data(config)
+        else:  # one dataset, handed in
+            (dataset, metadata), self.set_groups = dataset, []
+            check_splits(dataset, metadata, config.data_path)
+        self.dataset, self.metadata = dataset, metadata
         self.max_steps = total_steps(config, self.metadata["train"])
         self.total_iters = config.epochs // config.eval_interval
         self.prepare_training()
         self.step = self.nonfinite_in_a_row = self.nonfinite_total = 0
         self.nonfinite_pending: list[tuple[int, torch.Tensor]] = []  # (step, skipped?) not yet read back
         self.carry = None
-        self.lr = self.dense_schedule.get_last_lr()[0]  # the rate of the last step taken
+        self.lr = self.schedule_rate()  # the rate of the last step taken
         # Early stopping: the best watched metric so far, its step, evaluations since, and why the run stopped.
         self.best: dict[str, Any] = {"value": None, "step": 0, "evaluations_since": 0}
         self.stop_reason = ""
@@ -320,22 +384,36 @@ class Trainer:
         config, accelerator, train_meta = self.config, self.accelerator, self.metadata["train"]
         set_seed(config.seed)  # identical initialisation on every rank
         model = build_model(config, train_meta)
-        dense = AdamAtan2(
-            model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
-        )
-        self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
-        self.model, self.dense = accelerator.prepare(model, dense)
+        self.dense = self.dense_schedule = None
+        if config.freeze_weights:
+            if not hasattr(model, "puzzle_emb"):
+                raise ConfigError(
+                    "Training config field `freeze_weights`: the model has no puzzle embeddings to train "
+                    f"(arch.puzzle_emb_ndim={model.config.puzzle_emb_ndim!r})."
+                )
+            # Frozen weights are not parameters being trained: no dense optimizer, no EMA of them, no DDP wrapper.
+            model.requires_grad_(False)
+            self.model = accelerator.prepare(model)
+        else:
+            dense = AdamAtan2(
+                model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay
+            )
+            self.dense_schedule = make_schedule(dense, config.lr_warmup_steps, self.max_steps, config.lr_min_ratio)
+            self.model, self.dense = accelerator.prepare(model, dense)
         self.unwrapped: PreTrainedModel = accelerator.unwrap_model(self.model)
         set_seed(config.seed, device_specific=True)  # halting exploration differs per rank
 
         self.sampler = TrainBatchSampler(
             self.dataset["train"], train_meta, config.global_batch_size, rank=accelerator.process_index,
             world_size=accelerator.num_processes, seed=config.seed, epochs_per_iter=config.eval_interval,
+            set_groups=self.set_groups,
         )  # fmt: skip
         self.sparse = self.sparse_schedule = None
         # Saved by `save_checkpoint` and read back with `weights_only=True`, not registered with Accelerate (which
         # would unpickle them in full on resume).
-        self.checkpointed: dict[str, Any] = {"dense_schedule": self.dense_schedule, "sampler": self.sampler}
+        self.checkpointed: dict[str, Any] = {"sampler": self.sampler}
+        if self.dense_schedule is not None:
+            self.checkpointed["dense_schedule"] = self.dense_schedule
         if hasattr(self.unwrapped, "puzzle_emb"):
             # Built after `prepare`, which may have moved the table to another device.
             self.sparse = SparseSignSGD(
@@ -348,6 +426,12 @@ class Trainer:
         self.ema = EMA(self.unwrapped, config.ema_rate) if config.ema else None
         if self.ema is not None:
             self.checkpointed["ema"] = self.ema
+
+    def schedule_rate(self) -> float:
+        """The rate the next step takes: the dense optimizer's, or the puzzle table's when the weights are frozen (as
+        the authors log the rate of their last optimizer)."""
+        schedule = self.dense_schedule if self.dense_schedule is not None else self.sparse_schedule
+        return schedule.get_last_lr()[0]
 
     # ----- state -----
     def trainer_state(self) -> dict[str, Any]:
@@ -392,8 +476,8 @@ class Trainer:
         self.nonfinite_in_a_row, self.nonfinite_total = state["nonfinite_in_a_row"], state["nonfinite_total"]
         self.best, self.stop_reason = state["best"], state["stop_reason"]
         at_iteration_end = self.sampler.batches_done == 0 and self.sampler.iteration > 0
-        self.evaluation_due = at_iteration_end and state["evaluated_step"] != self.step
-        self.lr = self.dense_schedule.get_last_lr()[0]
+        self.evaluation_due = at_iteration_end and state["evaluated_step"] != self.step and self.evaluates_now()
+        self.lr = self.schedule_rate()
         self.accelerator.print(f"Resumed from {folder} at step {self.step}.")
 
     # ----- training -----
@@ -412,12 +496,13 @@ class Trainer:
         skip = accelerator.reduce((~torch.isfinite(out.loss.detach())).float(), reduction="sum") > 0
         self.nonfinite_pending.append((self.step + 1, skip))
         accelerator.backward(out.loss)
-        self.lr = self.dense_schedule.get_last_lr()[0]
-        # Called on the wrapped optimizer itself: Accelerate's wrapper passes no arguments on (and, without mixed
-        # precision or gradient accumulation, has nothing else to do).
-        self.dense.optimizer.step(skip=skip)
-        self.dense.zero_grad(set_to_none=True)
-        self.dense_schedule.step()
+        self.lr = self.schedule_rate()
+        if self.dense is not None:
+            # Called on the wrapped optimizer itself: Accelerate's wrapper passes no arguments on (and, without mixed
+            # precision or gradient accumulation, has nothing else to do).
+            self.dense.optimizer.step(skip=skip)
+            self.dense.zero_grad(set_to_none=True)
+            self.dense_schedule.step()
         if self.sparse is not None:
             ids, grads = self.unwrapped.pop_puzzle_emb_grad()
             # Local gradients are of (local sum / local batch); the release's are of (global sum / global batch).
@@ -496,7 +581,7 @@ class Trainer:
                 if self.step >= self.max_steps or self.stop_reason:
                     break
             else:  # the sampler has moved on to the next iteration
-                if not self.finished():
+                if not self.finished() and self.evaluates_now():
                     self.evaluate_and_save(final=False)
         progress.close()
         self.note_nonfinite_steps()
@@ -531,6 +616,11 @@ class Trainer:
                 f"training finished but the push to {config.push_to_hub} failed ({one_line_message(error)}); the "
                 f"model is saved at {model_dir}; push it later with: {later}"
             ) from error
+
+    def evaluates_now(self) -> bool:
+        """Whether the data iteration just finished is evaluated: those from the `min_eval_interval`-th (from 0) on,
+        as in the authors' loop."""
+        return self.sampler.iteration > self.config.min_eval_interval
 
     def finished(self) -> bool:
         """Whether the release's loop would have ended (iterations done, schedule done) or a stopping rule fired."""
