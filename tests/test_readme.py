@@ -4,7 +4,8 @@ it, or is marked in the README as needing what this suite does not have.
 A marker is the HTML comment on the line just above a block, `<!-- test: KIND (why) -->`: `network`, `hub` and `gpu`
 blocks are skipped with their reason, `slow` ones run only with `-m slow`. `bash` blocks run each `hrm` command in
 this process (`accelerate` and other programs in a subprocess); `python` blocks run as written; a `console` block's
-`$ command` must print exactly the lines below it; a `yaml` block is a training config file and must load as one. The folder holds the files a user brings (the authors' CSV files,
+`$ command` must print exactly the lines below it; a `yaml` block is a training config file and must load as one. A training command runs its first
+steps only (see `shortened`). The folder holds the files a user brings (the authors' CSV files,
 an ARC-AGI Kaggle folder, a checkpoint) and, where a block reads what a skipped or slow block would have made (a model
 trained on a GPU, the demo's model and puzzles), a tiny stand-in of it.
 """
@@ -32,6 +33,7 @@ README = REPO_ROOT / "README.md"
 MARKER = re.compile(r"<!-- test: (?P<kind>[a-z]+)(?: \((?P<why>[^)]*)\))? -->")
 SKIPPED_KINDS = {"network": "needs the network", "hub": "needs the Hub", "gpu": "needs a GPU"}
 RUN_LANGUAGES = ("bash", "python", "console", "yaml")
+TRAINING_STEPS = 20  # what a README training command runs here
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,16 @@ def run_hrm(argv: list[str]) -> str:
     return out.getvalue()
 
 
+def shortened(argv: list[str]) -> list[str]:
+    """A training command with `--max-steps` appended (the last value wins): its launch, configuration and loop are
+    what this test checks; whole runs are the demo's test and the trainer's own tests."""
+    module = argv.index("hrm_hf.scripts") + 1 if "hrm_hf.scripts" in argv else None  # `accelerate launch -m ...`
+    trains = argv[:2] == ["hrm", "train"] or (module is not None and argv[module : module + 1] == ["train"])
+    return [*argv, "--max-steps", str(TRAINING_STEPS)] if trains else argv
+
+
 def run_bash(text: str, folder: Path) -> None:
-    for argv in commands(text):
+    for argv in map(shortened, commands(text)):
         if argv[0] == "hrm":
             run_hrm(argv[1:])
         else:  # a program of this environment (`accelerate`) is found beside its Python
