@@ -90,12 +90,18 @@ class PuzzleDatasetMetadata:
     fingerprint: str = ""
 
     @property
+    def puzzle_type_name(self) -> str:
+        """The name of the dataset's task: its `task`, else the name of the puzzle type its shape fits; "" if none."""
+        kind = self.puzzle_type
+        return self.task or (kind.name if kind is not None else "")
+
+    @property
     def puzzle_type(self) -> PuzzleType | None:
-        """The puzzle type the dataset names, or the one its shape fits (the release names none); None if neither. A
-        `task` that names no puzzle type is a `ValueError`: its shape alone would take it for another type."""
-        if self.task and self.task not in PUZZLE_TYPES:
-            raise ValueError(f"puzzle metadata field `task`: {self.task!r:.40} is none of {', '.join(PUZZLE_TYPES)}.")
-        return PUZZLE_TYPES.get(self.task) or infer_puzzle_type(self.seq_len, self.vocab_size)
+        """The puzzle type the dataset names, or the one its shape fits when it names none (the release); None if
+        neither. A `task` that is no puzzle type (a synthetic dataset) is never taken for the type its shape fits."""
+        if self.task:
+            return PUZZLE_TYPES.get(self.task)
+        return infer_puzzle_type(self.seq_len, self.vocab_size)
 
     def to_dict(self, with_identifier_names: bool = True) -> dict[str, Any]:
         """All fields as a JSON-ready dict (the release's keys first)."""

@@ -42,9 +42,8 @@ def save_model_folder(
 def save_training_records(folder: Path, config: TrainConfig, data: PuzzleDatasetMetadata | None) -> None:
     """The training config and, with `data`, the record of the data trained on, into the model folder."""
     config.save(folder / TRAIN_CONFIG_NAME)
-    kind = data.puzzle_type if data is not None else None
-    if kind is not None:
-        write_trained_on(folder, kind.name, config.data_path, data.fingerprint)
+    if data is not None and data.puzzle_type_name:
+        write_trained_on(folder, data.puzzle_type_name, config.data_path, data.fingerprint)
 
 
 def push_message(step: int, last_eval: tuple[int, dict[str, float]]) -> str:
