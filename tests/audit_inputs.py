@@ -1148,6 +1148,14 @@ def held_out_library(name: str, call: Callable[[], Any], expect: str | None) -> 
 OTHER_TEST_CSV: Arg = lambda w: f"--test-csv={w.csv(f's,{Q},{A},0', name='test.csv')}"  # noqa: E731
 
 
+def solve_with(**options: Any) -> Any:
+    """The puzzle pipeline of the small (4x4 Sudoku) model on an empty puzzle, with `options`."""
+    from hrm_hf.pipeline_hrm import HrmPuzzlePipeline
+
+    solver = HrmPuzzlePipeline(model=HrmActModel(HrmActConfig(**SMALL)).eval(), device="cpu")
+    return solver(["................"], **options)
+
+
 def run_config(**values: Any) -> Callable[[], Any]:
     return train_config_of({"data_path": "data", **values})
 
@@ -1258,6 +1266,8 @@ HELD_OUT_CASES = [
     held_out_library("TrainConfig stop_when threshold not a number", run_config(stop_when="eval/exact_accuracy<=1e"),
                      "stop_when"),
     held_out_library("TrainConfig family misspelt", run_config(arch={"name": "TRM"}), "TRM"),
+    held_out_library("pipeline puzzle_identifier a float", lambda: solve_with(puzzle_identifier=1.5),
+                     "puzzle_identifier"),
 
 ]
 # Held-out cases that need models loaded strictly (a missing, extra or mis-shaped tensor an error, never a random
