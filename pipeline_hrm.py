@@ -209,7 +209,10 @@ class HrmPuzzlePipeline(Pipeline):
         tokens = kind.encode(puzzle, seq_len)
         if puzzle_identifier is None:
             puzzle_identifier = self.model.config.blank_puzzle_id
-        if not 0 <= int(puzzle_identifier) < self.model.config.num_puzzle_identifiers:
+        if (
+            isinstance(puzzle_identifier, float | str)
+            or not 0 <= int(puzzle_identifier) < self.model.config.num_puzzle_identifiers
+        ):
             raise PuzzleInputError(
                 f"puzzle_identifier must lie in [0, {self.model.config.num_puzzle_identifiers}), "
                 f"got {puzzle_identifier}."

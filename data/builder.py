@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from ..folders import claim_folder, is_empty_folder
 from ..tokenization_hrm import PAD_ID
 from .card import dataset_card
 from .metadata import IGNORE_LABEL_ID, IN_PROCESS, Provenance, PuzzleDatasetMetadata
-from .storage import write_metadata_files
+from .storage import content_fingerprint, write_metadata_files
 
 
 MAX_VOCAB_SIZE = 128  # tokens are stored as int8
@@ -267,7 +267,7 @@ def build_puzzle_dataset(
 
     `identifier_names` (ARC) may be filled while `groups` is consumed; without names the dataset has the one
     identifier 0. Group labels equal to `ignore_label_id` (PAD in our encodings and the release's) carry no loss and
-    are stored as -100. With `output_dir` the rows stream there and the metadata files and card (which tells the
+    are stored as -100. The metadata records the rows' `content_fingerprint`. With `output_dir` the rows stream there and the metadata files and card (which tells the
     `provenance`) are written beside them; the folder (absent or empty) is claimed for the build, so a second writer
     is refused, and a failed build removes what it wrote (and the folder, if it made it), nothing else.
     """
@@ -288,6 +288,8 @@ def build_puzzle_dataset(
             identifier_names=identifier_names,
             build_command=provenance.build_command,
         )
+        fingerprint = content_fingerprint(dataset, metadata)
+        metadata = {split: replace(m, fingerprint=fingerprint) for split, m in metadata.items()}
         if output_dir is not None:
             examples = {name: split.examples for name, split in stats.items()}
             card = dataset_card(metadata, examples, provenance)

@@ -68,6 +68,10 @@ class PuzzleDatasetMetadata:
         task: the name of the puzzle type (`sudoku`, `maze` or `arc`, keys of `tokenization_hrm.PUZZLE_TYPES`).
         split: the split these counts describe.
         build_command: the command line that built the dataset.
+        fingerprint: a hash of the dataset's rows and metadata, computed when it was built
+            (`storage.content_fingerprint`), the same for every split; "" for datasets built before it was recorded.
+            A model trained on the dataset and a checkpoint record it, so that a dataset rebuilt with other puzzles is
+            told apart from the one they were trained on.
     """
 
     vocab_size: int
@@ -83,11 +87,21 @@ class PuzzleDatasetMetadata:
     task: str = ""
     split: str = ""
     build_command: str = ""
+    fingerprint: str = ""
+
+    @property
+    def puzzle_type_name(self) -> str:
+        """The name of the dataset's task: its `task`, else the name of the puzzle type its shape fits; "" if none."""
+        kind = self.puzzle_type
+        return self.task or (kind.name if kind is not None else "")
 
     @property
     def puzzle_type(self) -> PuzzleType | None:
-        """The puzzle type the dataset names, or the one its shape fits (the release names none); None if neither."""
-        return PUZZLE_TYPES.get(self.task) or infer_puzzle_type(self.seq_len, self.vocab_size)
+        """The puzzle type the dataset names, or the one its shape fits when it names none (the release); None if
+        neither. A `task` that is no puzzle type (a synthetic dataset) is never taken for the type its shape fits."""
+        if self.task:
+            return PUZZLE_TYPES.get(self.task)
+        return infer_puzzle_type(self.seq_len, self.vocab_size)
 
     def to_dict(self, with_identifier_names: bool = True) -> dict[str, Any]:
         """All fields as a JSON-ready dict (the release's keys first)."""

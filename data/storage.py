@@ -50,6 +50,37 @@ def write_metadata_files(folder: str | Path, metadata: dict[str, PuzzleDatasetMe
     write_file(folder, CARD_FILE, str(card))
 
 
+# Metadata fields left out of the fingerprint: the fingerprint itself, and how the dataset was built (the same rows
+# built by another command line are the same dataset).
+UNHASHED_FIELDS = ("fingerprint", "build_command")
+
+
+def content_fingerprint(dataset: DatasetDict, metadata: dict[str, PuzzleDatasetMetadata]) -> str:
+    """A SHA-256 hex digest of a dataset's rows and metadata: per split (in name order) its metadata fields but
+    `UNHASHED_FIELDS`, then each column's name, type and values. The values are hashed as flat arrays, so the
+    digest does not depend on how the rows are chunked in Arrow files: a saved and reloaded dataset keeps it."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digest = hashlib.sha256()
+    for split in sorted(dataset):
+        fields = {k: v for k, v in metadata[split].to_dict().items() if k not in UNHASHED_FIELDS}
+        digest.update(json.dumps({"split": split, **fields}, sort_keys=True).encode())
+        table = dataset[split].with_format(None).data.table
+        if dataset[split]._indices is not None:  # rows picked by an indices mapping: hash the rows it picks
+            table = dataset[split].flatten_indices().data.table
+        for name in table.column_names:
+            column = table[name]
+            digest.update(f"{name}:{column.type}".encode())
+            for chunk in column.chunks:
+                while pa.types.is_list(chunk.type) or pa.types.is_fixed_size_list(chunk.type):
+                    chunk = pc.list_flatten(chunk)
+                digest.update(chunk.to_numpy(zero_copy_only=False).tobytes())
+    return digest.hexdigest()
+
+
 def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None = None) -> Source:
     """Where the puzzle dataset `value` is, by `hub.resolve`'s rule: a local folder, or a Hub dataset repo at the
     commit `revision` resolves to, of which only the metadata files are downloaded (the rows load split by split)."""
@@ -62,7 +93,7 @@ def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None 
 def _read_metadata(folder: Path) -> dict[str, PuzzleDatasetMetadata]:
     """Metadata per split from the files in `folder`; a damaged file is a `ValueError` naming it, an
     `identifiers_file` outside the folder a `LinkRefusedError`."""
-    path = folder / METADATA_FILE
+    path = file_inside(folder, METADATA_FILE, f"dataset: {METADATA_FILE}")
     try:
         content = json.loads(path.read_text())
         names_file = content["identifiers_file"]

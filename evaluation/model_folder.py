@@ -1,7 +1,9 @@
-"""The files of a Hub-ready model folder that every writer (training, `hrm convert`) saves the same way."""
+"""The files of a Hub-ready model folder that every writer (training, `hrm convert`) saves the same way, and the
+record of the data a trained model was trained on (`trained_on.json`), which `hrm evaluate` and `hrm solve` check."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,9 +11,39 @@ from typing import Any
 from transformers import PreTrainedModel
 from transformers.dynamic_module_utils import custom_object_save
 
-from ..folders import remove
+from ..folders import remove, write_file
 from ..pipeline_hrm import HrmPuzzlePipeline, custom_pipelines
 from .card import write_model_card
+
+
+# What a trained model was trained on: the puzzle type, the dataset as the run named it, and its content fingerprint.
+# A converted release has none: its puzzle type is the one its sizes fit.
+TRAINED_ON_FILE = "trained_on.json"
+TRAINED_ON_FIELDS = ("puzzle_type", "dataset", "fingerprint")
+
+
+def write_trained_on(folder: str | Path, puzzle_type: str, dataset: str, fingerprint: str) -> None:
+    """Record in the model folder the puzzle type and dataset (name and fingerprint) the model was trained on."""
+    record = dict(zip(TRAINED_ON_FIELDS, (puzzle_type, dataset, fingerprint), strict=True))
+    write_file(folder, TRAINED_ON_FILE, json.dumps(record, indent=2))
+
+
+def read_trained_on(folder: str | Path) -> dict[str, str] | None:
+    """The model folder's record of what it was trained on, None when it has none; a `ValueError` naming the file and
+    field when the record is not a mapping of strings."""
+    path = Path(folder) / TRAINED_ON_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not JSON ({error}).") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: must map {', '.join(TRAINED_ON_FIELDS)} to strings, got {record!r:.80}.")
+    for name in TRAINED_ON_FIELDS:
+        if not isinstance(record.get(name), str):
+            raise ValueError(f"{path}: field `{name}` must be a string, got {record.get(name)!r:.80}.")
+    return record
 
 
 def save_model_files(model: PreTrainedModel, folder: str | Path) -> Path:

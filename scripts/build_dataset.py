@@ -168,6 +168,17 @@ def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace, na
         parser.error("--csv needs --test-csv")
     if getattr(args, "source_revision", None) is not None and args.source is None:
         parser.error("--source-revision needs --source")
+    for name, sources in USED_ONLY_WITH.items():
+        if getattr(args, name, None) is not None and all(getattr(args, source) is None for source in sources):
+            used_with = " or ".join(f"--{source.replace('_', '-')}" for source in sources)
+            parser.error(f"--{name.replace('_', '-')} is used only with {used_with}, which is not given")
+
+
+# Options that only one way of getting rows reads: given with another, they would be silently ignored.
+USED_ONLY_WITH = {
+    "subsample_size": ("csv", "source"), "test_generate": ("generate",), "save_csv": ("generate",),
+    "min_clues": ("generate",), "max_clues": ("generate",),
+}  # fmt: skip
 
 
 # Options that are counts, with the least value that can build a dataset (absent ones are not checked).

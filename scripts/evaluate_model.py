@@ -155,6 +155,19 @@ def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, datase
             )
 
 
+def check_puzzle_type(model_folder: Path, metadata: PuzzleDatasetMetadata, dataset: str, model: str) -> None:
+    """Exit when the model was trained on another puzzle type than the dataset's: sizes alone do not tell a 4x4 maze
+    from a 4x4 Sudoku. A model without the record (a converted release) is taken for the type its sizes fit."""
+    from ..evaluation.model_folder import TRAINED_ON_FILE, read_trained_on
+
+    trained_on, held = read_trained_on(model_folder), metadata.puzzle_type_name
+    if trained_on is not None and held and trained_on["puzzle_type"] != held:
+        sys.exit(
+            f"error: --dataset {dataset} holds {held} puzzles, but --model {model} was trained on "
+            f"{trained_on['puzzle_type']} puzzles (its {TRAINED_ON_FILE})."
+        )
+
+
 def print_table(results: dict[str, dict]) -> None:
     """One line per halting mode, then each mode's histogram of segments used."""
     columns = list(TABLE_COLUMNS) + sorted({k for m in results.values() for k in m if k.startswith("pass@")})
@@ -347,8 +360,9 @@ def evaluate(args: argparse.Namespace, accelerator, sources: list, output_dir: P
 
     models = [load_model(source, args.trust_remote_code).eval().to(accelerator.device) for source in sources]
     split, metadata = load_split(args.dataset, args.split)
-    for model, name in zip(models, args.model, strict=True):
+    for model, name, source in zip(models, args.model, sources, strict=True):
         check_fits(model.config, metadata, args.dataset, name)
+        check_puzzle_type(source.path, metadata, args.dataset, name)
     kind = metadata.puzzle_type
     if kind is None and "rules" in args.select:
         sys.exit(f"error: --select rules: --dataset {args.dataset} names no puzzle type whose rules it could check.")

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_steps is not None and args.max_steps < 1:
         parser.error(f"--max-steps must be at least 1, got {args.max_steps}")
+    if args.png is not None and (Path(args.png).is_dir() or not Path(args.png).parent.is_dir()):
+        parser.error(f"--png {args.png!r} must name a file in an existing folder")
     if args.segments and args.png is None:
         parser.error("--segments draws into the --png PATH; give --png too")
     from ..modeling_hrm import HALTING_MODES  # the model's own list, imported once `--help` has had its turn
@@ -101,6 +103,17 @@ def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, 
     print(f"Wrote {path}")
 
 
+def trained_puzzle_type(model, folder: Path) -> PuzzleType | None:
+    """The puzzle type the model folder records it was trained on, else the one its sizes fit (a converted release
+    records none); None when neither names one."""
+    from ..evaluation.model_folder import read_trained_on
+
+    trained_on = read_trained_on(folder)
+    if trained_on is not None:
+        return PUZZLE_TYPES.get(trained_on["puzzle_type"])
+    return infer_puzzle_type(model.config.seq_len, model.config.vocab_size)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -111,8 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     from ..evaluation.loading import load_model, resolve_model
     from ..pipeline_hrm import HrmPuzzlePipeline
 
-    model = load_model(resolve_model(args.model, "--model", args.revision), args.trust_remote_code).eval()
-    model_kind = infer_puzzle_type(model.config.seq_len, model.config.vocab_size)
+    source = resolve_model(args.model, "--model", args.revision)
+    model = load_model(source, args.trust_remote_code).eval()
+    model_kind = trained_puzzle_type(model, source.path)
     if model_kind is not kind:
         for_what = model_kind.name if model_kind else "an unknown puzzle type"
         sys.exit(f"error: --{kind.name} given, but the model {args.model} is for {for_what}.")

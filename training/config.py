@@ -32,13 +32,29 @@ from .families import DEFAULT_FAMILY, MODEL_FAMILIES, HrmArguments, ModelFamily
 
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-STOP_WHEN = re.compile(r"(train|eval)/(\w+)(>=|<=)([-+.\deE]+)")
+STOP_WHEN = re.compile(r"(train|eval)/([\w@]+)(>=|<=)([-+.\deE]+)")
+# The model's metric sums under the names the trainer logs them (`train/NAME`), those of `hrm evaluate`'s report.
+TRAIN_METRICS = {
+    "accuracy": "token_accuracy", "exact_accuracy": "exact_accuracy", "q_halt_accuracy": "q_halt_accuracy",
+    "steps": "mean_steps", "lm_loss": "lm_loss", "q_halt_loss": "q_halt_loss", "q_continue_loss": "q_continue_loss",
+}  # fmt: skip
+# What each split logs: the training metrics, the loss and the learning rate; an evaluation's scores
+# (`evaluation.scoring.puzzle_metrics`, and ARC's voted `pass@k` with its counts of puzzles and test inputs).
+LOGGED_METRICS = {
+    "train": (*TRAIN_METRICS.values(), "loss", "lr"),
+    "eval": ("exact_accuracy", "token_accuracy", "q_halt_accuracy", "mean_steps", "total_steps", "count", "puzzles",
+             "test_inputs"),
+}  # fmt: skip
+PASS_AT_K = re.compile(r"pass@[1-9]\d*")
+# Fields naming datasets: a checkpoint's and a resuming run's are compared by where they resolve.
+DATASET_FIELDS = ("data_path", "extra_data_paths", "test_data_paths")
 TRACKERS = ("tensorboard", "trackio", "wandb")
 # Fields that may differ between a checkpoint and the run resuming from it; every other one must match.
 RESUMABLE_CHANGES = frozenset(
     {"output_dir", "resume_from_checkpoint", "overwrite_output_dir", "report_to", "run_name", "project_name",
      "push_to_hub", "keep_last", "checkpoint_every", "log_every", "save_model_at_eval", "compile", "max_nonfinite_steps",
-     "cpu", "num_threads", "push_every_checkpoint", "private", "revision", "min_eval_interval"}
+     "cpu", "num_threads", "push_every_checkpoint", "private", "revision", "min_eval_interval",
+     "allow_other_dataset"}
 )  # fmt: skip
 
 
@@ -137,6 +153,13 @@ class RunConfig:
     keep_last: int = field(default=2, metadata={"help": "checkpoints kept (0 keeps all)"})
     resume_from_checkpoint: str | None = field(
         default=None, metadata={"help": "`latest` (the newest checkpoint under --output-dir) or a checkpoint folder"}
+    )
+    allow_other_dataset: bool = field(
+        default=False,
+        metadata={
+            "help": "resume although the dataset's content (its fingerprint) is not the one the checkpoint was "
+            "trained on, e.g. a dataset rebuilt in place on purpose"
+        },
     )
     overwrite_output_dir: bool = field(
         default=False,
@@ -242,8 +265,33 @@ class RunConfig:
             _require("early_stopping_metric", self.early_stopping_metric, bool(self.early_stopping_metric),
                      "must name an evaluation metric when early_stopping_patience is set")  # fmt: skip
         if self.stop_when is not None:
-            _require("stop_when", self.stop_when, STOP_WHEN.fullmatch(self.stop_when) is not None,
-                     "must read `train/METRIC>=VALUE` or `eval/METRIC<=VALUE`")  # fmt: skip
+            stop_when_rule(self.stop_when)
+        if self.early_stopping_metric:
+            _require("early_stopping_metric", self.early_stopping_metric,
+                     is_logged_metric("eval", self.early_stopping_metric),
+                     f"must name an evaluation metric among {', '.join(LOGGED_METRICS['eval'])} or pass@K")  # fmt: skip
+
+
+def is_logged_metric(split: str, name: str) -> bool:
+    """Whether the trainer logs `split/name`."""
+    return name in LOGGED_METRICS[split] or (split == "eval" and PASS_AT_K.fullmatch(name) is not None)
+
+
+def stop_when_rule(text: str) -> tuple[str, str, str, float]:
+    """`(split, metric, relation, threshold)` of a `stop_when` rule; a `ConfigError` when it is malformed, names a
+    metric the split never logs (it would never fire) or a threshold that is not a number."""
+    match = STOP_WHEN.fullmatch(text)
+    _require("stop_when", text, match is not None, "must read `train/METRIC>=VALUE` or `eval/METRIC<=VALUE`")
+    split, name, relation, value = match.groups()
+    _require("stop_when", text, is_logged_metric(split, name),
+             f"names no {split} metric: {split} logs {', '.join(LOGGED_METRICS[split])}"
+             + (" and pass@K" if split == "eval" else ""))  # fmt: skip
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = math.nan
+    _require("stop_when", text, math.isfinite(threshold), f"threshold {value!r} is not a finite number")
+    return split, name, relation, threshold
 
 
 @dataclass
@@ -308,11 +356,21 @@ class TrainConfig(RunConfig):
     def differences(self, other: TrainConfig) -> list[str]:
         """`field: other -> self` for every field, except those in `RESUMABLE_CHANGES`, that differs."""
         mine, theirs = self.to_flat_dict(), other.to_flat_dict()
+        for values in (mine, theirs):
+            values.update({name: dataset_location(values[name]) for name in DATASET_FIELDS})
         return [
             f"{name}: {theirs.get(name)!r} -> {mine[name]!r}"
             for name in mine
             if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)
         ]
+
+
+def dataset_location(value: str | list[str]) -> str | list[str]:
+    """Where a dataset field's value(s) point: an existing local path as its resolved absolute path (so that
+    `data/x`, `data/x/` and a link to it are one dataset), anything else (a Hub repo id) as written."""
+    if isinstance(value, list):
+        return [dataset_location(item) for item in value]
+    return str(Path(value).resolve()) if value and Path(value).exists() else value
 
 
 def model_family(name: Any) -> ModelFamily:

@@ -43,7 +43,7 @@ from ..data.storage import (
 )
 from ..errors import one_line_message
 from ..evaluation.evaluator import evaluate_split
-from ..folders import Claim, claim_folder, remove, write_file
+from ..folders import Claim, claim_folder, refuse_same, remove, write_file
 from ..hub import prepare_push, push_folder
 from .checkpoint import (
     checkpoints_dir,
@@ -52,18 +52,13 @@ from .checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from .config import STOP_WHEN, ConfigError, RunConfig, TrainConfig
+from .config import TRAIN_METRICS, ConfigError, RunConfig, TrainConfig, stop_when_rule
 from .ema import EMA
 from .model_folder import push_message, save_model_folder
 from .optim import AdamAtan2, SparseSignSGD, make_schedule
 
 
 logger = get_logger(__name__)
-# The model's metric sums under the names `hrm evaluate` and the trainer's evaluation report.
-TRAIN_METRICS = {
-    "accuracy": "token_accuracy", "exact_accuracy": "exact_accuracy", "q_halt_accuracy": "q_halt_accuracy",
-    "steps": "mean_steps", "lm_loss": "lm_loss", "q_halt_loss": "q_halt_loss", "q_continue_loss": "q_continue_loss",
-}  # fmt: skip
 # Logged like the release's: losses are summed over the batch and divided by the global batch size (so `lm_loss` is
 # the per-row loss times the fraction of rows that have labels), the others averaged over the rows that halted.
 PER_BATCH_ROW_METRICS = ("lm_loss", "q_halt_loss", "q_continue_loss")
@@ -221,6 +216,10 @@ def claim_output_dir(config: RunConfig, is_main_process: bool, command: str = ""
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{field}: {config.output_dir!r} is a file, not a folder.")
+    inputs = {"data_path": config.data_path, "init_from": config.init_from}
+    for name in ("extra_data_paths", "test_data_paths"):
+        inputs |= {f"{name}[{i}]": path for i, path in enumerate(getattr(config, name))}
+    refuse_same(out, field, inputs)  # a run writing into a folder it reads would clean or mix into it
     checkpoints = checkpoints_dir(out)
     held = [
         p.name
@@ -442,7 +441,27 @@ class Trainer:
             "best": self.best,
             "stop_reason": self.stop_reason,
             "evaluated_step": self.last_eval[0],
+            "dataset_fingerprints": self.dataset_fingerprints(),
         }
+
+    def dataset_fingerprints(self) -> dict[str, str]:
+        """The content fingerprint of each split trained and evaluated on (of the first dataset of several)."""
+        return {split: metadata.fingerprint for split, metadata in self.metadata.items()}
+
+    def check_same_dataset(self, recorded: dict[str, str], folder: Path) -> None:
+        """Refuse a resume on data whose content is not the checkpoint's (a dataset rebuilt in place with other
+        puzzles), unless `allow_other_dataset`; a split without a fingerprint (a dataset built before they were
+        recorded) is not compared."""
+        if self.config.allow_other_dataset:
+            return
+        for split, now in self.dataset_fingerprints().items():
+            then = recorded.get(split, "")
+            if then and now and then != now:
+                raise ValueError(
+                    f"--data-path {self.config.data_path}: its {split} split is not the data checkpoint {folder} was "
+                    f"trained on (fingerprint {then[:12]} then, {now[:12]} now; rebuilt?); pass --allow-other-dataset "
+                    "to resume on it anyway."
+                )
 
     def checkpoint(self) -> Path:
         self.note_nonfinite_steps()
@@ -461,7 +480,7 @@ class Trainer:
             self.check_finite()
             folder = save_model_folder(
                 self.unwrapped, self.pusher.folder_for(self.step), self.config,
-                metrics if eval_step == self.step else {}, self.command,
+                metrics if eval_step == self.step else {}, self.command, self.metadata["train"],
             )  # fmt: skip
         self.pusher.push(folder, push_message(self.step, self.last_eval))
 
@@ -472,6 +491,7 @@ class Trainer:
                 f"Checkpoint {folder} was written by {state['num_processes']} processes; resume it with as many "
                 f"(this run has {self.accelerator.num_processes})."
             )
+        self.check_same_dataset(state.get("dataset_fingerprints") or {}, folder)
         self.step = state["step"]
         self.nonfinite_in_a_row, self.nonfinite_total = state["nonfinite_in_a_row"], state["nonfinite_total"]
         self.best, self.stop_reason = state["best"], state["stop_reason"]
@@ -630,11 +650,11 @@ class Trainer:
         """Why `stop_when` stops the run given these logged metrics, or "" when it does not."""
         if self.config.stop_when is None:
             return ""
-        split, name, relation, value = STOP_WHEN.fullmatch(self.config.stop_when).groups()
+        split, name, relation, value = stop_when_rule(self.config.stop_when)
         logged = logs.get(f"{split}/{name}")
-        if logged is None or not (logged >= float(value) if relation == ">=" else logged <= float(value)):
+        if logged is None or not (logged >= value if relation == ">=" else logged <= value):
             return ""
-        return f"{split}/{name} = {logged:.6g} {relation} {value} (stop_when)"
+        return f"{split}/{name} = {logged:.6g} {relation} {value:g} (stop_when)"
 
     def evaluate_and_save(self, final: bool) -> dict[str, float]:
         """Evaluate, track the early-stopping metric, checkpoint, and write the model folder when it is due: at the
@@ -688,8 +708,9 @@ class Trainer:
             if not self.accelerator.is_main_process:
                 return None
             folder = save_model_folder(
-                self.unwrapped, Path(self.config.output_dir) / "model", self.config, metrics, self.command
-            )
+                self.unwrapped, Path(self.config.output_dir) / "model", self.config, metrics, self.command,
+                self.metadata["train"],
+            )  # fmt: skip
         if note:
             self.note_in_card(folder, note)
         return folder
