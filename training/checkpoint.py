@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from ..errors import one_line_message
 from ..folders import checked_target, remove
 from ..modeling_hrm import HrmActCarry
+from ..records import check_record
 from .config import TrainConfig
 
 
@@ -37,6 +38,12 @@ TRAINER_STATE = "trainer_state.json"
 CONFIG_FILE = "train_config.yaml"
 TRAINER_OBJECTS = "trainer_objects.pt"
 COMPLETE_MARKER = "checkpoint_complete"
+# The fields of `trainer_state.json` the trainer reads back, with their JSON kinds (`records.KINDS`).
+TRAINER_STATE_FIELDS = {
+    "step": "int", "nonfinite_in_a_row": "int", "nonfinite_total": "int", "num_processes": "int", "best": "dict",
+    "stop_reason": "str", "evaluated_step": "int",
+}  # fmt: skip
+BEST_FIELDS = {"value": ("number", None), "step": "int", "evaluations_since": "int"}
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
@@ -45,6 +52,11 @@ def checkpoints_dir(output_dir: str | Path) -> Path:
 
 def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).is_file()
+
+
+def is_checkpoint(folder: Path) -> bool:
+    """Whether `folder` is a training checkpoint (complete or not), by the files only a checkpoint holds."""
+    return any((folder / name).is_file() for name in (COMPLETE_MARKER, TRAINER_STATE, TRAINER_OBJECTS))
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -211,7 +223,19 @@ def load_checkpoint(
     for name, obj in objects.items():
         obj.load_state_dict(states[name])
     carry = read_part(carry_path, lambda p: load_carry(p, accelerator.device))
-    return read_part(folder / TRAINER_STATE, lambda p: json.loads(p.read_text())), carry
+    return read_part(folder / TRAINER_STATE, read_trainer_state), carry
+
+
+def read_trainer_state(path: Path) -> dict[str, Any]:
+    """The trainer counters `save_checkpoint` wrote, each field checked for its type and range."""
+    state = check_record(json.loads(path.read_text()), TRAINER_STATE_FIELDS, str(path))
+    check_record(state["best"], BEST_FIELDS, f"{path}: field `best`")
+    for name in ("step", "nonfinite_in_a_row", "nonfinite_total"):
+        if state[name] < 0:
+            raise ValueError(f"{path}: field `{name}` must be >= 0, got {state[name]!r}.")
+    if state["num_processes"] < 1:
+        raise ValueError(f"{path}: field `num_processes` must be >= 1, got {state['num_processes']!r}.")
+    return state
 
 
 def read_part(path: Path, read: Any) -> Any:
