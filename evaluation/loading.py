@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import one_line_message
 from ..hub import Source, resolve
 
 
@@ -63,22 +64,24 @@ def load_model(
     Without `trust_remote_code` it is the installed class of the folder's family (`installed_model_class`); with
     it, `AutoModel` runs the folder's or repo's own code. `field` names the option in errors.
     """
+    from huggingface_hub.errors import StrictDataclassError
     from safetensors import SafetensorError
     from transformers import AutoConfig, AutoModel
 
     if not isinstance(source, Source):
         source = resolve_model(source, field, revision)
     check_model_folder(source, field)
+    model_class = AutoModel if trust_remote_code else installed_model_class(source, field)
+    config_class = AutoConfig if trust_remote_code else model_class.config_class
+    remote = {"trust_remote_code": True} if trust_remote_code else {}
     try:
-        if trust_remote_code:
-            config = AutoConfig.from_pretrained(source.path, trust_remote_code=True)
-            expected = expected_shapes(lambda: AutoModel.from_config(config, trust_remote_code=True))
-            check_weights(source, expected, field)
-            return AutoModel.from_pretrained(source.path, trust_remote_code=True)
-        model_class = installed_model_class(source, field)
-        config = model_class.config_class.from_pretrained(source.path)
-        check_weights(source, expected_shapes(lambda: model_class(config)), field)
-        return model_class.from_pretrained(source.path, config=config)
+        config = config_class.from_pretrained(source.path, **remote)
+    except (ValueError, StrictDataclassError) as error:  # a field of the wrong type, range or size
+        raise ValueError(f"{field} {source.name}: {CONFIG_FILE}: {one_line_message(error)}") from None
+    build = (lambda: AutoModel.from_config(config, **remote)) if trust_remote_code else (lambda: model_class(config))
+    try:
+        check_weights(source, expected_shapes(build), field)
+        return model_class.from_pretrained(source.path, config=config, **remote)
     except SafetensorError as error:  # a truncated or corrupt weights file
         raise ValueError(f"{field} {source.name}: its safetensors weights cannot be read ({error}).") from None
 

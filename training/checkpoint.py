@@ -46,6 +46,10 @@ TRAINER_STATE_FIELDS = {
 BEST_FIELDS = {"value": ("number", None), "step": "int", "evaluations_since": "int"}
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (a full disk, most often); its temporary folder is gone."""
+
+
 def checkpoints_dir(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
 
@@ -165,16 +169,26 @@ def save_checkpoint(
     if accelerator.is_main_process:
         checked_target(config.output_dir, tmp.relative_to(config.output_dir))  # a link never takes the writes away
         remove(tmp)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    save_carry(carry, carry_file(tmp, accelerator.process_index))
-    accelerator.wait_for_everyone()
+    try:
+        if accelerator.is_main_process:
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        save_carry(carry, carry_file(tmp, accelerator.process_index))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            torch.save({name: obj.state_dict() for name, obj in objects.items()}, tmp / TRAINER_OBJECTS)
+            config.save(tmp / CONFIG_FILE)
+            (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
+            (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
+    except (OSError, RuntimeError, SafetensorError) as error:  # a full disk: torch and safetensors word it their way
+        if accelerator.is_main_process:
+            remove(tmp)
+        raise CheckpointWriteError(
+            f"Checkpoint {final} could not be written ({one_line_message(error)}); nothing of it is kept, and the "
+            "checkpoints written before are as they were."
+        ) from error
     if accelerator.is_main_process:
-        torch.save({name: obj.state_dict() for name, obj in objects.items()}, tmp / TRAINER_OBJECTS)
-        config.save(tmp / CONFIG_FILE)
-        (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
-        (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
         if final.exists():
             set_aside(final, old)
         tmp.rename(final)
@@ -223,12 +237,12 @@ def load_checkpoint(
     for name, obj in objects.items():
         obj.load_state_dict(states[name])
     carry = read_part(carry_path, lambda p: load_carry(p, accelerator.device))
-    return read_part(folder / TRAINER_STATE, read_trainer_state), carry
+    return read_trainer_state(folder / TRAINER_STATE), carry
 
 
 def read_trainer_state(path: Path) -> dict[str, Any]:
     """The trainer counters `save_checkpoint` wrote, each field checked for its type and range."""
-    state = check_record(json.loads(path.read_text()), TRAINER_STATE_FIELDS, str(path))
+    state = check_record(read_part(path, lambda p: json.loads(p.read_text())), TRAINER_STATE_FIELDS, str(path))
     check_record(state["best"], BEST_FIELDS, f"{path}: field `best`")
     for name in ("step", "nonfinite_in_a_row", "nonfinite_total"):
         if state[name] < 0:
