@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import one_line_message
 from ..hub import Source, resolve
+from ..records import check_record
 
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def load_model(
     if not isinstance(source, Source):
         source = resolve_model(source, field, revision)
     check_model_folder(source, field)
+    read_model_config(source, field)
     model_class = AutoModel if trust_remote_code else installed_model_class(source, field)
     config_class = AutoConfig if trust_remote_code else model_class.config_class
     remote = {"trust_remote_code": True} if trust_remote_code else {}
@@ -169,18 +171,26 @@ def named(items: list[str]) -> str:
     return ", ".join(items[:NAMED_TENSORS]) + (f" and {more} more" if more > 0 else "")
 
 
+def read_model_config(source: Source, field: str = "--model") -> dict:
+    """A model folder's `config.json` as a JSON object whose `model_type`, when there, is a string; anything else is
+    a one-line `ValueError` naming the folder (the fields themselves are the config class's to check)."""
+    path = Path(source.path) / CONFIG_FILE
+    where = f"{field} {source.name}: {CONFIG_FILE}"
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{where} is not JSON ({error}).") from None
+    return check_record(values, {"model_type": "str"}, where, optional=frozenset({"model_type"}))
+
+
 def installed_model_class(source: Source, field: str = "--model") -> type[PreTrainedModel]:
-    """The installed model class of the family a saved folder's `config.json` names by its `model_type`; a folder
-    of another model is a one-line `ValueError`."""
+    """The installed model class of the family a saved folder's `config.json` names by its `model_type` (HRM's when
+    it names none); a folder of another model is a one-line `ValueError`."""
     from ..modeling_hrm import HrmActModel
     from ..modeling_trm import TrmModel
 
     classes = {model_class.config_class.model_type: model_class for model_class in (HrmActModel, TrmModel)}
-    config_file = Path(source.path) / "config.json"
-    try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        model_type = None  # `from_pretrained` says what is wrong with the file
+    model_type = read_model_config(source, field).get("model_type")
     if model_type is None:
         return HrmActModel
     if model_type not in classes:

@@ -940,6 +940,9 @@ EVALUATE_CASES = [
     solve("model weights missing a tensor", model_weights(without_tensor("q_head.weight")), EMPTY_4X4,
           expect="q_head.weight"),
     solve("training checkpoint as --model", checkpoint_as_model, EMPTY_4X4, expect="training checkpoint"),
+    evaluate("model config.json a JSON list", model_with_config(lambda c: "[1]"), DATA, expect="config.json"),
+    solve("model config.json model_type a list", model_with_config(lambda c: {**c, "model_type": ["trm"]}), EMPTY_4X4,
+          expect="`model_type`"),
 ]
 # fmt: on
 

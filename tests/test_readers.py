@@ -87,6 +87,30 @@ def test_folder_without_config_or_weights_names_the_file(model_folder, tmp_path)
         load_model(folder)
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[1]", "config.json: holds list [1], not an object of fields"),
+        ('{"model_type": ["trm"]}', "config.json: field `model_type` must be str"),
+        ("{oops", "config.json is not JSON"),
+    ],
+)
+def test_config_json_not_an_object_names_the_folder(model_folder, tmp_path, text, words):
+    folder = model_copy(model_folder, tmp_path)
+    (folder / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=f"^--model {folder}: ") as refused:
+        load_model(folder)
+    assert words in str(refused.value)
+
+
+def test_config_json_of_the_wrong_size_names_the_folder_and_field(model_folder, tmp_path):
+    folder = model_copy(model_folder, tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_size": 2**40}))
+    with pytest.raises(ValueError, match=f"^--model {folder}: config.json: HrmActConfig: .* GiB of memory"):
+        load_model(folder)
+
+
 def test_checkpoint_given_as_model_points_to_the_run_model_folder(model_folder, tmp_path):
     checkpoint = tmp_path / "run" / "checkpoints" / "step-3"
     checkpoint.mkdir(parents=True)
