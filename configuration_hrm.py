@@ -20,6 +20,7 @@ standard library. Field names are the authors' release config names (``all_confi
 import dataclasses
 import difflib
 import math
+import os
 
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationConfig, PreTrainedConfig
@@ -35,6 +36,7 @@ TRANSFORMERS_KEYS = frozenset({
     "output_attentions", "attn_implementation", "experts_implementation", "per_layer_config",
     "_attn_implementation_internal", "_experts_implementation_internal", "custom_pipelines",
 })  # fmt: skip
+FLOAT32_BYTES = 4  # every parameter and buffer of the model is stored in float32
 
 
 @strict
@@ -122,6 +124,7 @@ class HrmActConfig(PreTrainedConfig):
         if self.puzzle_emb_ndim is None:
             self.puzzle_emb_ndim = self.hidden_size
         self._check_values()
+        self._check_fits_in_memory()
         super().__post_init__(**kwargs)
 
     def _refuse_unknown_keys(self, kwargs: dict) -> None:
@@ -177,6 +180,38 @@ class HrmActConfig(PreTrainedConfig):
                 f"`blank_puzzle_id` must be in [0, num_puzzle_identifiers={self.num_puzzle_identifiers}), "
                 f"got {self.blank_puzzle_id!r}."
             )
+        check_swiglu_width(self.expansion, self.hidden_size, "hidden_size")
+
+    def _check_fits_in_memory(self) -> None:
+        """Sizes whose weights alone exceed this machine's memory are refused here, with the estimate, before any
+        tensor is allocated (a model is always built in host memory first)."""
+        needed = FLOAT32_BYTES * self.parameter_count()
+        available = physical_memory()
+        if available is not None and needed > available:
+            raise ValueError(
+                f"{type(self).__name__}: these sizes make a model of about {self.parameter_count():,} float32 values "
+                f"({needed / 2**30:,.1f} GiB), more than this machine's {available / 2**30:,.1f} GiB of memory."
+            )
+
+    @property
+    def num_blocks(self) -> int:
+        """Transformer blocks the model holds: `H_layers + L_layers`."""
+        return self.H_layers + self.L_layers
+
+    def block_parameter_count(self) -> int:
+        """Weights of one block: attention (fused QKV and output projections) and the SwiGLU."""
+        width = self.hidden_size
+        return 4 * width * width + 3 * width * self.intermediate_size
+
+    def parameter_count(self) -> int:
+        """Values of the model's saved parameters and buffers, counted from the sizes (the puzzle table included)."""
+        width = self.hidden_size
+        count = 2 * self.vocab_size * width + 2 * width + 2  # token embedding, LM head, Q head with its bias
+        count += 2 * width  # the initial states `H_init` and `L_init`
+        count += self.num_puzzle_identifiers * self.puzzle_emb_ndim
+        if self.pos_encodings == "learned":
+            count += (self.puzzle_emb_len + self.seq_len) * width
+        return count + self.num_blocks * self.block_parameter_count()
 
     @property
     def head_dim(self) -> int:
@@ -199,6 +234,23 @@ class HrmActConfig(PreTrainedConfig):
         return swiglu_width(self.expansion, self.hidden_size)
 
 
+def physical_memory() -> int | None:
+    """Bytes of this machine's physical memory, or None where the system does not tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or a name this system lacks
+        return None
+
+
+def check_swiglu_width(expansion: float, width: int, name: str) -> None:
+    """A `ValueError` when `expansion` gives a SwiGLU over `width` features (`name`) no inner width at all."""
+    if swiglu_width(expansion, width) == 0:
+        raise ValueError(
+            f"`expansion` ({expansion!r}) gives the SwiGLU over {name}={width} an inner width of 0; "
+            f"it must be more than {0.75 / width:.3g}."
+        )
+
+
 def swiglu_width(expansion: float, width: int) -> int:
     """SwiGLU inner width for inputs of `width` features: `round(expansion * width * 2/3)` rounded up to a multiple
     of 256, as in the release (`models/layers.py`)."""
@@ -208,4 +260,4 @@ def swiglu_width(expansion: float, width: int) -> int:
 
 HrmActConfig.register_for_auto_class()
 
-__all__ = ["HrmActConfig", "swiglu_width"]
+__all__ = ["HrmActConfig", "check_swiglu_width", "physical_memory", "swiglu_width"]

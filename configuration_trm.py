@@ -21,7 +21,7 @@ field names are the authors' (``config/arch/trm.yaml`` of their TinyRecursiveMod
 
 from huggingface_hub.dataclasses import strict
 
-from .configuration_hrm import HrmActConfig
+from .configuration_hrm import HrmActConfig, check_swiglu_width, swiglu_width
 
 
 TRM_POS_ENCODINGS = ("rope", "learned", "none")
@@ -84,6 +84,24 @@ class TrmConfig(HrmActConfig):
                 f"`puzzle_emb_ndim` ({self.puzzle_emb_ndim}) must fit in `puzzle_emb_len * hidden_size` "
                 f"({self.puzzle_emb_len} * {self.hidden_size})."
             )
+        if self.mlp_t:
+            check_swiglu_width(self.expansion, self.num_positions, "puzzle_emb_len + seq_len")
+
+    @property
+    def num_positions(self) -> int:
+        """Positions a block sees: the puzzle embedding's prefix, then the puzzle's tokens."""
+        return self.puzzle_emb_len + self.seq_len
+
+    @property
+    def num_blocks(self) -> int:
+        """Blocks of the one network: `L_layers` (`H_layers` is ignored)."""
+        return self.L_layers
+
+    def block_parameter_count(self) -> int:
+        """Weights of one block: attention, or with `mlp_t` a SwiGLU across positions, then the SwiGLU."""
+        width, positions = self.hidden_size, self.num_positions
+        mixing = 3 * positions * swiglu_width(self.expansion, positions) if self.mlp_t else 4 * width * width
+        return mixing + 3 * width * self.intermediate_size
 
     @property
     def num_hidden_layers(self) -> int:

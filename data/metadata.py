@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import check_record
 from ..tokenization_hrm import PUZZLE_TYPES, PuzzleType, infer_puzzle_type
 
 
@@ -111,10 +112,55 @@ class PuzzleDatasetMetadata:
         return {**{key: fields.pop(key) for key in RELEASE_KEYS}, **fields}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PuzzleDatasetMetadata:
-        """Inverse of `to_dict`; also reads a release `dataset.json` (missing provenance fields keep defaults)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
+    def from_dict(cls, values: dict[str, Any], where: str = "puzzle metadata") -> PuzzleDatasetMetadata:
+        """Inverse of `to_dict`; also reads a release `dataset.json` (missing provenance fields keep defaults).
+
+        Every field is checked for its type, and the sizes and ids for their ranges, before use: a bad one is a
+        one-line `ValueError` naming `where` (the file) and the field."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        check_record(values, {}, where)
+        unknown = set(values) - set(fields)
         if unknown:
-            raise ValueError(f"Unknown puzzle metadata fields: {sorted(unknown)}")
-        return cls(**values)
+            raise ValueError(f"{where}: Unknown puzzle metadata fields: {sorted(unknown)}")
+        kinds = {name: annotation_kinds(str(f.type)) for name, f in fields.items()}
+        required = {name for name, f in fields.items() if f.default is dataclasses.MISSING}
+        required -= {name for name, f in fields.items() if f.default_factory is not dataclasses.MISSING}
+        check_record(values, kinds, where, optional=frozenset(fields.keys() - required))
+        metadata = cls(**values)
+        metadata.check_ranges(where)
+        return metadata
+
+    def check_ranges(self, where: str) -> None:
+        """A `ValueError` naming the field when a size is not positive or an id or name list does not fit them."""
+        for name in ("vocab_size", "seq_len", "num_puzzle_identifiers"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{where}: field `{name}` must be positive, got {getattr(self, name)!r}.")
+        if self.total_groups < 0 or not self.mean_puzzle_examples >= 0:  # also refuses NaN
+            raise ValueError(
+                f"{where}: fields `total_groups` and `mean_puzzle_examples` must be >= 0, got "
+                f"{self.total_groups!r} and {self.mean_puzzle_examples!r}."
+            )
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(
+                f"{where}: field `pad_id` must be in [0, vocab_size={self.vocab_size}), got {self.pad_id!r}."
+            )
+        if not 0 <= self.blank_identifier_id < self.num_puzzle_identifiers:
+            raise ValueError(
+                f"{where}: field `blank_identifier_id` must be in [0, num_puzzle_identifiers="
+                f"{self.num_puzzle_identifiers}), got {self.blank_identifier_id!r}."
+            )
+        names = self.identifier_names
+        if names is not None and (
+            len(names) != self.num_puzzle_identifiers or not all(isinstance(name, str) for name in names)
+        ):
+            raise ValueError(
+                f"{where}: the identifier names must be {self.num_puzzle_identifiers} strings "
+                f"(num_puzzle_identifiers), got {len(names)} values."
+            )
+
+
+def annotation_kinds(annotation: str) -> tuple[str | None, ...]:
+    """The JSON kinds (`records.KINDS` names, None for null) a field annotated `annotation` may hold."""
+    kinds = {"int": "int", "float": "number", "str": "str", "bool": "bool", "None": None}
+    return tuple(kinds.get(part.strip(), "list" if part.strip().startswith("list") else "dict")
+                 for part in annotation.split("|"))  # fmt: skip

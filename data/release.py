@@ -22,9 +22,14 @@ SPLITS = ("train", "test")
 
 def read_release_metadata(folder: str | Path, split: str) -> PuzzleDatasetMetadata:
     """The `dataset.json` of one split folder (TRM's builders add `total_puzzles`, which the rows themselves give)."""
-    values = json.loads((Path(folder) / split / "dataset.json").read_text())
-    values.pop("total_puzzles", None)
-    return PuzzleDatasetMetadata.from_dict(values)
+    path = Path(folder) / split / "dataset.json"
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a release's dataset.json ({error}).") from None
+    if isinstance(values, dict):
+        values.pop("total_puzzles", None)
+    return PuzzleDatasetMetadata.from_dict(values, str(path))
 
 
 def release_groups(folder: str | Path, split: str) -> Iterator[tuple[str, PuzzleGroup]]:

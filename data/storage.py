@@ -21,6 +21,7 @@ from huggingface_hub import DatasetCard, hf_hub_download
 
 from ..folders import file_inside, write_file
 from ..hub import Source, commit_files, resolve
+from ..records import check_record
 from .card import card_for_repo
 from .metadata import IGNORE_LABEL_ID, PuzzleDatasetMetadata
 
@@ -91,22 +92,33 @@ def resolve_puzzle_dataset(value: str | Path, option: str, revision: str | None 
 
 
 def _read_metadata(folder: Path) -> dict[str, PuzzleDatasetMetadata]:
-    """Metadata per split from the files in `folder`; a damaged file is a `ValueError` naming it, an
-    `identifiers_file` outside the folder a `LinkRefusedError`."""
+    """Metadata per split from the files in `folder`, every field checked before use: a damaged file or a field of
+    the wrong type is a `ValueError` naming the file and the field, an `identifiers_file` outside the folder a
+    `LinkRefusedError`."""
     path = file_inside(folder, METADATA_FILE, f"dataset: {METADATA_FILE}")
     try:
         content = json.loads(path.read_text())
-        names_file = content["identifiers_file"]
-        field = f"{path}: field `identifiers_file`"
-        names = json.loads(file_inside(folder, names_file, field).read_text()) if names_file else None
-        return {
-            split: PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names})
-            for split, fields in content["splits"].items()
-        }
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as error:
-        raise ValueError(
-            f"{path}: not a puzzle dataset's metadata ({type(error).__name__}: {error}); rebuild the dataset."
-        ) from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a puzzle dataset's metadata ({error}); rebuild the dataset.") from None
+    check_record(content, {"identifiers_file": ("str", None), "splits": "dict"}, str(path))
+    if not content["splits"]:
+        raise ValueError(f"{path}: field `splits` names no split; rebuild the dataset.")
+    names_file = content["identifiers_file"]
+    names = None
+    if names_file:
+        names_path = file_inside(folder, names_file, f"{path}: field `identifiers_file`")
+        try:
+            names = json.loads(names_path.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{names_path}: not a list of identifier names ({error}).") from None
+        if not isinstance(names, list):
+            raise ValueError(f"{names_path}: holds {type(names).__name__}, not a list of identifier names.")
+    metadata = {}
+    for split, fields in content["splits"].items():
+        where = f"{path}: split {split!r}"
+        check_record(fields, {}, where)
+        metadata[split] = PuzzleDatasetMetadata.from_dict({**fields, "identifier_names": names}, where)
+    return metadata
 
 
 @overload

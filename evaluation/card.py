@@ -26,6 +26,7 @@ from ..data.card import BIBTEX, PAPER_URL
 from ..folders import copy_file, write_file
 from ..hub import names_hub_repo
 from ..modeling_hrm import HALTING_MODES
+from ..records import check_record
 from ..tokenization_hrm import PuzzleType, infer_puzzle_type
 
 
@@ -33,6 +34,19 @@ TEMPLATE_NAME = "model_card.md"
 CARD_NAME = "README.md"
 # What the card was last rendered from; read back by the next update.
 CARD_INPUTS_NAME = "card_inputs.json"
+# The fields of `card_inputs.json`, each optional, with their JSON kinds (`records.KINDS`; None: null).
+CARD_INPUT_FIELDS = {
+    "metrics": ("dict", None), "dataset": ("str", None), "eval_dataset": ("str", None), "eval_split": ("str", None),
+    "command": ("str", None), "examples": ("list", None), "base_model": ("str", None), "scaling": ("list", None),
+    "curve": ("str", None), "repo_id": ("str", None), "model_name": ("str", None),
+}  # fmt: skip
+# The fields of a figure's protocol (`protocol_text`).
+PROTOCOL_FIELDS = {"halting": "str", "max_segments": "int", "tta": "int", "select": "str", "models": "int"}
+# The fields of a model's `config.json` the card reads, with their kinds.
+CARD_CONFIG_FIELDS = {
+    "seq_len": "int", "vocab_size": "int", "halt_max_steps": "int", "num_puzzle_identifiers": "int",
+    "puzzle_emb_ndim": "int",
+}  # fmt: skip
 BUFFERS = ("puzzle_emb.weight", "H_init", "L_init")  # the models' persistent buffers, saved with the weights
 TRAIN_CONFIG_NAME = "train_config.yaml"
 EXAMPLES_DIR = "examples"
@@ -71,10 +85,31 @@ def template_path() -> Path:
     return Path(__file__).resolve().parent.parent / TEMPLATE_NAME
 
 
+def read_json_record(path: Path, fields: dict, optional: frozenset[str] = frozenset()) -> dict:
+    """The JSON object in `path`, its `fields` checked (`records.check_record`); a file that is not JSON is a
+    `ValueError` naming it."""
+    try:
+        values = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not JSON ({error}).") from None
+    return check_record(values, fields, str(path), optional)
+
+
 def read_previous(output_dir: Path) -> dict:
-    """What the folder's card was last rendered from (empty when there is none)."""
+    """What the folder's card was last rendered from (empty when there is none), every field checked: the metrics
+    numbers, the examples strings."""
     path = output_dir / CARD_INPUTS_NAME
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    previous = read_json_record(path, CARD_INPUT_FIELDS, frozenset(CARD_INPUT_FIELDS))
+    check_record(previous.get("metrics") or {}, dict.fromkeys(previous.get("metrics") or {}, "number"),
+                 f"{path}: field `metrics`")  # fmt: skip
+    if not all(isinstance(example, str) for example in previous.get("examples") or []):
+        raise ValueError(f"{path}: field `examples` must be a list of picture paths.")
+    for i, point in enumerate(previous.get("scaling") or []):
+        check_record(point, {"protocol": "dict"}, f"{path}: field `scaling`, point {i}")
+        check_record(point["protocol"], PROTOCOL_FIELDS, f"{path}: field `scaling`, point {i}'s protocol")
+    return previous
 
 
 def headline_results(
@@ -240,7 +275,7 @@ def write_model_card(
     config_path = output_dir / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"output_dir: no config.json in {output_dir}; save the model before its card.")
-    config = json.loads(config_path.read_text())
+    config = read_json_record(config_path, CARD_CONFIG_FIELDS)
     previous = read_previous(output_dir)
     dataset = dataset or previous.get("dataset")
     if metrics is None:  # the earlier metrics stay, with where they were measured and the curve measured with them

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from functools import partial
 from pathlib import Path
@@ -203,6 +204,31 @@ def _check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error(f"--loop-fraction must be in [0, 1], got {args.loop_fraction}")
 
 
+# Bytes of one row in the Arrow shards: `input_ids` and `labels` (int8 tokens, each list with its 4-byte offset) and
+# the three int32 columns (`puzzle_identifiers`, `puzzle_index`, `group_index`).
+def row_bytes(seq_len: int) -> int:
+    return 2 * (seq_len + 4) + 3 * 4
+
+
+def free_bytes(folder: Path) -> int:
+    """Bytes free on the file system that holds `folder` (or, while it does not exist, its nearest existing parent)."""
+    folder = folder.absolute()
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def check_rows_fit(rows: int, seq_len: int, output_dir: Path, options: str) -> None:
+    """A `ValueError` with the estimate when `rows` rows of `seq_len` tokens would not fit on the disk of
+    `output_dir`, before a single one is made (`options`: the options that asked for them)."""
+    needed, free = rows * row_bytes(seq_len), free_bytes(output_dir)
+    if needed > free:
+        raise ValueError(
+            f"{options}: about {rows:,} rows of {seq_len} tokens ({needed / 2**30:,.1f} GiB), more than the "
+            f"{free / 2**30:,.1f} GiB free where --output-dir {output_dir} is."
+        )
+
+
 def _csv_files(args: argparse.Namespace) -> tuple[Path, Path, str, list[str] | None]:
     """The training and test CSV files, how the card names where they come from, and the Hub dataset they are of."""
     if args.source is None:
@@ -240,6 +266,11 @@ def _csv_rows(args: argparse.Namespace, validate, command: str) -> tuple[list[Pu
     return train, test, Provenance(source + ".", None, command, source_datasets)
 
 
+def _generated_count(args: argparse.Namespace) -> int:
+    """Puzzles `--generate` and `--test-generate` ask for together."""
+    return args.generate + (args.test_generate if args.test_generate is not None else args.generate)
+
+
 def _generated_rows(
     args: argparse.Namespace, generate, description: str, command: str
 ) -> tuple[list[PuzzleRow], list[PuzzleRow], Provenance]:
@@ -250,7 +281,7 @@ def _generated_rows(
 
     test_count = args.test_generate if args.test_generate is not None else args.generate
     try:
-        rows = generate(args.generate + test_count)
+        rows = generate(_generated_count(args))
     except ValueError as error:  # e.g. fewer distinct puzzles of this kind exist than asked for
         raise ValueError(f"--generate {args.generate} and --test-generate {test_count}: {error}") from None
     train, test = rows[: args.generate], rows[args.generate :]
@@ -267,9 +298,12 @@ def _build_sudoku(args: argparse.Namespace, command: str):
     from ..data import sudoku
     from ..data.sudoku_generator import generate_puzzles
 
+    seq_len, options = args.size * args.size, f"--num-aug {args.num_aug}"
     if args.generate is None:
         train, test, provenance = _csv_rows(args, partial(sudoku.validate_row, size=args.size), command)
+        check_rows_fit(len(train) * (1 + args.num_aug) + len(test), seq_len, args.output_dir, options)
     else:
+        check_rows_fit(_generated_count(args) * (1 + args.num_aug), seq_len, args.output_dir, options)
         clues = None if args.min_clues is None else (args.min_clues, args.max_clues or args.min_clues)
         generate = partial(generate_puzzles, seed=args.seed, size=args.size, clues=clues, min_rating=args.min_rating)
         train, test, provenance = _generated_rows(
@@ -293,9 +327,12 @@ def _build_maze(args: argparse.Namespace, command: str):
     from ..data import maze
     from ..data.maze_generator import generate_mazes
 
+    seq_len, copies = args.size * args.size, 8 if args.dihedral_aug else 1
     if args.generate is None:
         train, test, provenance = _csv_rows(args, partial(maze.validate_row, side=args.size), command)
+        check_rows_fit(len(train) * copies + len(test), seq_len, args.output_dir, f"--size {args.size}")
     else:
+        check_rows_fit(_generated_count(args) * copies, seq_len, args.output_dir, f"--generate {args.generate}")
         generate = partial(
             generate_mazes,
             seed=args.seed,
@@ -318,11 +355,14 @@ def _build_arc(args: argparse.Namespace, command: str):
     from ..data import arc
     from ..data.metadata import Provenance
     from ..data.puzzle_csv import PuzzleFormatError
+    from ..tokenization_hrm import ARC_SEQ_LEN
 
     if args.test_set not in args.subsets:
         raise PuzzleFormatError(f"--test-set {args.test_set} is not among --subsets {args.subsets}")
     kaggle = args.kaggle_dir is not None
     tasks = arc.load_tasks(args.kaggle_dir if kaggle else args.tasks_dir, args.subsets, kaggle=kaggle)
+    pairs = sum(len(task.train) + len(task.test) for task in tasks)
+    check_rows_fit(pairs * (1 + args.num_aug), ARC_SEQ_LEN, args.output_dir, f"--num-aug {args.num_aug}")
     source = (
         f"ARC-AGI tasks of subsets {', '.join(args.subsets)} ({len(tasks)} tasks, "
         f"{'Kaggle JSON' if kaggle else 'one JSON file per task'}); test pairs of `{args.test_set}` form the test split; "

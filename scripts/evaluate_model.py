@@ -352,13 +352,15 @@ def main(argv: list[str] | None = None) -> dict:
 def evaluate(args: argparse.Namespace, accelerator, sources: list, output_dir: Path, command: str) -> dict:
     """Score the models on the split at each test-time setting; the main process writes `metrics.json`, the
     pictures, the curve, the submission and the card update, each replaced at once and never through a link."""
-    from ..evaluation.card import write_eval_results, write_model_card
+    from ..evaluation.card import read_previous, write_eval_results, write_model_card
     from ..evaluation.loading import load_model
     from ..evaluation.scoring import dataset_arrays
     from ..folders import claim_folder, write_file
     from ..pipeline_hrm import check_tta
 
     models = [load_model(source, args.trust_remote_code).eval().to(accelerator.device) for source in sources]
+    if args.update_card and sources[0].repo_id is None:
+        read_previous(sources[0].path)  # a damaged card_inputs.json is refused now, not after the whole evaluation
     split, metadata = load_split(args.dataset, args.split)
     for model, name, source in zip(models, args.model, sources, strict=True):
         check_fits(model.config, metadata, args.dataset, name)

@@ -40,7 +40,9 @@ from transformers import AutoConfig, AutoModel
 
 from hrm_hf import modeling_hrm
 from hrm_hf.configuration_hrm import HrmActConfig
+from hrm_hf.configuration_trm import TrmConfig
 from hrm_hf.data.storage import load_puzzle_dataset
+from hrm_hf.evaluation.loading import load_model
 from hrm_hf.modeling_hrm import HrmActModel
 from hrm_hf.training.config import TrainConfig
 from tests.helpers import (
@@ -405,6 +407,77 @@ def resume_on_a_rebuilt_dataset(w: Workspace) -> list[str]:
     return w.resume(run, data=rebuilt)
 
 
+# Typed readers and limits before allocation: what the cases of these two classes build (one block per list below).
+
+
+def model_weights(change: Callable[[dict], dict]) -> Arg:
+    """`--model` of a copy of the reference model whose safetensors weights `change` rewrote (tensors by name)."""
+
+    def make(w: Workspace) -> str:
+        from safetensors.torch import load_file, save_file
+
+        folder = w.model_copy()
+        weights = folder / "model.safetensors"
+        save_file(change(load_file(weights)), weights, metadata={"format": "pt"})
+        return f"--model={folder}"
+
+    return make
+
+
+def without_tensor(name: str) -> Callable[[dict], dict]:
+    return lambda tensors: {key: value for key, value in tensors.items() if key != name}
+
+
+def model_without_config(w: Workspace) -> str:
+    folder = w.model_copy()
+    (folder / "config.json").unlink()
+    return f"--model={folder}"
+
+
+def checkpoint_as_model(w: Workspace) -> str:
+    return f"--model={w.run / 'checkpoints' / 'step-3'}"
+
+
+def model_with_card_inputs(text: str) -> Arg:
+    """`--model` of a copy of the reference model whose card_inputs.json holds `text`."""
+
+    def make(w: Workspace) -> str:
+        folder = w.model_copy()
+        (folder / "card_inputs.json").write_text(text)
+        return f"--model={folder}"
+
+    return make
+
+
+def dataset_with_metadata(change: Callable[[dict], Any]) -> Callable[[Workspace], Path]:
+    """A copy of the 4x4 dataset whose puzzle_metadata.json `change` rewrote (in place, or by returning a value)."""
+
+    def make(w: Workspace) -> Path:
+        data = w.dataset_copy()
+        path = data / "puzzle_metadata.json"
+        content = json.loads(path.read_text())
+        result = change(content)
+        path.write_text(json.dumps(content if result is None else result))
+        return data
+
+    return make
+
+
+def train_split_field(name: str, value: Any) -> Callable[[dict], None]:
+    return lambda content: content["splits"]["train"].__setitem__(name, value)
+
+
+def trainer_state_with(change: dict[str, Any]) -> Callable[[Workspace, Path], None]:
+    """A damage of `resume_damaged`: trainer_state.json with `change`'s fields (None: the field removed)."""
+
+    def damage(w: Workspace, checkpoint: Path) -> None:
+        path = checkpoint / "trainer_state.json"
+        state = json.loads(path.read_text()) | change
+        path.write_text(json.dumps({key: value for key, value in state.items() if value is not None}))
+
+    return damage
+
+
 YAML_PAYLOAD = "lr: !!python/object/apply:pathlib.Path.touch [!!python/object/apply:pathlib.Path ['{marker}']]\n"
 
 # fmt: off
@@ -490,6 +563,21 @@ TRAIN_CASES = [
                    lambda w, c: torch.save({"x": RunsCode(w.marker)}, c / "trainer_objects.pt"), "trainer_objects.pt",
                    group="security"),
     train_config("YAML !!python/object payload in --config", YAML_PAYLOAD, "config.yaml", group="security"),
+    # typed readers and limits before allocation
+    train("--expansion 0.001 (a SwiGLU width of 0)", "--expansion=0.001", expect="expansion"),
+    train("--hidden-size 2^40", f"--hidden-size={2**40}", expect="GiB of memory"),
+    resume_damaged("checkpoint trainer_state.json step a string", trainer_state_with({"step": "2"}), "`step`"),
+    resume_damaged("checkpoint trainer_state.json a list", lambda w, c: (c / "trainer_state.json").write_text("[]"),
+                   "trainer_state.json"),
+    resume_damaged("checkpoint trainer_state.json without best", trainer_state_with({"best": None}), "`best`"),
+    resume_damaged("checkpoint trainer_state.json num_processes 0", trainer_state_with({"num_processes": 0}),
+                   "`num_processes`"),
+    train_on("dataset metadata vocab_size a string", dataset_with_metadata(train_split_field("vocab_size", "6")),
+             "`vocab_size`"),
+    train_on("dataset metadata splits a list", dataset_with_metadata(lambda c: {**c, "splits": []}), "`splits`"),
+    train_on("dataset metadata blank id beyond the table",
+             dataset_with_metadata(train_split_field("blank_identifier_id", 9)), "`blank_identifier_id`"),
+    train_on("dataset metadata a JSON list", dataset_with_metadata(lambda c: [c]), "puzzle_metadata.json"),
 ]
 # fmt: on
 
@@ -621,6 +709,11 @@ BUILD_DATASET_CASES = [
     build("arc --num-aug negative", "arc", KAGGLE, "--num-aug=-1", expect="num-aug"),
     build("arc --workers 0", "arc", KAGGLE, "--workers=0", expect="workers"),
     build("unknown puzzle type", "chess", "--generate=4", expect="chess"),
+    # limits before allocation: rows beyond the free disk, refused before any is made
+    build("sudoku --num-aug 1e11", "sudoku", "--generate=10", "--size=4", "--num-aug=100000000000",
+          expect="--num-aug 100000000000: about"),
+    build("maze --generate 1e11", "maze", "--generate=100000000000", expect="--generate 100000000000: about"),
+    build("arc --num-aug 1e11", "arc", KAGGLE, "--num-aug=100000000000", expect="--num-aug 100000000000: about"),
 ]
 # fmt: on
 
@@ -825,6 +918,31 @@ EVALUATE_CASES = [
     solve("--max-steps 0", MODEL, EMPTY_4X4, "--max-steps=0", expect="--max-steps"),
     solve("no puzzle given", MODEL, expect="--sudoku"),
     solve("model config.json not JSON", NOT_JSON, EMPTY_4X4, expect="config.json"),
+    # typed readers (strict weights, checkpoints told apart, card inputs) and limits before allocation
+    evaluate("model weights missing a tensor", model_weights(without_tensor("lm_head.weight")), DATA,
+             expect="lm_head.weight"),
+    evaluate("model weights missing the puzzle table", model_weights(without_tensor("puzzle_emb.weight")), DATA,
+             expect="puzzle_emb.weight"),
+    evaluate("model weights with an extra tensor", model_weights(lambda t: {**t, "extra.weight": torch.zeros(2)}),
+             DATA, expect="extra.weight"),
+    evaluate("model weights of another shape", model_weights(lambda t: {**t, "q_head.bias": torch.zeros(3)}), DATA,
+             expect="q_head.bias"),
+    evaluate("model folder without config.json", model_without_config, DATA, expect="no config.json"),
+    evaluate("training checkpoint as --model", checkpoint_as_model, DATA, expect="training checkpoint"),
+    evaluate("model config.json hidden_size 2^40", model_with_config(lambda c: {**c, "hidden_size": 2**40}), DATA,
+             expect="GiB of memory"),
+    evaluate("model config.json expansion 0.001", model_with_config(lambda c: {**c, "expansion": 0.001}), DATA,
+             expect="expansion"),
+    evaluate("--update-card with card_inputs.json metrics a list", model_with_card_inputs('{"metrics": [1]}'), DATA,
+             "--limit=4", "--update-card", expect="`metrics`"),
+    evaluate("--update-card with card_inputs.json not JSON", model_with_card_inputs("{oops"), DATA, "--limit=4",
+             "--update-card", expect="card_inputs.json"),
+    solve("model weights missing a tensor", model_weights(without_tensor("q_head.weight")), EMPTY_4X4,
+          expect="q_head.weight"),
+    solve("training checkpoint as --model", checkpoint_as_model, EMPTY_4X4, expect="training checkpoint"),
+    evaluate("model config.json a JSON list", model_with_config(lambda c: "[1]"), DATA, expect="config.json"),
+    solve("model config.json model_type a list", model_with_config(lambda c: {**c, "model_type": ["trm"]}), EMPTY_4X4,
+          expect="`model_type`"),
 ]
 # fmt: on
 
@@ -996,6 +1114,22 @@ LIBRARY_CASES = [
     library("TrainConfig.from_dict a list", train_config_of([1, 2]), "list"),
     library("TrainConfig.from_dict lr inf", train_config_of({"lr": float("inf")}), "lr"),
     forward("valid forward (control)", batch, None),
+    # typed readers and limits before allocation
+    hrm_config("hidden_size 2^40", "GiB of memory", hidden_size=2**40),
+    hrm_config("num_puzzle_identifiers 10^13", "GiB of memory", num_puzzle_identifiers=10**13),
+    hrm_config("expansion 0.001", "expansion", expansion=0.001),
+    library("TrmConfig mlp_t expansion 0.01", lambda: TrmConfig(**{**SMALL, "expansion": 0.01, "mlp_t": True}),
+            "expansion"),
+    Case("library", "load_puzzle_dataset metadata vocab_size a string",
+         load_dataset(dataset_with_metadata(train_split_field("vocab_size", "6"))), "`vocab_size`"),
+    Case("library", "load_puzzle_dataset metadata seq_len 0",
+         load_dataset(dataset_with_metadata(train_split_field("seq_len", 0))), "`seq_len`"),
+    Case("library", "load_puzzle_dataset identifiers file not a list",
+         load_dataset(dataset_with_metadata(lambda c: {**c, "identifiers_file": "puzzle_metadata.json"})),
+         "identifier names"),
+    Case("library", "load_model of weights missing a tensor",
+         lambda w: lambda: load_model(model_weights(without_tensor("lm_head.weight"))(w).removeprefix("--model=")),
+         "lm_head.weight"),
 ]
 # fmt: on
 

@@ -323,6 +323,7 @@ def test_modeling_files_import_only_torch_transformers_and_each_other():
         "contextlib",
         "dataclasses",
         "difflib",
+        "os",
         "typing",
         "",
     }

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from ..errors import one_line_message
 from ..folders import checked_target, remove
 from ..modeling_hrm import HrmActCarry
+from ..records import check_record
 from .config import TrainConfig
 
 
@@ -37,6 +38,16 @@ TRAINER_STATE = "trainer_state.json"
 CONFIG_FILE = "train_config.yaml"
 TRAINER_OBJECTS = "trainer_objects.pt"
 COMPLETE_MARKER = "checkpoint_complete"
+# The fields of `trainer_state.json` the trainer reads back, with their JSON kinds (`records.KINDS`).
+TRAINER_STATE_FIELDS = {
+    "step": "int", "nonfinite_in_a_row": "int", "nonfinite_total": "int", "num_processes": "int", "best": "dict",
+    "stop_reason": "str", "evaluated_step": "int",
+}  # fmt: skip
+BEST_FIELDS = {"value": ("number", None), "step": "int", "evaluations_since": "int"}
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (a full disk, most often); its temporary folder is gone."""
 
 
 def checkpoints_dir(output_dir: str | Path) -> Path:
@@ -45,6 +56,11 @@ def checkpoints_dir(output_dir: str | Path) -> Path:
 
 def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE_MARKER).is_file()
+
+
+def is_checkpoint(folder: Path) -> bool:
+    """Whether `folder` is a training checkpoint (complete or not), by the files only a checkpoint holds."""
+    return any((folder / name).is_file() for name in (COMPLETE_MARKER, TRAINER_STATE, TRAINER_OBJECTS))
 
 
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
@@ -153,16 +169,26 @@ def save_checkpoint(
     if accelerator.is_main_process:
         checked_target(config.output_dir, tmp.relative_to(config.output_dir))  # a link never takes the writes away
         remove(tmp)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    save_carry(carry, carry_file(tmp, accelerator.process_index))
-    accelerator.wait_for_everyone()
+    try:
+        if accelerator.is_main_process:
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        save_carry(carry, carry_file(tmp, accelerator.process_index))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            torch.save({name: obj.state_dict() for name, obj in objects.items()}, tmp / TRAINER_OBJECTS)
+            config.save(tmp / CONFIG_FILE)
+            (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
+            (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
+    except (OSError, RuntimeError, SafetensorError) as error:  # a full disk: torch and safetensors word it their way
+        if accelerator.is_main_process:
+            remove(tmp)
+        raise CheckpointWriteError(
+            f"Checkpoint {final} could not be written ({one_line_message(error)}); nothing of it is kept, and the "
+            "checkpoints written before are as they were."
+        ) from error
     if accelerator.is_main_process:
-        torch.save({name: obj.state_dict() for name, obj in objects.items()}, tmp / TRAINER_OBJECTS)
-        config.save(tmp / CONFIG_FILE)
-        (tmp / TRAINER_STATE).write_text(json.dumps({"step": step, **trainer_state}, indent=2))
-        (tmp / COMPLETE_MARKER).write_text(f"step {step}\n")
         if final.exists():
             set_aside(final, old)
         tmp.rename(final)
@@ -211,7 +237,19 @@ def load_checkpoint(
     for name, obj in objects.items():
         obj.load_state_dict(states[name])
     carry = read_part(carry_path, lambda p: load_carry(p, accelerator.device))
-    return read_part(folder / TRAINER_STATE, lambda p: json.loads(p.read_text())), carry
+    return read_trainer_state(folder / TRAINER_STATE), carry
+
+
+def read_trainer_state(path: Path) -> dict[str, Any]:
+    """The trainer counters `save_checkpoint` wrote, each field checked for its type and range."""
+    state = check_record(read_part(path, lambda p: json.loads(p.read_text())), TRAINER_STATE_FIELDS, str(path))
+    check_record(state["best"], BEST_FIELDS, f"{path}: field `best`")
+    for name in ("step", "nonfinite_in_a_row", "nonfinite_total"):
+        if state[name] < 0:
+            raise ValueError(f"{path}: field `{name}` must be >= 0, got {state[name]!r}.")
+    if state["num_processes"] < 1:
+        raise ValueError(f"{path}: field `num_processes` must be >= 1, got {state['num_processes']!r}.")
+    return state
 
 
 def read_part(path: Path, read: Any) -> Any:
