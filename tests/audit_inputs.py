@@ -1402,13 +1402,9 @@ HELD_OUT_CASES = [
     held_out_library("TrainConfig family misspelt", run_config(arch={"name": "TRM"}), "TRM"),
     held_out_library("pipeline puzzle_identifier a float", lambda: solve_with(puzzle_identifier=1.5),
                      "puzzle_identifier"),
-
-]
-# Held-out cases that need models loaded strictly (a missing, extra or mis-shaped tensor an error, never a random
-# initialisation), which `evaluation.loading` does not do yet: they join `CASES` when it does.
-AWAITING_STRICT_LOADING = [
+    # Models are loaded strictly: a changed config, a dataset or a checkpoint given as the model are refused.
     held_out_evaluate("config seq_len changed", model_with_config(lambda c: c | {"seq_len": 17}), DATA,
-                      expect="seq_len"),
+                      expect="weights do not match its config.json"),
     held_out_solve("--model a dataset folder", DATA.replace("--dataset", "--model"), EMPTY_4X4,
                    expect="config.json"),
     held_out_solve("--model a checkpoint folder", "--model={run}/checkpoints/step-2", EMPTY_4X4,
