@@ -210,7 +210,7 @@ class HrmActConfig(PreTrainedConfig):
         count += 2 * width  # the initial states `H_init` and `L_init`
         count += self.num_puzzle_identifiers * self.puzzle_emb_ndim
         if self.pos_encodings == "learned":
-            count += (self.puzzle_emb_len + self.seq_len) * width
+            count += self.num_positions * width
         return count + self.num_blocks * self.block_parameter_count()
 
     @property
@@ -227,6 +227,11 @@ class HrmActConfig(PreTrainedConfig):
     def puzzle_emb_len(self) -> int:
         """Prefix positions taken by the puzzle embedding: `ceil(puzzle_emb_ndim / hidden_size)`."""
         return -(self.puzzle_emb_ndim // -self.hidden_size)
+
+    @property
+    def num_positions(self) -> int:
+        """Positions a block sees: the puzzle embedding's prefix, then the puzzle's tokens."""
+        return self.puzzle_emb_len + self.seq_len
 
     @property
     def intermediate_size(self) -> int:

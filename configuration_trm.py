@@ -88,11 +88,6 @@ class TrmConfig(HrmActConfig):
             check_swiglu_width(self.expansion, self.num_positions, "puzzle_emb_len + seq_len")
 
     @property
-    def num_positions(self) -> int:
-        """Positions a block sees: the puzzle embedding's prefix, then the puzzle's tokens."""
-        return self.puzzle_emb_len + self.seq_len
-
-    @property
     def num_blocks(self) -> int:
         """Blocks of the one network: `L_layers` (`H_layers` is ignored)."""
         return self.L_layers

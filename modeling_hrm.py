@@ -213,7 +213,7 @@ class HrmActRotaryEmbedding(nn.Module):
     def compute_tables(config: HrmActConfig, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         dim = config.head_dim
         inv_freq = 1.0 / (config.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim))
-        positions = torch.arange(config.puzzle_emb_len + config.seq_len, dtype=torch.float32, device=device)
+        positions = torch.arange(config.num_positions, dtype=torch.float32, device=device)
         angles = torch.outer(positions, inv_freq)
         emb = torch.cat((angles, angles), dim=-1)
         return emb.cos(), emb.sin()
@@ -547,9 +547,7 @@ class HrmActModel(HrmActPreTrainedModel):
         if config.pos_encodings == "rope":
             self.rotary_emb = HrmActRotaryEmbedding(config)
         elif config.pos_encodings == "learned":
-            self.embed_positions = nn.Embedding(
-                self.puzzle_emb_len + config.seq_len, config.hidden_size, dtype=torch.float32
-            )
+            self.embed_positions = nn.Embedding(config.num_positions, config.hidden_size, dtype=torch.float32)
         self.build_reasoning_modules(config)
         self.H_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
         self.L_init = nn.Buffer(torch.empty(config.hidden_size, dtype=self.forward_dtype))
@@ -828,7 +826,7 @@ class HrmActModel(HrmActPreTrainedModel):
 
     def state_shape(self, batch_size: int) -> tuple[int, int, int]:
         """The shape of `z_H` and `z_L`: every position of the puzzle-embedding prefix and of the puzzle."""
-        return batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size
+        return batch_size, self.config.num_positions, self.config.hidden_size
 
     def check_inputs(self, batch: dict[str, torch.Tensor], carry: HrmActCarry | None) -> None:
         """Raise `ValueError` naming the field for any input the model cannot run on, before any compute."""

@@ -55,7 +55,7 @@ class TrmBlock(GradientCheckpointingLayer):
     def __init__(self, config: TrmConfig, layer_idx: int):
         super().__init__()
         self.eps = config.rms_norm_eps
-        positions = config.puzzle_emb_len + config.seq_len
+        positions = config.num_positions
         self.mlp_t = HrmActMLP(positions, swiglu_width(config.expansion, positions)) if config.mlp_t else None
         self.self_attn = None if config.mlp_t else HrmActAttention(config, layer_idx)
         self.mlp = HrmActMLP(config.hidden_size, config.intermediate_size)
