@@ -1,5 +1,6 @@
 """Batched inference with per-row halting: a fixed number of slots, finished rows leave, queued rows take their place;
-and `roll_out_segments`, every segment's prediction of a batch (the pictures of `hrm solve --segments`).
+and `roll_out_segments`, every segment's prediction of a batch, drawn by `draw_answer` (`hrm solve --png
+--segments`, the web app).
 
 The halting rule itself is the model's (`HrmActModel.halt_rows`); this module only schedules rows. With
 `halting="fixed"` every row runs `max_steps` segments (the release's evaluation); with `"adaptive"` a row stops as soon
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..modeling_hrm import predicted_tokens
+from ..tokenization_hrm import PuzzleType
 
 
 INPUT_KEYS = ("input_ids", "puzzle_identifiers")
@@ -120,3 +124,28 @@ def roll_out_segments(
         q_halts.append(q_halt)
         q_continues.append(q_continue)
     return SegmentRollout(torch.stack(predictions), torch.stack(q_halts), torch.stack(q_continues), halt_steps)
+
+
+def draw_answer(
+    model,
+    kind: PuzzleType,
+    puzzle: str | list,
+    answer: str | np.ndarray,
+    steps: int,
+    path: str | Path,
+    segments: bool = False,
+    puzzle_identifier: int | None = None,
+    max_steps: int | None = None,
+) -> Path:
+    """Draw a puzzle (human form) and the model's decoded answer found in `steps` segments to `path`; with `segments`,
+    the prediction after every segment up to `max_steps` instead (`render_segments`: a strip, or a GIF for a `.gif`
+    path), the segment where adaptive halting stops marked. The pictures of `hrm solve --png` and of the web app."""
+    from ..data.render import render_segments, render_solution
+
+    tokens = kind.encode(puzzle, model.config.seq_len)
+    if not segments:
+        return render_solution(kind, tokens, answer, path, f"answer ({steps} segments)")
+    identifiers = None if puzzle_identifier is None else torch.tensor([puzzle_identifier], device=model.device)
+    rollout = roll_out_segments(model, torch.as_tensor(tokens, device=model.device)[None], identifiers, max_steps)
+    predictions = [step[0].cpu().numpy() for step in rollout.predictions]
+    return render_segments(kind, tokens, predictions, int(rollout.halt_steps[0]), path)

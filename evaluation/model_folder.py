@@ -13,6 +13,7 @@ from transformers.dynamic_module_utils import custom_object_save
 
 from ..folders import remove, write_file
 from ..pipeline_hrm import HrmPuzzlePipeline, custom_pipelines
+from ..tokenization_hrm import PUZZLE_TYPES, PuzzleType, infer_puzzle_type
 from .card import write_model_card
 
 
@@ -44,6 +45,23 @@ def read_trained_on(folder: str | Path) -> dict[str, str] | None:
         if not isinstance(record.get(name), str):
             raise ValueError(f"{path}: field `{name}` must be a string, got {record.get(name)!r:.80}.")
     return record
+
+
+def trained_puzzle_type(model: PreTrainedModel, folder: str | Path) -> PuzzleType | None:
+    """The puzzle type the model folder records it was trained on, else the one its sizes fit (a converted release
+    records none); None when neither names one."""
+    trained_on = read_trained_on(folder)
+    if trained_on is not None:
+        return PUZZLE_TYPES.get(trained_on["puzzle_type"])
+    return infer_puzzle_type(model.config.seq_len, model.config.vocab_size)
+
+
+def puzzle_type_refusal(given: PuzzleType, model_kind: PuzzleType | None, model_name: str, how: str) -> str | None:
+    """Why a puzzle of type `given` (`how` says where the user gave it) cannot go to the model `model_name` of type
+    `model_kind`, in one line; None when the types agree."""
+    if given is model_kind:
+        return None
+    return f"{how}, but the model {model_name} is for {model_kind.name if model_kind else 'an unknown puzzle type'}."
 
 
 def save_model_files(model: PreTrainedModel, folder: str | Path) -> Path:

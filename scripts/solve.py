@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..evaluation.loading import add_model_arguments
-from ..tokenization_hrm import PUZZLE_TYPES, PuzzleInputError, PuzzleType, infer_puzzle_type
+from ..tokenization_hrm import PUZZLE_TYPES, PuzzleInputError, PuzzleType
 from .cli import HelpFormatter
 
 
@@ -81,39 +81,6 @@ def read_puzzle(args: argparse.Namespace) -> tuple[PuzzleType, str | list]:
     return kind, kind.parse_text(path.read_text() if path is not None else text)
 
 
-def draw(args: argparse.Namespace, model, kind: PuzzleType, puzzle: str | list, answer, steps: int) -> None:
-    """The picture `--png` (and `--segments`) asks for: the puzzle with the answer, or with every segment's."""
-    import torch
-
-    from ..data.render import render_segments, render_solution
-    from ..evaluation.halting import roll_out_segments
-
-    tokens = kind.encode(puzzle, model.config.seq_len)
-    if not args.segments:
-        path = render_solution(kind, tokens, answer, args.png, f"answer ({steps} segments)")
-    else:
-        identifiers = (
-            None if args.puzzle_identifier is None else torch.tensor([args.puzzle_identifier], device=model.device)
-        )
-        rollout = roll_out_segments(
-            model, torch.as_tensor(tokens, device=model.device)[None], identifiers, args.max_steps
-        )
-        predictions = [step[0].cpu().numpy() for step in rollout.predictions]
-        path = render_segments(kind, tokens, predictions, int(rollout.halt_steps[0]), args.png)
-    print(f"Wrote {path}")
-
-
-def trained_puzzle_type(model, folder: Path) -> PuzzleType | None:
-    """The puzzle type the model folder records it was trained on, else the one its sizes fit (a converted release
-    records none); None when neither names one."""
-    from ..evaluation.model_folder import read_trained_on
-
-    trained_on = read_trained_on(folder)
-    if trained_on is not None:
-        return PUZZLE_TYPES.get(trained_on["puzzle_type"])
-    return infer_puzzle_type(model.config.seq_len, model.config.vocab_size)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -121,15 +88,16 @@ def main(argv: list[str] | None = None) -> None:
     except PuzzleInputError as error:
         sys.exit(f"error: {error}")
     # Imported once the arguments are read, so that `--help` and argument errors come without loading torch.
+    from ..evaluation.halting import draw_answer
     from ..evaluation.loading import load_model, resolve_model
+    from ..evaluation.model_folder import puzzle_type_refusal, trained_puzzle_type
     from ..pipeline_hrm import HrmPuzzlePipeline
 
     source = resolve_model(args.model, "--model", args.revision)
     model = load_model(source, args.trust_remote_code).eval()
-    model_kind = trained_puzzle_type(model, source.path)
-    if model_kind is not kind:
-        for_what = model_kind.name if model_kind else "an unknown puzzle type"
-        sys.exit(f"error: --{kind.name} given, but the model {args.model} is for {for_what}.")
+    refusal = puzzle_type_refusal(kind, trained_puzzle_type(model, source.path), args.model, f"--{kind.name} given")
+    if refusal:
+        sys.exit(f"error: {refusal}")
     solver = HrmPuzzlePipeline(model=model, device=model.device)
     try:  # a list of one puzzle: an ARC grid or a JSON list of grids is never taken for a batch of puzzles
         (result,) = solver(
@@ -140,7 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     answer, steps, confidence = result["solution"], result["segments"], result["halt_confidence"]
     print(kind.answer_text(answer))
     if args.png is not None:
-        draw(args, model, kind, puzzle, answer, steps)
+        path = draw_answer(
+            model, kind, puzzle, answer, steps, args.png, args.segments, args.puzzle_identifier, args.max_steps
+        )
+        print(f"Wrote {path}")
     problem = kind.answer_problem(puzzle, answer)
     if problem:  # the model's answer breaks the rules: say so, and exit non-zero for scripts
         sys.exit(

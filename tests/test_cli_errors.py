@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from hrm_hf.errors import MAX_ERROR_CHARS
 from hrm_hf.scripts import cli
 from hrm_hf.training.config import ConfigError
 from hrm_hf.training.loop import PushFailedError
@@ -61,7 +62,7 @@ def test_exit_codes_follow_the_error(monkeypatch, capsys):
 def test_a_long_message_is_cut(monkeypatch, capsys):
     monkeypatch.setattr("hrm_hf.scripts.show.main", failing(RuntimeError("x" * 5000)))
     err = run_hrm(["show"], capsys)[1]
-    assert len(err) <= cli.MAX_ERROR_CHARS + len("error: \n") and err.endswith("...\n")
+    assert len(err) <= MAX_ERROR_CHARS + len("error: \n") and err.endswith("...\n")
 
 
 @pytest.mark.parametrize("value, traceback", [("1", True), ("0", False), ("", False), ("off", False)])

@@ -151,8 +151,8 @@ def test_a_resume_naming_the_dataset_with_a_trailing_slash_goes_on(trained):
 
 
 def test_a_converted_model_without_a_record_keeps_the_type_its_sizes_fit(trained):
+    from hrm_hf.evaluation.model_folder import trained_puzzle_type
     from hrm_hf.modeling_hrm import HrmActModel
-    from hrm_hf.scripts.solve import trained_puzzle_type
 
     trained.start_case()
     folder = trained.model_copy()
