@@ -231,11 +231,19 @@ def with_retries(call: Callable[[], T], what: str, repo_id: str, retries: int, b
 # ----- uploads -----
 
 
-def prepare_repo(api: HfApi, repo_id: str, private: bool, revision: str | None) -> None:
-    """Create the model repo (private when asked; an existing repo keeps its visibility) and the branch `revision`."""
-    api.create_repo(repo_id, private=private, exist_ok=True)
+def prepare_repo(
+    api: HfApi,
+    repo_id: str,
+    private: bool,
+    revision: str | None,
+    repo_type: str = "model",
+    space_sdk: str | None = None,
+) -> None:
+    """Create the repo (private when asked; an existing repo keeps its visibility) and the branch `revision`; a Space
+    (`repo_type="space"`) is created with the SDK that runs it."""
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type, space_sdk=space_sdk)
     if revision is not None:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
+        api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=repo_type)
 
 
 def push_folder(
@@ -248,8 +256,11 @@ def push_folder(
     retries: int = 3,
     backoff_s: float = 5.0,
     api: HfApi | None = None,
+    repo_type: str = "model",
+    space_sdk: str | None = None,
 ) -> str:
-    """Upload `folder` to the Hub model repo `repo_id` on branch `revision` (both created if needed).
+    """Upload `folder` to the Hub repo `repo_id` (a model repo unless `repo_type` says otherwise; a Space names its
+    `space_sdk`) on branch `revision` (both created if needed).
 
     Returns the commit URL. Transient errors (`is_transient`) are retried up to `retries` attempts in all; any other
     error, or the last attempt's, raises `PushError`. The folder is only read.
@@ -259,10 +270,11 @@ def push_folder(
     api = api or HfApi()
 
     def push() -> str:
-        prepare_repo(api, repo_id, private, revision)
+        prepare_repo(api, repo_id, private, revision, repo_type, space_sdk)
         info = api.upload_folder(
-            folder_path=str(folder), repo_id=repo_id, revision=revision, commit_message=commit_message
-        )
+            folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, revision=revision,
+            commit_message=commit_message,
+        )  # fmt: skip
         return str(info)
 
     return with_retries(push, f"Push of {folder} to {repo_id}", repo_id, retries, backoff_s)

@@ -1,5 +1,6 @@
 """The files of a Hub-ready model folder that every writer (training, `hrm convert`) saves the same way, and the
-record of the data a trained model was trained on (`trained_on.json`), which `hrm evaluate` and `hrm solve` check."""
+record of the data a trained model was trained on (`trained_on.json`), which `hrm evaluate`, `hrm solve` and the
+web app check, with what a model can take: its puzzle type, a dataset's sizes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 from transformers.dynamic_module_utils import custom_object_save
 
+from ..data.metadata import PuzzleDatasetMetadata
 from ..folders import remove, write_file
 from ..pipeline_hrm import HrmPuzzlePipeline, custom_pipelines
 from ..tokenization_hrm import PUZZLE_TYPES, PuzzleType, infer_puzzle_type
@@ -62,6 +64,18 @@ def puzzle_type_refusal(given: PuzzleType, model_kind: PuzzleType | None, model_
     if given is model_kind:
         return None
     return f"{how}, but the model {model_name} is for {model_kind.name if model_kind else 'an unknown puzzle type'}."
+
+
+def dataset_misfit(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, dataset: str, model: str) -> str | None:
+    """Why the rows of a puzzle dataset (`dataset` names it in the line) cannot run on the model `model`, naming the
+    field: another sequence length, or token ids or puzzle identifiers beyond the model's tables; None when they
+    can."""
+    for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
+        model_value, data_value = getattr(config, name), getattr(metadata, name)
+        fits = model_value == data_value if name == "seq_len" else model_value >= data_value
+        if not fits:
+            return f"{dataset} has {name}={data_value}, but {model} has {name}={model_value}."
+    return None
 
 
 def save_model_files(model: PreTrainedModel, folder: str | Path) -> Path:

@@ -45,7 +45,6 @@ from .cli import HelpFormatter
 if TYPE_CHECKING:
     from accelerate import Accelerator
     from datasets import Dataset
-    from transformers import PretrainedConfig
 
     from ..data.metadata import PuzzleDatasetMetadata
     from ..evaluation.evaluator import SplitEvaluation
@@ -141,18 +140,6 @@ def load_split(dataset: str, split: str) -> tuple[Dataset, PuzzleDatasetMetadata
         return load_puzzle_dataset(resolve_puzzle_dataset(dataset, "--dataset"), split=split)
     except UnknownSplitError as error:
         sys.exit(f"error: --split: {error}")
-
-
-def check_fits(config: PretrainedConfig, metadata: PuzzleDatasetMetadata, dataset: str, model: str) -> None:
-    """Exit naming the field when the dataset's rows cannot run on the model: another sequence length, or token ids
-    or puzzle identifiers beyond the model's tables."""
-    for name in ("seq_len", "vocab_size", "num_puzzle_identifiers"):
-        model_value, data_value = getattr(config, name), getattr(metadata, name)
-        fits = model_value == data_value if name == "seq_len" else model_value >= data_value
-        if not fits:
-            sys.exit(
-                f"error: --dataset {dataset} has {name}={data_value}, but --model {model} has {name}={model_value}."
-            )
 
 
 def check_puzzle_type(model_folder: Path, metadata: PuzzleDatasetMetadata, dataset: str, model: str) -> None:
@@ -354,6 +341,7 @@ def evaluate(args: argparse.Namespace, accelerator, sources: list, output_dir: P
     pictures, the curve, the submission and the card update, each replaced at once and never through a link."""
     from ..evaluation.card import read_previous, write_eval_results, write_model_card
     from ..evaluation.loading import load_model
+    from ..evaluation.model_folder import dataset_misfit
     from ..evaluation.scoring import dataset_arrays
     from ..folders import claim_folder, write_file
     from ..pipeline_hrm import check_tta
@@ -363,7 +351,9 @@ def evaluate(args: argparse.Namespace, accelerator, sources: list, output_dir: P
         read_previous(sources[0].path)  # a damaged card_inputs.json is refused now, not after the whole evaluation
     split, metadata = load_split(args.dataset, args.split)
     for model, name, source in zip(models, args.model, sources, strict=True):
-        check_fits(model.config, metadata, args.dataset, name)
+        misfit = dataset_misfit(model.config, metadata, f"--dataset {args.dataset}", f"--model {name}")
+        if misfit:
+            sys.exit(f"error: {misfit}")
         check_puzzle_type(source.path, metadata, args.dataset, name)
     kind = metadata.puzzle_type
     if kind is None and "rules" in args.select:

@@ -24,6 +24,7 @@ import yaml
 
 
 PREFIXES = {"datasets/": "dataset", "spaces/": "space"}
+SPACE_SDKS = ("gradio", "docker", "static")
 LFS_THRESHOLD = 10 * 2**20
 LFS_SUFFIXES = (".parquet", ".arrow", ".safetensors", ".bin", ".pt", ".npy", ".zip", ".gz")
 
@@ -51,6 +52,7 @@ class Repo:
     repo_type: str
     repo_id: str
     private: bool
+    sdk: str | None = None  # a Space's SDK (gradio, docker, static), given when it is created
     commits: list[Commit] = field(default_factory=list)
     branches: dict[str, str] = field(default_factory=dict)  # branch name -> sha of its newest commit
 
@@ -145,12 +147,14 @@ class LocalHub:
             raise HubError(404, "RevisionNotFound", f"Revision {revision} not found")
         return commit
 
-    def create_repo(self, repo_type: str, repo_id: str, private: bool) -> None:
+    def create_repo(self, repo_type: str, repo_id: str, private: bool, sdk: str | None = None) -> None:
         with self.lock:
             if (repo_type, repo_id) in self.repos:
                 # The real Hub's 409 carries the repo URL, which `create_repo(exist_ok=True)` returns.
                 raise HubError(409, "", "You already created this repo", url=self.repo_url(repo_type, repo_id))
-            repo = Repo(repo_type, repo_id, private)
+            if repo_type == "space" and sdk not in SPACE_SDKS:  # as the Hub, which runs a Space with its SDK
+                raise HubError(400, "", f"A Space needs an sdk, one of {', '.join(SPACE_SDKS)}; got {sdk!r}")
+            repo = Repo(repo_type, repo_id, private, sdk)
             initial = Commit(hashlib.sha1(f"{repo_type}/{repo_id}".encode()).hexdigest(), "initial commit", {})
             repo.commits.append(initial)
             repo.branches["main"] = initial.sha
@@ -331,8 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo_type = payload.get("type") or "model"
         repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
         self.hub.create_repo(
-            repo_type, repo_id, payload.get("visibility") == "private" or bool(payload.get("private"))
-        )
+            repo_type, repo_id, payload.get("visibility") == "private" or bool(payload.get("private")),
+            payload.get("sdk"),
+        )  # fmt: skip
         self._json({"url": self.hub.repo_url(repo_type, repo_id), "name": repo_id})
 
     def validate_yaml(self) -> None:
