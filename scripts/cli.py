@@ -20,6 +20,7 @@ SUB_COMMANDS = {
     "solve": ("solve", "solve one Sudoku, maze or ARC grid given as text (--png draws it, --segments each step)"),
     "show": ("show", "print or draw rows of a puzzle dataset, decoded (--png)"),
     "convert": ("convert_official_checkpoint", "convert the authors' checkpoint into a Hub-ready model folder"),
+    "app": ("app", "serve a web page that solves puzzles with a model, or write it as a Hugging Face Space"),
     "demo": ("demo", "build 4x4 Sudoku, train a small HRM on the CPU, evaluate, save and reload it"),
     "bench": ("bench", "benchmarks: `hrm bench step|train|segment|data|sampler|cli|families` (timings, memory)"),
 }
