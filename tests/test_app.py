@@ -1,0 +1,298 @@
+"""`hrm app`: the web app's solving (no browser), the Space it exports and pushes, the missing-extra line, and the page
+itself served by a real `hrm app` process and driven in headless Chromium.
+
+The model is the small trained 4x4 Sudoku model of the fixtures; the puzzles below are ones it solves (or, at K=1,
+does not: test-time scaling with `rules` then does).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import runpy
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from hrm_hf.app import page as page_module
+from hrm_hf.app.page import answer_fields, random_fields, solve_fields
+from hrm_hf.app.solving import load_solver
+from hrm_hf.app.space import export_space
+from hrm_hf.scripts import cli
+from hrm_hf.tokenization_hrm import SUDOKU
+from tests.helpers import FIXTURES, build_tiny_data
+
+
+MODEL = FIXTURES / "tts" / "sudoku4-model"
+PUZZLE, SOLUTION = "12.434.22143.321", "1234341221434321"  # solved as it is, in one segment
+HARD, HARD_SOLUTION = "341...4342.1.3.4", "3412214342311324"  # wrong at K=1; K=8 with `rules` solves it
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium's own connections are refused by a closed network and it stalls.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SERVER_START_S = 120  # `hrm app` imports torch, transformers and gradio and loads the model before it answers
+
+
+@pytest.fixture(scope="module")
+def solver():
+    return load_solver(str(MODEL))
+
+
+def hrm(argv: list[str], capsys) -> tuple[int, str, str]:
+    """`hrm argv` in this process: exit code, stdout, stderr."""
+    try:
+        cli.main(argv)
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cells(grid_text: str) -> str:
+    """The digits of an answer as `hrm solve` prints it (with box separators)."""
+    return "".join(ch for ch in grid_text if ch.isdigit())
+
+
+# ---------------------------------------------------------------- solving, without a browser
+
+
+def test_a_puzzle_the_model_solves_shows_its_grid_pictures_and_rule_check(solver):
+    answer = solver.solve("sudoku", PUZZLE)
+    assert cells(answer.text) == SOLUTION and answer.follows_rules and answer.votes is None
+    assert answer.segments == 1 and 0.5 < answer.halt_confidence < 1
+    # The pictures `hrm solve --png` and `--segments` draw: puzzle and answer; puzzle and one panel per segment.
+    assert answer.picture.width > answer.picture.height
+    assert answer.segments_picture.width > answer.picture.width
+    status, text, _, _, segments, confidence, rules = answer_fields(answer)
+    assert (status, segments, rules) == ("solved", "1", "yes") and confidence == f"{answer.halt_confidence:.3f}"
+
+
+def test_a_wrong_answer_says_which_rule_it_breaks(solver):
+    answer = solver.solve("sudoku", HARD)
+    assert not answer.follows_rules and "row 2 repeats a digit" in answer.problem
+    status, *_, rules = answer_fields(answer)
+    assert status.startswith("not solved") and rules.startswith("no: ")
+
+
+def test_test_time_scaling_with_rules_solves_what_one_try_does_not(solver):
+    answer = solver.solve("sudoku", HARD, tta=8, select="rules")
+    assert cells(answer.text) == HARD_SOLUTION and answer.follows_rules
+    assert answer.votes >= 1 and answer.segments > 8  # eight copies, each at least one segment
+
+
+@pytest.mark.parametrize(
+    ("type_name", "text", "message"),
+    [
+        ("sudoku", "12.4", "error: sudoku must have 16 cells, got 4 in '12.4'."),
+        ("sudoku", "11" + "." * 14, "error: sudoku clues clash: row 1 has the clue 1 twice."),
+        ("sudoku", "12.434.22143.32x", "error: sudoku may hold only '.01234', got 'x'."),
+        ("maze", PUZZLE, f"error: puzzle type maze chosen, but the model {MODEL} is for sudoku."),
+        ("arc", "[[1]]", f"error: puzzle type arc chosen, but the model {MODEL} is for sudoku."),
+    ],
+)
+def test_bad_input_is_one_line_on_the_page(solver, type_name, text, message):
+    status, text_out, picture, formed, segments, confidence, rules = solve_fields(
+        solver, type_name, text, 0, 1, "vote"
+    )
+    assert status.startswith(message) and "\n" not in status
+    assert (text_out, picture, formed, segments, confidence, rules) == ("", None, None, "", "", "")
+
+
+def test_a_bad_test_time_setting_is_one_line(solver):
+    status = solve_fields(solver, "sudoku", PUZZLE, 0, 4, "majority")[0]
+    assert status == "error: select must be one of ('vote', 'rules'), got 'majority'."
+
+
+def test_random_held_out_puzzles_come_from_the_test_split(tmp_path):
+    data = build_tiny_data(tmp_path / "data")
+    with_data = load_solver(str(MODEL), dataset=str(data))
+    text, identifier, status = random_fields(with_data, np.random.default_rng(0))
+    assert len(text) == 16 and identifier == 0 and status == "a held-out puzzle: press Solve"
+    assert SUDOKU.encode(text, 16) is not None and with_data.solve("sudoku", text).segments >= 1
+
+
+def test_random_without_a_dataset_says_how_to_give_one(solver):
+    status = random_fields(solver, np.random.default_rng(0))[2]
+    assert status == "error: no held-out puzzles: start the app with --dataset FOLDER_OR_REPO to draw them."
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_help_lists_every_option_with_its_default_without_loading_gradio():
+    code = (
+        "import sys\nfrom hrm_hf.scripts import cli\n"
+        "try:\n    cli.main(['app', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('gradio' in sys.modules, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("False False"), done.stderr[-2000:]
+    for option in ("--model", "--dataset", "--export", "--push-to-hub", "--private", "--revision"):
+        assert option in done.stdout
+    assert "(default: 127.0.0.1)" in done.stdout and "(default: 7860)" in done.stdout
+
+
+def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
+    for argv in (["app", "--model", str(MODEL)], ["app", "--model", str(MODEL), "--export", "space"]):
+        code, out, err = hrm(argv, capsys)
+        assert code == 2 and err == 'error: hrm app needs Gradio, an optional extra: pip install "hrm-hf[app]"\n'
+
+
+# ---------------------------------------------------------------- the Space
+
+
+def front_matter(readme: str) -> dict:
+    """The YAML header of a README (between the first two `---` lines)."""
+    assert readme.startswith("---\n")
+    return yaml.safe_load(readme.split("---\n")[1])
+
+
+def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, monkeypatch, capsys):
+    import gradio
+
+    from hrm_hf.app import space
+
+    code, out, err = hrm(["app", "--model", str(MODEL), "--export", str(tmp_path / "space")], capsys)
+    assert code == 0, err
+    folder = tmp_path / "space"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "README.md", "app.py", "model", "model/config.json", "model/model.safetensors", "requirements.txt",
+    ]  # fmt: skip
+    assert (folder / "model" / "model.safetensors").read_bytes() == (MODEL / "model.safetensors").read_bytes()
+    header = front_matter((folder / "README.md").read_text())
+    assert header == {
+        "title": "HRM puzzle solver", "emoji": "🧩", "colorFrom": "blue", "colorTo": "green", "sdk": "gradio",
+        "sdk_version": gradio.__version__, "app_file": "app.py", "pinned": False, "license": "apache-2.0",
+    }  # fmt: skip
+    from importlib.metadata import version
+
+    requirement = [line for line in (folder / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
+    assert requirement == [f"hrm-hf[app]=={version('hrm-hf')}"]
+    # The Space's app.py serves the model copied beside it, on the host and port the Space gives.
+    served = []
+    monkeypatch.setattr(page_module, "serve", lambda *args, **kwargs: served.append((args, kwargs)))
+    ast.parse((folder / "app.py").read_text())
+    runpy.run_path(str(folder / "app.py"))
+    assert served == [((str(folder / space.SPACE_MODEL_FOLDER),), {"dataset": None, "host": None, "port": None})]
+
+
+def test_export_to_a_folder_that_holds_files_is_refused_and_leaves_it_alone(tmp_path, capsys):
+    folder = tmp_path / "space"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("keep")
+    code, out, err = hrm(["app", "--model", str(MODEL), "--export", str(folder)], capsys)
+    assert code == 1 and err == f"error: --export: {str(folder)!r} is not an empty folder; choose another one.\n"
+    assert [p.name for p in folder.iterdir()] == ["mine.txt"]
+
+
+def test_export_refuses_a_local_dataset_a_space_cannot_read(tmp_path, capsys):
+    code, out, err = hrm(
+        ["app", "--model", str(MODEL), "--dataset", str(tmp_path), "--export", str(tmp_path / "space")], capsys
+    )
+    assert code == 1 and err.startswith(f"error: --dataset {tmp_path}: a Space reads held-out puzzles from a Hub")
+    assert not (tmp_path / "space").exists()
+
+
+def test_push_to_hub_creates_a_gradio_space_with_the_exported_files(local_hub, solver, tmp_path, capsys):
+    from huggingface_hub import snapshot_download
+
+    code, out, err = hrm(["app", "--model", str(MODEL), "--push-to-hub", "tester/solver"], capsys)
+    assert code == 0, err
+    assert out.startswith("Pushed the Space to tester/solver: ")
+    assert local_hub.hub.repos[("space", "tester/solver")].sdk == "gradio"
+    pushed = Path(snapshot_download("tester/solver", repo_type="space"))
+    exported = export_space(solver, tmp_path / "space")
+    files = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
+    assert sorted(p.relative_to(pushed).as_posix() for p in pushed.rglob("*") if p.is_file()) == files
+    for name in files:
+        assert (pushed / name).read_bytes() == (exported / name).read_bytes(), name
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_served(url: str, server: subprocess.Popen, log: Path) -> None:
+    """Return once `url` answers; fail with the server's output when it exits or takes too long."""
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"hrm app exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"hrm app did not answer at {url} within {SERVER_START_S}s:\n{log.read_text()[-3000:]}")
+
+
+def require_browser():
+    """Playwright's sync API, or a skip saying how to get Chromium; with HRM_REQUIRE_BROWSER=1 (CI) a failure."""
+    problem = None
+    if not CHROMIUM.is_file():
+        problem = f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (Debian)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = 'no playwright: pip install -e ".[dev]"'
+    if problem:
+        if os.environ.get("HRM_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"HRM_REQUIRE_BROWSER=1, but {problem}")
+        pytest.skip(f"the browser test needs {problem}")
+    return sync_playwright
+
+
+def test_the_page_solves_a_typed_puzzle_and_words_a_bad_one_in_a_real_browser(tmp_path):
+    sync_playwright = require_browser()
+    port, log = free_port(), tmp_path / "server.log"
+    command = [sys.executable, "-m", "hrm_hf.scripts", "app", "--model", str(MODEL), "--port", str(port)]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    user_folder = tmp_path / "user"  # a user's empty folder: the app writes nothing there
+    user_folder.mkdir()
+    with open(log, "w") as output:
+        server = subprocess.Popen(command, cwd=user_folder, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_served(f"http://127.0.0.1:{port}/", server, log)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/")
+            status = page.locator("#status textarea")
+            page.locator("#puzzle textarea").fill(PUZZLE)
+            page.locator("#solve").click()
+            page.wait_for_function("document.querySelector('#status textarea').value !== ''", timeout=60_000)
+            assert status.input_value() == "solved"
+            assert cells(page.locator("#answer textarea").input_value()) == SOLUTION
+            assert page.locator("#rules textarea").input_value() == "yes"
+            assert page.locator("#segments textarea").input_value() == "1"
+            assert page.locator("#picture img").count() == 1 and page.locator("#formed img").count() == 1
+            page.screenshot(path=tmp_path / "app.png", full_page=True)
+            page.locator("#puzzle textarea").fill("12.4")
+            page.locator("#solve").click()
+            page.wait_for_function(
+                "document.querySelector('#status textarea').value.startsWith('error')", timeout=60_000
+            )
+            assert status.input_value() == "error: sudoku must have 16 cells, got 4 in '12.4'."
+            assert page.locator("#answer textarea").input_value() == ""
+            browser.close()
+        assert (tmp_path / "app.png").stat().st_size > 10_000
+        assert not any(user_folder.iterdir())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
