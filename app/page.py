@@ -126,12 +126,12 @@ def build_page(solver: PuzzleSolver, seed: int | None = None) -> gradio.Blocks:
                     rules = gr.Textbox(label="follows the rules", interactive=False, elem_id="rules")
                 # Captions above the pictures: Gradio's own label would cover their titles.
                 gr.Markdown("**puzzle and answer**")
-                picture = gr.Image(format="png", interactive=False, show_label=False, elem_id="picture")
+                picture = gr.Image(format="png", interactive=False, show_label=False, buttons=[], elem_id="picture")
                 gr.Markdown(
                     "**the answer after each segment** (the puzzle as given; orange: cells the segment changed, "
                     "green: where adaptive halting stops)"
                 )
-                formed = gr.Image(format="png", interactive=False, show_label=False, elem_id="formed")
+                formed = gr.Image(format="png", interactive=False, show_label=False, buttons=[], elem_id="formed")
         outputs = [status, answer, picture, formed, segments, confidence, rules]
         go.click(lambda *inputs: solve_fields(solver, *inputs), [kind, text, identifier, tta, select], outputs)
         draw.click(lambda: random_fields(solver, rng), [], [text, identifier, status])
