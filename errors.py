@@ -1,10 +1,17 @@
 """How every layer words an error it passes on: one line, whatever the library that raised it wrote; `hrm` prints it
-as `error_line` words it, and so does the web app."""
+as `error_line` words it, and so does the web app, unless `HRM_DEBUG` asks for the traceback."""
+
+import os
 
 
 def one_line_message(error: BaseException) -> str:
     """An error's message on one line (other libraries' messages may span several), or its type when it has none."""
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+
+
+def debug() -> bool:
+    """Whether `HRM_DEBUG` asks for tracebacks: any value but empty, `0`, `false`, `no` or `off`."""
+    return os.environ.get("HRM_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 # The longest error line `hrm` prints: another library's message may quote a whole file or tensor.

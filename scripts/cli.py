@@ -6,10 +6,9 @@ The sub-command's module is imported only once it is chosen, so `hrm --help` sta
 
 import argparse
 import importlib
-import os
 import sys
 
-from ..errors import error_line
+from ..errors import debug, error_line
 
 
 # sub-command: (module under hrm_hf.scripts, one-line description)
@@ -50,11 +49,6 @@ def usage() -> str:
         "HRM_DEBUG=1 shows their traceback.\n"
         "Several processes: accelerate launch [accelerate options] -m hrm_hf.scripts train [options]\n"
     )
-
-
-def debug() -> bool:
-    """Whether `HRM_DEBUG` asks for tracebacks: any value but empty, `0`, `false`, `no` or `off`."""
-    return os.environ.get("HRM_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,6 +25,7 @@ from hrm_hf.app import page as page_module
 from hrm_hf.app.page import answer_fields, random_fields, solve_fields
 from hrm_hf.app.solving import load_solver
 from hrm_hf.app.space import export_space
+from hrm_hf.hub import push_folder
 from hrm_hf.scripts import cli
 from hrm_hf.tokenization_hrm import SUDOKU
 from tests.helpers import FIXTURES, build_tiny_data
@@ -142,11 +143,12 @@ def test_help_lists_every_option_with_its_default_without_loading_gradio():
     assert "(default: 127.0.0.1)" in done.stdout and "(default: 7860)" in done.stdout
 
 
-def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
+def test_without_gradio_the_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
-    for argv in (["app", "--model", str(MODEL)], ["app", "--model", str(MODEL), "--export", "space"]):
+    for argv in (["app", "--model", str(MODEL)], ["app", "--model", str(MODEL), "--export", str(tmp_path / "space")]):
         code, out, err = hrm(argv, capsys)
         assert code == 2 and err == 'error: hrm app needs Gradio, an optional extra: pip install "hrm-hf[app]"\n'
+    assert not (tmp_path / "space").exists()
 
 
 # ---------------------------------------------------------------- the Space
@@ -202,6 +204,22 @@ def test_export_refuses_a_local_dataset_a_space_cannot_read(tmp_path, capsys):
     )
     assert code == 1 and err.startswith(f"error: --dataset {tmp_path}: a Space reads held-out puzzles from a Hub")
     assert not (tmp_path / "space").exists()
+
+
+def test_a_space_of_a_hub_model_names_it_at_the_exported_commit(local_hub, tmp_path, capsys):
+    from huggingface_hub import HfApi
+
+    push_folder(MODEL, "tester/sudoku4")
+    commit = HfApi().model_info("tester/sudoku4").sha
+    code, out, err = hrm(["app", "--model", "tester/sudoku4", "--export", str(tmp_path / "space")], capsys)
+    assert code == 0, err
+    folder = tmp_path / "space"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "app.py", "requirements.txt"]  # no copy
+    assert (
+        f"serve('tester/sudoku4', revision='{commit}', dataset=None, host=None, port=None)"
+        in (folder / "app.py").read_text()
+    )
+    assert front_matter((folder / "README.md").read_text())["models"] == ["tester/sudoku4"]
 
 
 def test_push_to_hub_creates_a_gradio_space_with_the_exported_files(local_hub, solver, tmp_path, capsys):
