@@ -187,16 +187,19 @@ def claim_folder(
 ) -> Claim:
     """Claim `folder` (made if missing) for this run: an exclusive lock and a marker naming the run.
 
-    Raises `FolderInUseError` when another run holds it (naming that run), `NotADirectoryError` when it is a file,
-    and with `empty=True` `FileExistsError` when it holds anything. A folder this process already holds is shared
-    (nested claims). Used as a context manager, an exception leaving the block runs `undo()` when `undo_on_error`.
-    Messages start with `option`, the field or option the folder was given as.
+    Raises `FolderInUseError` when another run holds it (naming that run), `NotADirectoryError` when it (or a folder
+    above it) is a file, and with `empty=True` `FileExistsError` when it holds anything. A folder this process already
+    holds is shared (nested claims). Used as a context manager, an exception leaving the block runs `undo()` when
+    `undo_on_error`. Messages start with `option`, the field or option the folder was given as.
     """
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{option}: {str(folder)!r} is a file, not a folder.")
     if path.is_symlink() and not path.exists():
         raise NotADirectoryError(f"{option}: {str(folder)!r} is a link to nothing; remove it or choose another.")
+    above = next((parent for parent in path.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():  # mkdir would say only "File exists" of a folder it cannot make
+        raise NotADirectoryError(f"{option}: {str(folder)!r} lies inside {str(above)!r}, a file, not a folder.")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         path.mkdir()
