@@ -6,6 +6,7 @@ Gradio is imported here only, when a page is built: `hrm --help` and `hrm app --
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -67,9 +68,11 @@ def solve_fields(
     solver: PuzzleSolver, type_name: str, text: str | None, identifier: float | None, tta: float, select: str
 ) -> tuple:
     """The page's outputs for the Solve button: the answer's (`answer_fields`), or the error's one line
-    (`error_fields`), never a traceback. Gradio gives numbers as floats and an empty box as None."""
+    (`error_fields`), never a traceback. Gradio gives numbers as floats and an empty box as None: a whole number goes
+    on as an int, any other (2.5, nan) as it is, for the pipeline's check to name it."""
     try:
-        identifier = None if identifier is None else int(identifier)
+        if identifier is not None and float(identifier).is_integer():
+            identifier = int(identifier)
         return answer_fields(solver.solve(type_name, text or "", int(tta), select, identifier))
     except Exception as error:  # noqa: BLE001 - the page shows every failure as its one line
         if debug():  # HRM_DEBUG=1: the traceback goes to the server's log, as `hrm` shows it
@@ -140,6 +143,22 @@ def build_page(solver: PuzzleSolver, seed: int | None = None) -> gradio.Blocks:
     return page
 
 
+class AddressError(OSError):
+    """The page cannot listen on the address asked for (a port in use, a host not of this machine)."""
+
+
+def check_address(host: str, port: int) -> None:
+    """A one-line `AddressError` naming `--host`/`--port` when the page cannot listen there, said before the model
+    loads; Gradio would say it after, pointing at its own `server_port` parameter."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Gradio binds: a closing socket is no hold
+            probe.bind(address)
+    except OSError as error:
+        raise AddressError(f"--host {host} --port {port}: cannot listen there: {error.strerror or error}.") from None
+
+
 def serve(
     model: str,
     *,
@@ -152,5 +171,7 @@ def serve(
     """Load the model (a folder or Hub repo id) and serve its page on `host:port` until interrupted; None leaves them
     to Gradio's environment variables (a Space's `GRADIO_SERVER_NAME`)."""
     import_gradio()  # before the model loads: a missing extra is said at once
+    if port is not None:
+        check_address(host or DEFAULT_HOST, port)
     solver = load_solver(model, revision, trust_remote_code, dataset)
     build_page(solver).launch(server_name=host, server_port=port, ssr_mode=False, footer_links=[], css=GRID_CSS)
