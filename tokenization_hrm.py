@@ -613,6 +613,7 @@ class Maze(PuzzleType):
         return decode_maze(tokens)
 
     def parse_text(self, text: str) -> str:
+        text = text.replace("\r\n", "\n")  # a file or paste from Windows
         if "\n" not in text:  # one line is no maze: most likely a mistyped file name
             raise PuzzleInputError(f"maze must be a file or {MAZE_SIDE} lines of text, got no file {excerpt(text)}.")
         return text
@@ -680,7 +681,7 @@ class Arc(PuzzleType):
     def parse_text(self, text: str) -> list:
         try:
             return json.loads(text)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:  # thousands of nested brackets recurse too deep
             raise PuzzleInputError(
                 f"arc must be a JSON file or grid such as [[0, 1], [1, 0]], got {excerpt(text)}: {error}"
             ) from None
