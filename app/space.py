@@ -8,6 +8,7 @@ a `--dataset` for held-out puzzles must be a Hub dataset repo.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -60,6 +61,9 @@ def readme_file(solver: PuzzleSolver) -> str:
         "sdk": SPACE_SDK,
         "sdk_version": import_gradio().__version__,
         "app_file": "app.py",
+        # A Space runs Python 3.10 unless told, below this package's requires-python: the exporter's works. Quoted,
+        # or YAML reads 3.10 as 3.1.
+        "python_version": f'"{sys.version_info.major}.{sys.version_info.minor}"',
         "pinned": "false",
         "license": LICENSE,
     }

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"Wrote the Space to {export_space(solver, args.export, args.dataset)}")
             return
         url = push_space(solver, args.push_to_hub, args.export, args.dataset, args.private)
+    if args.export is not None:
+        print(f"Wrote the Space to {args.export}")
     print(f"Pushed the Space to {args.push_to_hub}: {url}")
 
 

@@ -176,6 +176,7 @@ def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, monkeypatc
     assert header == {
         "title": "HRM puzzle solver", "emoji": "🧩", "colorFrom": "blue", "colorTo": "green", "sdk": "gradio",
         "sdk_version": gradio.__version__, "app_file": "app.py", "pinned": False, "license": "apache-2.0",
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
     }  # fmt: skip
     from importlib.metadata import version
 
