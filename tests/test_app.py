@@ -28,7 +28,8 @@ from hrm_hf.app.space import export_space
 from hrm_hf.hub import push_folder
 from hrm_hf.scripts import cli
 from hrm_hf.tokenization_hrm import SUDOKU
-from tests.helpers import FIXTURES, build_tiny_data
+from tests.helpers import FIXTURES, MAZE, build_arc_fixture, build_tiny_data, tiny_model_folder
+from tests.helpers import SUDOKU as SUDOKU_9X9
 
 
 MODEL = FIXTURES / "tts" / "sudoku4-model"
@@ -46,6 +47,26 @@ SERVER_START_S = 120  # `hrm app` imports torch, transformers and gradio and loa
 @pytest.fixture(scope="module")
 def solver():
     return load_solver(str(MODEL))
+
+
+@pytest.fixture(scope="module")
+def solvers(solver, tmp_path_factory):
+    """A solver of each puzzle type the page takes: the trained 4x4 Sudoku model (no puzzle embeddings), and tiny
+    random maze and ARC models (17 puzzle identifiers, as the ARC fixture's dataset) with held-out puzzles."""
+    from hrm_hf.data.maze import build_maze_dataset
+    from hrm_hf.data.maze_generator import generate_mazes
+
+    folder = tmp_path_factory.mktemp("app-models")
+    mazes = generate_mazes(4, seed=0, progress=False)
+    build_maze_dataset(mazes[:2], mazes[2:], output_dir=folder / "maze-data")
+    build_arc_fixture(folder / "arc-data")
+    tiny_model_folder(folder / "maze", seq_len=900, vocab_size=6, halt_max_steps=2)
+    tiny_model_folder(folder / "arc", seq_len=900, vocab_size=12, num_puzzle_identifiers=17, halt_max_steps=2)
+    return {
+        "sudoku": solver,
+        "maze": load_solver(str(folder / "maze"), dataset=str(folder / "maze-data")),
+        "arc": load_solver(str(folder / "arc"), dataset=str(folder / "arc-data")),
+    }
 
 
 def hrm(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -91,21 +112,54 @@ def test_test_time_scaling_with_rules_solves_what_one_try_does_not(solver):
     assert answer.votes >= 1 and answer.segments > 8  # eight copies, each at least one segment
 
 
+def short_id(value) -> str | None:
+    """A test id for a long puzzle: its first characters and length (pytest would spell out 100,000 characters)."""
+    return f"{value[:12]}...({len(value)})" if isinstance(value, str) and len(value) > 40 else None
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # deeper than json's recursion
+TALL_GRID = "[" + "[1]," * 30 + "[1]]"  # 31 rows
+ONE = (0, 1, "vote")  # the page's defaults: identifier 0 (the blank puzzle's), one try
+NOT_JSON = "error: arc must be a JSON file or grid such as [[0, 1], [1, 0]], got"
+
+
 @pytest.mark.parametrize(
-    ("type_name", "text", "message"),
+    ("model", "type_name", "text", "settings", "message"),
     [
-        ("sudoku", "12.4", "error: sudoku must have 16 cells, got 4 in '12.4'."),
-        ("sudoku", "11" + "." * 14, "error: sudoku clues clash: row 1 has the clue 1 twice."),
-        ("sudoku", "12.434.22143.32x", "error: sudoku may hold only '.01234', got 'x'."),
-        ("maze", PUZZLE, f"error: puzzle type maze chosen, but the model {MODEL} is for sudoku."),
-        ("arc", "[[1]]", f"error: puzzle type arc chosen, but the model {MODEL} is for sudoku."),
+        ("sudoku", "sudoku", "12.4", ONE, "error: sudoku must have 16 cells, got 4 in '12.4'."),
+        ("sudoku", "sudoku", "", ONE, "error: sudoku must have 16 cells, got 0 in ''."),
+        ("sudoku", "sudoku", " \n\t ", ONE, "error: sudoku must have 16 cells, got 0 in ' \\n\\t '."),
+        ("sudoku", "sudoku", SUDOKU_9X9, ONE, f"error: sudoku must have 16 cells, got 81 in '{SUDOKU_9X9[:40]}"),
+        ("sudoku", "sudoku", "1" * 100_000, ONE, "error: sudoku must have 16 cells, got 100000 in '1111"),
+        ("sudoku", "sudoku", "12.4\udcff34.22143.321", ONE, "error: sudoku must have 16 cells, got 17 in '12.4\\udcff"),
+        ("sudoku", "sudoku", "11" + "." * 14, ONE, "error: sudoku clues clash: row 1 has the clue 1 twice."),
+        ("sudoku", "sudoku", "52.434.22143.321", ONE, "error: sudoku may hold only '.01234', got '5'."),
+        ("sudoku", "sudoku", "12.434.22143.32x", ONE, "error: sudoku may hold only '.01234', got 'x'."),
+        # The Sudoku model has no puzzle embeddings: the blank puzzle's identifier 0 is its only one.
+        ("sudoku", "sudoku", PUZZLE, (1, 1, "vote"), "error: puzzle_identifier must lie in [0, 1), got 1."),
+        ("sudoku", "sudoku", PUZZLE, (-1, 1, "vote"), "error: puzzle_identifier must lie in [0, 1), got -1."),
+        ("sudoku", "maze", PUZZLE, ONE, f"error: puzzle type maze chosen, but the model {MODEL} is for sudoku."),
+        ("sudoku", "arc", "[[1]]", ONE, f"error: puzzle type arc chosen, but the model {MODEL} is for sudoku."),
+        ("maze", "maze", "#" * 100_000, ONE, "error: maze must be a file or 30 lines of text, got no file '###"),
+        ("maze", "maze", MAZE, (1, 1, "vote"), "error: puzzle_identifier must lie in [0, 1), got 1."),
+        ("arc", "arc", "[[1]]", (17, 1, "vote"), "error: puzzle_identifier must lie in [0, 17), got 17."),
+        ("arc", "arc", "[[1]]", (-1, 1, "vote"), "error: puzzle_identifier must lie in [0, 17), got -1."),
+        ("arc", "arc", "[[1]]", (2.5, 1, "vote"), "error: puzzle_identifier must lie in [0, 17), got 2.5."),
+        ("arc", "arc", "[[1]]", (float("nan"), 1, "vote"), "error: puzzle_identifier must lie in [0, 17), got nan."),
+        ("arc", "arc", "[[1]]", (float("inf"), 1, "vote"), "error: puzzle_identifier must lie in [0, 17), got inf."),
+        ("arc", "arc", "[[1]]", (0, 16, "rules"), "error: tta must be 1 for arc: each augmented arc puzzle has its"),
+        ("arc", "arc", TALL_GRID, ONE, "error: ARC grid must be 2-D with sides 1..30, got shape [31, 1]."),
+        ("arc", "arc", "hello", ONE, f"{NOT_JSON} 'hello': Expecting value"),
+        ("arc", "arc", DEEP_JSON, ONE, f"{NOT_JSON} '[[[["),
     ],
-)
-def test_bad_input_is_one_line_on_the_page(solver, type_name, text, message):
+    ids=short_id,
+)  # fmt: skip
+def test_bad_input_is_one_line_on_the_page(solvers, monkeypatch, model, type_name, text, settings, message):
+    monkeypatch.delenv("HRM_DEBUG", raising=False)  # with it, the page raises for the traceback
     status, text_out, picture, formed, segments, confidence, rules = solve_fields(
-        solver, type_name, text, 0, 1, "vote"
+        solvers[model], type_name, text, *settings
     )
-    assert status.startswith(message) and "\n" not in status
+    assert status.startswith(message) and "\n" not in status and "unexpected" not in status, status
     assert (text_out, picture, formed, segments, confidence, rules) == ("", None, None, "", "", "")
 
 
@@ -120,6 +174,23 @@ def test_random_held_out_puzzles_come_from_the_test_split(tmp_path):
     text, identifier, status = random_fields(with_data, np.random.default_rng(0))
     assert len(text) == 16 and identifier == 0 and status == "a held-out puzzle: press Solve"
     assert SUDOKU.encode(text, 16) is not None and with_data.solve("sudoku", text).segments >= 1
+
+
+@pytest.mark.parametrize("type_name", ["maze", "arc"])
+def test_a_held_out_maze_or_arc_puzzle_goes_back_through_the_page(solvers, type_name):
+    text, identifier, status = random_fields(solvers[type_name], np.random.default_rng(0))
+    assert status == "a held-out puzzle: press Solve"
+    # The text the puzzle box gets is what the type reads: 30 maze lines, an ARC JSON grid.
+    assert text.count("\n") == 29 if type_name == "maze" else text.startswith("[[")
+    status, answer, picture, formed, segments, *_ = solve_fields(
+        solvers[type_name], type_name, text, identifier, 1, "vote"
+    )
+    assert not status.startswith("error") and answer and picture and formed and int(segments) >= 1, status
+
+
+def test_a_maze_with_windows_line_ends_reads_as_with_unix_ones(solvers):
+    windows = solvers["maze"].solve("maze", MAZE.replace("\n", "\r\n"))
+    assert windows.text == solvers["maze"].solve("maze", MAZE).text
 
 
 def test_random_without_a_dataset_says_how_to_give_one(solver):
