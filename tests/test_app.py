@@ -261,13 +261,52 @@ def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, monkeypatc
     assert served == [((str(folder / space.SPACE_MODEL_FOLDER),), {"dataset": None, "host": None, "port": None})]
 
 
-def test_export_to_a_folder_that_holds_files_is_refused_and_leaves_it_alone(tmp_path, capsys):
-    folder = tmp_path / "space"
-    folder.mkdir()
-    (folder / "mine.txt").write_text("keep")
+def folder_with_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "space").mkdir()
+    (tmp_path / "space" / "mine.txt").write_text("keep")
+    return tmp_path / "space"
+
+
+def a_file(tmp_path: Path) -> Path:
+    (tmp_path / "space").write_text("keep")
+    return tmp_path / "space"
+
+
+def inside_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("keep")
+    return tmp_path / "file" / "space"
+
+
+def link_to_nothing(tmp_path: Path) -> Path:
+    (tmp_path / "space").symlink_to(tmp_path / "nowhere")
+    return tmp_path / "space"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (folder_with_a_file, "--export: '{folder}' is not an empty folder; choose another one."),
+        (a_file, "--export: '{folder}' is a file, not a folder."),
+        (inside_a_file, "--export: '{folder}' lies inside '{folder.parent}', a file, not a folder."),
+        (link_to_nothing, "--export: '{folder}' is a link to nothing; remove it or choose another."),
+    ],
+)
+def test_export_to_what_is_no_empty_folder_is_one_line_and_leaves_it_alone(tmp_path, capsys, make, message):
+    folder = make(tmp_path)
+    before = sorted((p.as_posix(), p.is_symlink()) for p in tmp_path.rglob("*"))
     code, out, err = hrm(["app", "--model", str(MODEL), "--export", str(folder)], capsys)
-    assert code == 1 and err == f"error: --export: {str(folder)!r} is not an empty folder; choose another one.\n"
-    assert [p.name for p in folder.iterdir()] == ["mine.txt"]
+    assert (code, err) == (1, f"error: {message.format(folder=folder)}\n")
+    assert sorted((p.as_posix(), p.is_symlink()) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch, capsys):
+    monkeypatch.setattr(page_module, "load_solver", lambda *args: pytest.fail("the model loaded"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = hrm(["app", "--model", str(MODEL), "--port", str(port)], capsys)
+    assert (code, err) == (1, f"error: --host 127.0.0.1 --port {port}: cannot listen there: Address already in use.\n")
 
 
 def test_export_refuses_a_local_dataset_a_space_cannot_read(tmp_path, capsys):
@@ -294,19 +333,34 @@ def test_a_space_of_a_hub_model_names_it_at_the_exported_commit(local_hub, tmp_p
     assert front_matter((folder / "README.md").read_text())["models"] == ["tester/sudoku4"]
 
 
-def test_push_to_hub_creates_a_gradio_space_with_the_exported_files(local_hub, solver, tmp_path, capsys):
+@pytest.mark.parametrize("export", [False, True], ids=["temporary folder", "--export too"])
+def test_push_to_hub_creates_a_gradio_space_with_the_exported_files(local_hub, solver, tmp_path, capsys, export):
     from huggingface_hub import snapshot_download
 
-    code, out, err = hrm(["app", "--model", str(MODEL), "--push-to-hub", "tester/solver"], capsys)
+    exported = tmp_path / "exported"
+    code, out, err = hrm(
+        ["app", "--model", str(MODEL), "--push-to-hub", "tester/solver", *(["--export", str(exported)] * export)],
+        capsys,
+    )
     assert code == 0, err
-    assert out.startswith("Pushed the Space to tester/solver: ")
+    assert out.startswith(f"Wrote the Space to {exported}\n" * export + "Pushed the Space to tester/solver: ")
     assert local_hub.hub.repos[("space", "tester/solver")].sdk == "gradio"
     pushed = Path(snapshot_download("tester/solver", repo_type="space"))
-    exported = export_space(solver, tmp_path / "space")
+    if not export:
+        export_space(solver, exported)
     files = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
     assert sorted(p.relative_to(pushed).as_posix() for p in pushed.rglob("*") if p.is_file()) == files
     for name in files:
         assert (pushed / name).read_bytes() == (exported / name).read_bytes(), name
+
+
+def test_a_refused_push_is_one_line_and_leaves_no_export(local_hub, tmp_path, capsys):
+    local_hub.hub.fail_next(403, count=5)
+    argv = ["app", "--model", str(MODEL), "--export", str(tmp_path / "space"), "--push-to-hub", "tester/solver"]
+    code, out, err = hrm(argv, capsys)
+    line = err.splitlines()[-1]  # after the model's loading bar
+    assert code == 1 and line.startswith("error: Push of ") and "HTTP 403" in line and err.count("error:") == 1
+    assert not (tmp_path / "space").exists() and ("space", "tester/solver") not in local_hub.hub.repos
 
 
 # ---------------------------------------------------------------- the page in a real browser
