@@ -7,9 +7,7 @@ does not: test-time scaling with `rules` then does).
 
 from __future__ import annotations
 
-import ast
 import os
-import runpy
 import socket
 import subprocess
 import sys
@@ -231,7 +229,7 @@ def front_matter(readme: str) -> dict:
     return yaml.safe_load(readme.split("---\n")[1])
 
 
-def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, monkeypatch, capsys):
+def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, capsys):
     import gradio
 
     from hrm_hf.app import space
@@ -253,12 +251,18 @@ def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, monkeypatc
 
     requirement = [line for line in (folder / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
     assert requirement == [f"hrm-hf[app]=={version('hrm-hf')}"]
-    # The Space's app.py serves the model copied beside it, on the host and port the Space gives.
-    served = []
-    monkeypatch.setattr(page_module, "serve", lambda *args, **kwargs: served.append((args, kwargs)))
-    ast.parse((folder / "app.py").read_text())
-    runpy.run_path(str(folder / "app.py"))
-    assert served == [((str(folder / space.SPACE_MODEL_FOLDER),), {"dataset": None, "host": None, "port": None})]
+    # `python app.py` in the Space's folder serves the model copied beside it, on the port the Space gives.
+    port, log = free_port(), tmp_path / "space.log"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    with open(log, "w") as output:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=output, stderr=output)
+    try:
+        wait_until_served(f"http://127.0.0.1:{port}/", server, log)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=10) as config:
+            assert f"Model `{folder / space.SPACE_MODEL_FOLDER}`" in config.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def folder_with_a_file(tmp_path: Path) -> Path:
@@ -407,6 +411,7 @@ def test_the_page_solves_a_typed_puzzle_and_words_a_bad_one_in_a_real_browser(tm
     port, log = free_port(), tmp_path / "server.log"
     command = [sys.executable, "-m", "hrm_hf.scripts", "app", "--model", str(MODEL), "--port", str(port)]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    env.pop("HRM_DEBUG", None)  # as a user runs it: errors are lines on the page, no traceback in the log
     user_folder = tmp_path / "user"  # a user's empty folder: the app writes nothing there
     user_folder.mkdir()
     with open(log, "w") as output:
@@ -437,6 +442,7 @@ def test_the_page_solves_a_typed_puzzle_and_words_a_bad_one_in_a_real_browser(tm
             browser.close()
         assert (tmp_path / "app.png").stat().st_size > 10_000
         assert not any(user_folder.iterdir())
+        assert "Traceback" not in log.read_text()
     finally:
         server.terminate()
         server.wait(timeout=30)
