@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from .folders import LOCK_NAME
-
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -275,7 +273,7 @@ def push_folder(
         prepare_repo(api, repo_id, private, revision, repo_type, space_sdk)
         info = api.upload_folder(
             folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, revision=revision,
-            commit_message=commit_message, ignore_patterns=[LOCK_NAME],  # a held folder's lock is no file of the repo
+            commit_message=commit_message,
         )  # fmt: skip
         return str(info)
 

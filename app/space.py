@@ -105,12 +105,15 @@ def export_space(solver: PuzzleSolver, folder: str | Path, dataset: str | None =
 def push_space(
     solver: PuzzleSolver, repo_id: str, folder: str | Path | None = None, dataset: str | None = None, private=False
 ) -> str:
-    """Push the Space of `solver`'s model to the Hub Space repo `repo_id` (created with its SDK), exported into
-    `folder`, or into a temporary folder when None; returns the commit URL."""
-    if folder is not None:
-        return push_folder(
-            export_space(solver, folder, dataset), repo_id, private=private, repo_type="space",
-            space_sdk=SPACE_SDK, commit_message="Upload the HRM puzzle solver",
-        )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="hrm-space-") as temporary:
-        return push_space(solver, repo_id, Path(temporary) / "space", dataset, private)
+    """Push the Space of `solver`'s model to the Hub Space repo `repo_id` (created with its SDK): the folder
+    `export_space` wrote, or, when None, one it writes (with `dataset`) into a temporary folder; returns the commit
+    URL."""
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="hrm-space-") as temporary:
+            return push_space(
+                solver, repo_id, export_space(solver, Path(temporary) / "space", dataset), private=private
+            )
+    return push_folder(
+        Path(folder), repo_id, private=private, repo_type="space", space_sdk=SPACE_SDK,
+        commit_message="Upload the HRM puzzle solver",
+    )  # fmt: skip

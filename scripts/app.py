@@ -73,13 +73,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.export is not None:  # claimed (a non-empty folder refused) before the model loads
             held.enter_context(claim_folder(args.export, "--export", empty=True, undo_on_error=True))
         solver = load_solver(args.model, args.revision, args.trust_remote_code)
-        if args.push_to_hub is None:
+        if args.export is not None:
             print(f"Wrote the Space to {export_space(solver, args.export, args.dataset)}")
-            return
+    # Pushed once the folder is released: a held folder holds its lock file, no file of the Space. A refused push
+    # leaves the export whole.
+    if args.push_to_hub is not None:
         url = push_space(solver, args.push_to_hub, args.export, args.dataset, args.private)
-    if args.export is not None:
-        print(f"Wrote the Space to {args.export}")
-    print(f"Pushed the Space to {args.push_to_hub}: {url}")
+        print(f"Pushed the Space to {args.push_to_hub}: {url}")
 
 
 if __name__ == "__main__":

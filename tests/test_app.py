@@ -358,13 +358,19 @@ def test_push_to_hub_creates_a_gradio_space_with_the_exported_files(local_hub, s
         assert (pushed / name).read_bytes() == (exported / name).read_bytes(), name
 
 
-def test_a_refused_push_is_one_line_and_leaves_no_export(local_hub, tmp_path, capsys):
+def test_a_refused_push_is_one_line_and_keeps_the_export_whole(local_hub, tmp_path, capsys):
     local_hub.hub.fail_next(403, count=5)
     argv = ["app", "--model", str(MODEL), "--export", str(tmp_path / "space"), "--push-to-hub", "tester/solver"]
     code, out, err = hrm(argv, capsys)
     line = err.splitlines()[-1]  # after the model's loading bar
     assert code == 1 and line.startswith("error: Push of ") and "HTTP 403" in line and err.count("error:") == 1
-    assert not (tmp_path / "space").exists() and ("space", "tester/solver") not in local_hub.hub.repos
+    assert ("space", "tester/solver") not in local_hub.hub.repos
+    assert sorted(p.name for p in (tmp_path / "space").iterdir()) == [
+        "README.md",
+        "app.py",
+        "model",
+        "requirements.txt",
+    ]
 
 
 # ---------------------------------------------------------------- the page in a real browser
