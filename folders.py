@@ -192,6 +192,8 @@ def claim_folder(
     holds is shared (nested claims). Used as a context manager, an exception leaving the block runs `undo()` when
     `undo_on_error`. Messages start with `option`, the field or option the folder was given as.
     """
+    if str(folder) == "":  # Path("") is the current folder: an empty value (an unset variable) chose nothing
+        raise ValueError(f"{option} must name a folder, got ''.")
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{option}: {str(folder)!r} is a file, not a folder.")

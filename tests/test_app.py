@@ -286,9 +286,14 @@ def link_to_nothing(tmp_path: Path) -> Path:
     return tmp_path / "space"
 
 
+def no_name(tmp_path: Path) -> str:
+    return ""  # an unset shell variable: Path("") would be the current folder
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
+        (no_name, "--export must name a folder, got ''."),
         (folder_with_a_file, "--export: '{folder}' is not an empty folder; choose another one."),
         (a_file, "--export: '{folder}' is a file, not a folder."),
         (inside_a_file, "--export: '{folder}' lies inside '{folder.parent}', a file, not a folder."),
