@@ -76,6 +76,7 @@ class PuzzleSolver:
         model_name: the model as the user named it (error lines name it).
         kind: the puzzle type the model was trained on (None when nothing says).
         held_out: the test split of a puzzle dataset for that type, or None.
+        trust_remote_code: whether the model runs its own code (a Space of it must load it the same way).
     """
 
     def __init__(
@@ -85,10 +86,12 @@ class PuzzleSolver:
         model_name: str,
         kind: PuzzleType | None,
         held_out: Dataset | None = None,
+        trust_remote_code: bool = False,
     ):
         from ..pipeline_hrm import HrmPuzzlePipeline
 
         self.model, self.source, self.model_name, self.kind, self.held_out = model, source, model_name, kind, held_out
+        self.trust_remote_code = trust_remote_code
         self.pipeline = HrmPuzzlePipeline(model=model, device=model.device)
 
     def solve(
@@ -162,4 +165,4 @@ def load_solver(
         )
         if problem:
             raise ValueError(problem)
-    return PuzzleSolver(loaded, source, model, kind, held_out)
+    return PuzzleSolver(loaded, source, model, kind, held_out, trust_remote_code)

@@ -33,11 +33,12 @@ def app_file(solver: PuzzleSolver, dataset: str | None) -> str:
         imports, model = "", f"{source.repo_id!r}, revision={source.commit!r}"
     else:
         imports, model = "from pathlib import Path\n\n", f'str(Path(__file__).parent / "{SPACE_MODEL_FOLDER}")'
+    remote = "trust_remote_code=True, " if solver.trust_remote_code else ""  # the model's own code, as exported
     return (
         f'"""A Hugging Face Space: the HRM puzzle solver of {PACKAGE} (`hrm app`) on the model {solver.model_name}."""\n\n'
         f"{imports}from hrm_hf.app.page import serve\n\n\n"
         "# Host and port are the Space's (Gradio reads them from its environment).\n"
-        f"serve({model}, dataset={dataset!r}, host=None, port=None)\n"
+        f"serve({model}, {remote}dataset={dataset!r}, host=None, port=None)\n"
     )
 
 

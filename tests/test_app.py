@@ -318,6 +318,17 @@ def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch, capsys):
     assert (code, err) == (1, f"error: --host 127.0.0.1 --port {port}: cannot listen there: Address already in use.\n")
 
 
+def test_a_space_of_a_model_trusted_to_run_its_own_code_runs_it_too(tmp_path, capsys):
+    model = tiny_model_folder(tmp_path / "model")  # a model folder with its code
+    code, out, err = hrm(
+        ["app", "--model", str(model), "--trust-remote-code", "--export", str(tmp_path / "space")], capsys
+    )
+    assert code == 0, err
+    app = (tmp_path / "space" / "app.py").read_text()
+    assert 'serve(str(Path(__file__).parent / "model"), trust_remote_code=True, dataset=None, host=None' in app
+    assert (tmp_path / "space" / "model" / "modeling_hrm.py").read_bytes() == (model / "modeling_hrm.py").read_bytes()
+
+
 def test_export_refuses_a_local_dataset_a_space_cannot_read(tmp_path, capsys):
     code, out, err = hrm(
         ["app", "--model", str(MODEL), "--dataset", str(tmp_path), "--export", str(tmp_path / "space")], capsys
