@@ -26,6 +26,12 @@ PACKAGE = "hrm-hf"
 LICENSE = "apache-2.0"
 
 
+def space_model_name(solver: PuzzleSolver) -> str:
+    """How the Space's files name its model: the repo id, or a local folder's name (its path on the exporter's disk
+    is no business of a public Space)."""
+    return solver.source.repo_id or Path(solver.source.path).name
+
+
 def app_file(solver: PuzzleSolver, dataset: str | None) -> str:
     """The Space's `app.py`: serve the page on the model (its repo at the exported commit, or the copied folder)."""
     source = solver.source
@@ -35,7 +41,8 @@ def app_file(solver: PuzzleSolver, dataset: str | None) -> str:
         imports, model = "from pathlib import Path\n\n", f'str(Path(__file__).parent / "{SPACE_MODEL_FOLDER}")'
     remote = "trust_remote_code=True, " if solver.trust_remote_code else ""  # the model's own code, as exported
     return (
-        f'"""A Hugging Face Space: the HRM puzzle solver of {PACKAGE} (`hrm app`) on the model {solver.model_name}."""\n\n'
+        f'"""A Hugging Face Space: the HRM puzzle solver of {PACKAGE} (`hrm app`) on the model '
+        f'{space_model_name(solver)}."""\n\n'
         f"{imports}from hrm_hf.app.page import serve\n\n\n"
         "# Host and port are the Space's (Gradio reads them from its environment).\n"
         f"serve({model}, {remote}dataset={dataset!r}, host=None, port=None)\n"
@@ -74,8 +81,9 @@ def readme_file(solver: PuzzleSolver) -> str:
     what = solver.kind.description if solver.kind else "puzzles"
     return (
         "---\n" + "\n".join(lines) + "\n---\n\n"
-        f"# HRM puzzle solver\n\nThe Hierarchical Reasoning Model `{solver.model_name}` solving {what}, made with "
-        f"`hrm app --export` of {PACKAGE}: type a puzzle, press Solve, and see the answer form segment by segment.\n"
+        f"# HRM puzzle solver\n\nThe Hierarchical Reasoning Model `{space_model_name(solver)}` solving {what}, made "
+        f"with `hrm app --export` of {PACKAGE}: type a puzzle, press Solve, and see the answer form segment by "
+        "segment.\n"
     )
 
 

@@ -249,6 +249,9 @@ def test_export_writes_a_space_that_serves_the_copied_model(tmp_path, capsys):
     }  # fmt: skip
     from importlib.metadata import version
 
+    # The model is named by its folder's name: the path on the exporter's disk is not published.
+    readme, app = (folder / "README.md").read_text(), (folder / "app.py").read_text()
+    assert "`sudoku4-model`" in readme and "sudoku4-model" in app and str(MODEL.parent) not in readme + app
     requirement = [line for line in (folder / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
     assert requirement == [f"hrm-hf[app]=={version('hrm-hf')}"]
     # `python app.py` in the Space's folder serves the model copied beside it, on the port the Space gives.
