@@ -32,15 +32,23 @@ WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 # Tensors named in an error line, at most; the rest are counted.
 NAMED_TENSORS = 3
+# The model shipped inside the package (its card says how it was trained): what `hrm solve` and `hrm app` use when no
+# --model is given.
+PACKAGED_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "sudoku9"
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False, packaged: bool = False) -> None:
     """`--model`, `--revision` and `--trust-remote-code`, the options of every command that loads a user's model;
-    `several=True` takes one or more models (an ensemble)."""
+    `several=True` takes one or more models (an ensemble), `packaged=True` makes the packaged 9x9 Sudoku model the
+    default."""
+    help = "Model folder, or Hub repo id owner/name when no such folder exists (a path starting with . or / is always a folder)."
+    if several:
+        help += " Several models vote together on each puzzle (an ensemble)."
+    if packaged:
+        help += " Default: the 9x9 Sudoku model packaged with hrm-hf."
     parser.add_argument(
-        "--model", required=True, nargs="+" if several else None,
-        help="Model folder, or Hub repo id owner/name when no such folder exists (a path starting with . or / is "
-        "always a folder)." + (" Several models vote together on each puzzle (an ensemble)." if several else ""),
+        "--model", required=not packaged, default=str(PACKAGED_MODEL) if packaged else None,
+        nargs="+" if several else None, help=help,
     )  # fmt: skip
     parser.add_argument("--revision", help="Branch, tag or commit of a Hub model (default: main).")
     parser.add_argument(

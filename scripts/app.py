@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from ..app.page import DEFAULT_HOST, DEFAULT_PORT  # light: gradio is imported only when a page is built
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_model_arguments(parser)
+    add_model_arguments(parser, packaged=True)
     parser.add_argument(
         "--dataset", metavar="FOLDER_OR_REPO",
         help="Puzzle dataset (folder, or Hub dataset repo id) whose test split the page draws random puzzles from.",

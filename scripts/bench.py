@@ -7,6 +7,7 @@
     hrm bench sampler --preset sudoku-extreme-1k
     hrm bench cli
     hrm bench families --seconds 60                  # HRM and TRM on 4x4 Sudoku, the same budget each
+    hrm bench demo --seconds 600                     # the recipes calibrated for `hrm demo`'s 9x9 Sudoku
 
 `hrm bench <what> --help` lists the options of each. A benchmark's module is imported only once it is chosen.
 """
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "sampler": ("bench_sampler", "batches per data iteration and per-group visit counts for a preset"),
     "cli": ("bench_cli", "start-up time of `hrm` and of each sub-command"),
     "families": ("bench_families", "HRM vs TRM on the CPU: held-out accuracy against training time and parameters"),
+    "demo": ("bench_demo", "the recipes of `hrm demo`'s 9x9 Sudoku: held-out accuracy against training time"),
 }
 
 

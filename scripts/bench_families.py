@@ -43,27 +43,32 @@ def batches(sampler) -> Iterator[dict]:
         yield from sampler
 
 
-def bench_model(
-    name: str, dataset, work_dir: Path, seconds: float, eval_every: float, threads: int, seed: int
-) -> list[dict]:
-    """Train model `name` for `seconds` of optimizer steps, evaluating every `eval_every` seconds and at the end;
-    one row of results per evaluation."""
-    from ..training.config import TrainConfig, load_preset
-    from ..training.loop import Trainer
+def family_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
+    """The training config of model `name`: the `cpu-demo` preset at `RUN`'s rate, with the model's architecture."""
+    from ..training.config import load_preset
 
     values = load_preset("cpu-demo") | {"output_dir": str(work_dir / name), "overwrite_output_dir": True,
                                         "num_threads": threads, "cpu": True, "seed": seed, **RUN}  # fmt: skip
     if MODELS[name] is not None:
         values["arch"] = MODELS[name]
+    return values
+
+
+def bench_model(name: str, values: dict, dataset, seconds: float, eval_every: float) -> list[dict]:
+    """Train the run `values` for `seconds` of optimizer steps (or its `max_steps`, whichever comes first),
+    evaluating every `eval_every` seconds and at the end; one row of results, named `name`, per evaluation."""
+    from ..training.config import TrainConfig
+    from ..training.loop import Trainer
+
     trainer = Trainer(TrainConfig.from_dict(values), dataset=dataset)
     parameters = trainer.unwrapped.num_parameters()
     stream, trained, due, rows = batches(trainer.sampler), 0.0, eval_every, []
-    while trained < seconds:
+    while trained < seconds and trainer.step < trainer.max_steps:
         start = time.perf_counter()
         trainer.train_step(next(stream))
         trained += time.perf_counter() - start
         trainer.step += 1
-        if trained >= due or trained >= seconds:
+        if trained >= due or trained >= seconds or trainer.step == trainer.max_steps:
             metrics = trainer.evaluate()
             rows.append({"model": name, "parameters": parameters, "steps": trainer.step, "seconds": trained,
                          "exact": metrics["exact_accuracy"], "token": metrics["token_accuracy"],
@@ -103,17 +108,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    from .demo import build_data
+    from .demo import DEMOS, build_data
 
     with tempfile.TemporaryDirectory() as temporary:
         work_dir = Path(args.work_dir or temporary)
-        dataset = build_data(work_dir / "data", args.seed)
+        dataset = build_data(work_dir / "data", args.seed, DEMOS["sudoku4"])
         print(f"{cpu_name()}, torch {torch.__version__}, {args.threads} thread(s); "
               f"{len(dataset[0]['train'])} training and {len(dataset[0]['test'])} held-out 4x4 Sudoku")  # fmt: skip
         print(HEADER)
         print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
-        rows = [row for name in args.models for row in bench_model(name, dataset, work_dir, args.seconds,
-                                                                   args.eval_every, args.threads, args.seed)]  # fmt: skip
+        rows = [row for name in args.models for row in bench_model(
+            name, family_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every)]
     print("\nAt the end of each budget:")
     for name in args.models:
         print(format_row([row for row in rows if row["model"] == name][-1]))

@@ -20,8 +20,8 @@ SUB_COMMANDS = {
     "show": ("show", "print or draw rows of a puzzle dataset, decoded (--png)"),
     "convert": ("convert_official_checkpoint", "convert the authors' checkpoint into a Hub-ready model folder"),
     "app": ("app", "serve a web page that solves puzzles with a model, or write it as a Hugging Face Space"),
-    "demo": ("demo", "build 4x4 Sudoku, train a small HRM on the CPU, evaluate, save and reload it"),
-    "bench": ("bench", "benchmarks: `hrm bench step|train|segment|data|sampler|cli|families` (timings, memory)"),
+    "demo": ("demo", "build 9x9 Sudoku, train a small model on the CPU, evaluate, reload it, watch it solve one"),
+    "bench": ("bench", "benchmarks: `hrm bench step|train|segment|data|sampler|cli|families|demo` (timings, memory)"),
 }
 
 

@@ -24,7 +24,7 @@ from .cli import HelpFormatter
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_model_arguments(parser)
+    add_model_arguments(parser, packaged=True)
     puzzle = parser.add_mutually_exclusive_group(required=True)
     for kind in PUZZLE_TYPES.values():
         puzzle.add_argument(f"--{kind.name}", help=kind.input_help)

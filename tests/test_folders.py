@@ -175,12 +175,12 @@ def test_the_demo_never_deletes_a_users_files_under_its_data_folder(tmp_path, mo
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notes.txt").write_text("the user's")
     with pytest.raises(FileExistsError, match=r"holds files no earlier demo wrote \(notes.txt\)"):
-        demo.main(["--output-dir", str(tmp_path), "--max-steps", "1"])
+        demo.main(["--puzzles", "sudoku4", "--output-dir", str(tmp_path), "--max-steps", "1"])
     assert (tmp_path / "data" / "notes.txt").read_text() == "the user's"
     # An earlier demo's puzzles (and only those) are rebuilt.
     (tmp_path / "data" / "notes.txt").unlink()
-    demo.build_data(tmp_path / "data", seed=0)
-    demo.build_data(tmp_path / "data", seed=0)
+    demo.build_data(tmp_path / "data", 0, demo.DEMOS["sudoku4"])
+    demo.build_data(tmp_path / "data", 0, demo.DEMOS["sudoku4"])
     assert load_puzzle_dataset(tmp_path / "data")[1]["train"].build_command == "hrm demo"
 
 

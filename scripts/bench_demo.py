@@ -1,0 +1,79 @@
+"""The calibration of `hrm demo`'s showcase: recipes trained on the demo's 9x9 Sudoku (45 of 81 cells blank) for the
+same wall-clock budget each; held-out exact accuracy against training seconds, as a table and a curve (PNG).
+
+    hrm bench demo                                       # every recipe, 10 minutes each, evaluated every 2 minutes
+    hrm bench demo --recipes preset fp32 --seconds 300 --png docs/demo-calibration.png
+
+Recipes are the `cpu-demo-sudoku9` preset (`preset`) and one change of it each (see RECIPES). Training time is the
+optimizer steps' alone, compilation included; the evaluations (all held-out puzzles, every row run 4 segments) are not
+counted. A run also ends at its `max_steps`, where its learning-rate schedule ends.
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from .bench_families import HEADER, bench_model, cpu_name, format_row
+from .cli import HelpFormatter
+
+
+PRESET = "cpu-demo-sudoku9"
+# recipe: its change of the preset (training-config fields; `arch` fields replace the preset's one by one)
+RECIPES = {
+    "preset": {},
+    "fp32": {"compile": False, "arch": {"forward_dtype": "float32"}},  # the same model in float32, eager
+    "lr1e-3": {"lr": 1e-3},
+    "hrm": {"arch": {"name": "hrm", "hidden_size": 128, "num_heads": 4, "expansion": 2.0, "H_layers": 1, "L_layers": 1,
+                     "H_cycles": 2, "L_cycles": 2, "pos_encodings": "learned", "mlp_t": None, "puzzle_emb_len": None}},
+}  # fmt: skip
+
+
+def recipe_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
+    """The training config of recipe `name`: the preset with the recipe's change (an `arch` value of None drops the
+    field, for a family without it)."""
+    from ..training.config import load_preset
+
+    values = load_preset(PRESET) | {"output_dir": str(work_dir / name), "overwrite_output_dir": True,
+                                    "num_threads": threads, "cpu": True, "seed": seed}  # fmt: skip
+    change = dict(RECIPES[name])
+    arch = {**values["arch"], **change.pop("arch", {})}
+    return values | change | {"arch": {key: value for key, value in arch.items() if value is not None}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="recipes to run")
+    parser.add_argument("--seconds", type=float, default=600.0, help="training wall-clock budget of each recipe")
+    parser.add_argument("--eval-every", type=float, default=120.0, help="training seconds between evaluations")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the same for every recipe)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the puzzles and every recipe's training")
+    parser.add_argument("--png", default=None, help="also draw the curves (exact accuracy against seconds) here")
+    parser.add_argument("--work-dir", default=None, help="where the puzzles and runs go (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    import torch
+
+    from ..data.render import render_curve
+    from .demo import DEMOS, build_data
+
+    puzzles = DEMOS["sudoku9"]
+    with tempfile.TemporaryDirectory() as temporary:
+        work_dir = Path(args.work_dir or temporary)
+        dataset = build_data(work_dir / "data", args.seed, puzzles)
+        print(f"{cpu_name()}, torch {torch.__version__}, {args.threads} thread(s); {puzzles.train} training and "
+              f"{puzzles.test} held-out {puzzles.describe()}")  # fmt: skip
+        print(HEADER)
+        print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
+        rows = [row for name in args.recipes for row in bench_model(
+            name, recipe_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every)]
+    print("\nAt the end of each budget:")
+    for name in args.recipes:
+        print(format_row([row for row in rows if row["model"] == name][-1]))
+    if args.png:
+        series = {name: [(row["seconds"], row["exact"], f"{row['steps']}") for row in rows if row["model"] == name]
+                  for name in args.recipes}  # fmt: skip
+        title = f"hrm demo's {puzzles.describe()}, {args.threads} thread(s)"
+        print(f"Wrote {render_curve(series, args.png, title, 'training seconds', 'held-out exact accuracy')}")
+
+
+if __name__ == "__main__":
+    main()
