@@ -57,9 +57,14 @@ def family_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
 def bench_model(name: str, values: dict, dataset, seconds: float, eval_every: float) -> list[dict]:
     """Train the run `values` for `seconds` of optimizer steps (or its `max_steps`, whichever comes first),
     evaluating every `eval_every` seconds and at the end; one row of results, named `name`, per evaluation."""
+    from accelerate.state import AcceleratorState
+
     from ..training.config import TrainConfig
     from ..training.loop import Trainer
 
+    # Accelerate keeps one state per process: without a reset, a run would inherit the previous run's
+    # torch.compile backend (a float32 eager recipe after a compiled one would be compiled too).
+    AcceleratorState._reset_state(reset_partial_state=True)
     trainer = Trainer(TrainConfig.from_dict(values), dataset=dataset)
     parameters = trainer.unwrapped.num_parameters()
     stream, trained, due, rows = batches(trainer.sampler), 0.0, eval_every, []

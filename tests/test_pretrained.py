@@ -1,0 +1,47 @@
+"""The model packaged with hrm-hf (`hrm_hf/pretrained/sudoku9`, what `hrm solve` and `hrm app` use when no --model is
+given): small, loadable by the installed package alone, and accurate on 9x9 Sudoku generated fresh at every run (a new
+seed each time, printed), scored by `hrm evaluate` as a user would."""
+
+import json
+import secrets
+
+import pytest
+
+from hrm_hf.evaluation.loading import PACKAGED_MODEL
+from hrm_hf.scripts import build_dataset, evaluate_model, solve
+
+
+def test_the_packaged_model_is_small_and_carries_its_card_and_recipe():
+    sizes = {path.name: path.stat().st_size for path in PACKAGED_MODEL.iterdir()}
+    assert sum(sizes.values()) <= 10 * 2**20, sizes
+    assert {"config.json", "model.safetensors", "README.md", "train_config.yaml", "trained_on.json"} <= set(sizes)
+    assert not [name for name in sizes if name.endswith(".py")]  # the installed package's own classes load it
+    card = (PACKAGED_MODEL / "README.md").read_text()
+    assert "hrm train --config" in card and "pretrained-sudoku9" in card
+
+
+# blanks: the exact accuracy the model must reach on 200 fresh puzzles with that many of 81 cells blank (its card gives
+# what it measured; these floors leave room for the spread of 200 puzzles).
+FLOORS = {35: 0.95, 45: 0.90}
+
+
+@pytest.mark.parametrize("blanks", FLOORS)
+def test_the_packaged_model_solves_sudoku_generated_now(tmp_path, capsys, blanks):
+    seed = secrets.randbelow(2**31)
+    clues = str(81 - blanks)
+    build_dataset.main(["sudoku", "--generate", "1", "--test-generate", "200", "--min-clues", clues, "--seed", str(seed),
+                        "--output-dir", str(tmp_path / "data")])  # fmt: skip
+    evaluate_model.main(["--model", str(PACKAGED_MODEL), "--dataset", str(tmp_path / "data"), "--halting", "adaptive",
+                         "--output-dir", str(tmp_path / "eval")])  # fmt: skip
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    (metrics,) = report["results"].values()
+    with capsys.disabled():
+        print(f"\npackaged model, {blanks} blanks, seed {seed}: exact {metrics['exact_accuracy']:.1%}")
+    assert metrics["exact_accuracy"] >= FLOORS[blanks], f"seed {seed}: {metrics}"
+
+
+def test_hrm_solve_without_a_model_uses_the_packaged_one(capsys):
+    puzzle = ".3925.6484583..7121628473.5..39768....41.25.....53417....62.95762.7.84313974152.6"
+    solve.main(["--sudoku", puzzle])
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "739251648458369712162847395513976824974182563286534179841623957625798431397415286"
