@@ -13,7 +13,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from ..evaluation.loading import MODEL_FILES
+from ..evaluation.loading import MODEL_FILES, PACKAGED_MODEL, PACKAGED_PUZZLES
 from ..folders import claim_folder, copy_file, write_file
 from ..hub import hub_repo_id, push_folder
 from .page import import_gradio
@@ -32,20 +32,34 @@ def space_model_name(solver: PuzzleSolver) -> str:
     return solver.source.repo_id or Path(solver.source.path).name
 
 
+def is_packaged(path: str | Path | None, packaged: Path) -> bool:
+    """Whether `path` is one of the folders packaged with hrm-hf, which the Space's own install of the package
+    carries."""
+    return path is not None and Path(path).resolve() == packaged
+
+
 def app_file(solver: PuzzleSolver, dataset: str | None) -> str:
-    """The Space's `app.py`: serve the page on the model (its repo at the exported commit, or the copied folder)."""
-    source = solver.source
+    """The Space's `app.py`: serve the page on the model (its repo at the exported commit, the copied folder, or the
+    model packaged with the installed package) and the held-out puzzles (a Hub dataset, or the packaged ones)."""
+    source, imports = solver.source, ["from hrm_hf.app.page import serve"]
     if source.repo_id is not None:
-        imports, model = "", f"{source.repo_id!r}, revision={source.commit!r}"
+        model = f"{source.repo_id!r}, revision={source.commit!r}"
+    elif is_packaged(source.path, PACKAGED_MODEL):
+        imports.append("from hrm_hf.evaluation.loading import PACKAGED_MODEL")
+        model = "str(PACKAGED_MODEL)"
     else:
-        imports, model = "from pathlib import Path\n\n", f'str(Path(__file__).parent / "{SPACE_MODEL_FOLDER}")'
+        imports.insert(0, "from pathlib import Path\n")
+        model = f'str(Path(__file__).parent / "{SPACE_MODEL_FOLDER}")'
+    puzzles = repr(dataset)
+    if is_packaged(dataset, PACKAGED_PUZZLES):
+        imports.append("from hrm_hf.evaluation.loading import PACKAGED_PUZZLES")
+        puzzles = "str(PACKAGED_PUZZLES)"
     remote = "trust_remote_code=True, " if solver.trust_remote_code else ""  # the model's own code, as exported
     return (
         f'"""A Hugging Face Space: the HRM puzzle solver of {PACKAGE} (`hrm app`) on the model '
-        f'{space_model_name(solver)}."""\n\n'
-        f"{imports}from hrm_hf.app.page import serve\n\n\n"
+        f'{space_model_name(solver)}."""\n\n' + "\n".join(imports) + "\n\n\n"
         "# Host and port are the Space's (Gradio reads them from its environment).\n"
-        f"serve({model}, {remote}dataset={dataset!r}, host=None, port=None)\n"
+        f"serve({model}, {remote}dataset={puzzles}, host=None, port=None)\n"
     )
 
 
@@ -88,8 +102,13 @@ def readme_file(solver: PuzzleSolver) -> str:
 
 
 def check_space_dataset(dataset: str | None) -> None:
-    """A one-line `ValueError` when the held-out dataset is a local folder, which a Space cannot read."""
-    if dataset is not None and hub_repo_id(dataset, "--dataset") is None:
+    """A one-line `ValueError` when the held-out dataset is a local folder, which a Space cannot read (but for the
+    puzzles packaged with hrm-hf, which the Space's install of it carries)."""
+    if (
+        dataset is not None
+        and not is_packaged(dataset, PACKAGED_PUZZLES)
+        and hub_repo_id(dataset, "--dataset") is None
+    ):
         raise ValueError(
             f"--dataset {dataset}: a Space reads held-out puzzles from a Hub dataset repo, not a local folder; push "
             "it (hrm build-dataset --push-to-hub) and give its repo id."
@@ -104,7 +123,7 @@ def export_space(solver: PuzzleSolver, folder: str | Path, dataset: str | None =
         write_file(folder, "app.py", app_file(solver, dataset))
         write_file(folder, "requirements.txt", requirements_file())
         write_file(folder, "README.md", readme_file(solver))
-        if solver.source.repo_id is None:
+        if solver.source.repo_id is None and not is_packaged(solver.source.path, PACKAGED_MODEL):
             for pattern in MODEL_FILES:
                 for path in sorted(Path(solver.source.path).glob(pattern)):
                     copy_file(path, folder, Path(SPACE_MODEL_FOLDER) / path.name)

@@ -35,6 +35,7 @@ NAMED_TENSORS = 3
 # The model shipped inside the package (its card says how it was trained): what `hrm solve` and `hrm app` use when no
 # --model is given.
 PACKAGED_MODEL = Path(__file__).resolve().parent.parent / "pretrained" / "sudoku9"
+PACKAGED_PUZZLES = PACKAGED_MODEL.with_name("sudoku9-puzzles")  # held-out puzzles of the packaged model's kind
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False, packaged: bool = False) -> None:

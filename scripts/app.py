@@ -20,7 +20,7 @@ import argparse
 import contextlib
 import sys
 
-from ..evaluation.loading import add_model_arguments
+from ..evaluation.loading import PACKAGED_MODEL, PACKAGED_PUZZLES, add_model_arguments
 from .cli import HelpFormatter
 
 
@@ -31,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_model_arguments(parser, packaged=True)
     parser.add_argument(
         "--dataset", metavar="FOLDER_OR_REPO",
-        help="Puzzle dataset (folder, or Hub dataset repo id) whose test split the page draws random puzzles from.",
+        help="Puzzle dataset (folder, or Hub dataset repo id) whose test split the page draws random puzzles from "
+        "(default: none; for the packaged model, the puzzles packaged with it).",
     )  # fmt: skip
     parser.add_argument("--host", default=DEFAULT_HOST, help="Address to listen on.")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="Port to listen on.")
@@ -41,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--private", action="store_true", help="With --push-to-hub: create the Space as private.")
     args = parser.parse_args(argv)
+    if args.dataset is None and args.model == str(PACKAGED_MODEL):
+        args.dataset = str(PACKAGED_PUZZLES)
     if not 0 < args.port < 65536:
         parser.error(f"--port must lie in 1..65535, got {args.port}")
     if args.private and args.push_to_hub is None:

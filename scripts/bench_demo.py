@@ -63,8 +63,13 @@ def main(argv: list[str] | None = None) -> None:
               f"{puzzles.test} held-out {puzzles.describe()}")  # fmt: skip
         print(HEADER)
         print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
-        rows = [row for name in args.recipes for row in bench_model(
-            name, recipe_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every)]
+        rows = [
+            row
+            for name in args.recipes
+            for row in bench_model(
+                name, recipe_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every
+            )
+        ]
     print("\nAt the end of each budget:")
     for name in args.recipes:
         print(format_row([row for row in rows if row["model"] == name][-1]))

@@ -122,8 +122,13 @@ def main(argv: list[str] | None = None) -> None:
               f"{len(dataset[0]['train'])} training and {len(dataset[0]['test'])} held-out 4x4 Sudoku")  # fmt: skip
         print(HEADER)
         print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
-        rows = [row for name in args.models for row in bench_model(
-            name, family_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every)]
+        rows = [
+            row
+            for name in args.models
+            for row in bench_model(
+                name, family_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every
+            )
+        ]
     print("\nAt the end of each budget:")
     for name in args.models:
         print(format_row([row for row in rows if row["model"] == name][-1]))

@@ -45,3 +45,27 @@ def test_hrm_solve_without_a_model_uses_the_packaged_one(capsys):
     solve.main(["--sudoku", puzzle])
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "739251648458369712162847395513976824974182563286534179841623957625798431397415286"
+
+
+def test_hrm_app_without_a_model_serves_the_packaged_one_with_its_puzzles():
+    from hrm_hf.evaluation.loading import PACKAGED_PUZZLES
+    from hrm_hf.scripts import app
+
+    args = app.parse_args([])
+    assert (args.model, args.dataset) == (str(PACKAGED_MODEL), str(PACKAGED_PUZZLES))
+    assert app.parse_args(["--dataset", "user/puzzles"]).dataset == "user/puzzles"
+
+
+def test_a_space_of_the_packaged_model_uses_the_package_it_installs(tmp_path, monkeypatch):
+    import runpy
+
+    from hrm_hf.app import page
+    from hrm_hf.evaluation.loading import PACKAGED_PUZZLES
+    from hrm_hf.scripts import app
+
+    app.main(["--export", str(tmp_path / "space")])
+    assert sorted(path.name for path in (tmp_path / "space").iterdir()) == ["README.md", "app.py", "requirements.txt"]
+    served = []
+    monkeypatch.setattr(page, "serve", lambda *args, **kwargs: served.append((args, kwargs)))
+    runpy.run_path(str(tmp_path / "space" / "app.py"))
+    assert served == [((str(PACKAGED_MODEL),), {"dataset": str(PACKAGED_PUZZLES), "host": None, "port": None})]
