@@ -30,6 +30,7 @@ ARCH_FIELDS = [item.name for item in dataclasses.fields(HrmArguments)]
 
 TRM_PRESETS = {"trm-sudoku-extreme-1k-mlp", "trm-sudoku-extreme-1k-att", "trm-maze-30x30-hard-1k", "trm-arc-1",
                "trm-arc-2"}  # fmt: skip
+CPU_TRM_PRESETS = {"cpu-demo-sudoku9", "pretrained-sudoku9"}  # ours, not the authors': the demo and the packaged model
 
 
 def test_every_preset_loads_with_its_architecture_in_an_arch_section():
@@ -37,7 +38,7 @@ def test_every_preset_loads_with_its_architecture_in_an_arch_section():
     assert TRM_PRESETS <= set(available_presets())
     for name in available_presets():
         values = load_preset(name)
-        assert values["arch"]["name"] == ("trm" if name in TRM_PRESETS else "hrm")
+        assert values["arch"]["name"] == ("trm" if name in TRM_PRESETS | CPU_TRM_PRESETS else "hrm")
         fields = [item.name for item in dataclasses.fields(MODEL_FAMILIES[values["arch"]["name"]].arguments)]
         assert set(values["arch"]) - {"name"} <= set(fields) and not set(values) & set(fields)
         TrainConfig.from_dict(values)
