@@ -139,9 +139,26 @@ def side_by_side(panels: list[tuple[str, str]], per_line: int = 3) -> str:
     return "\n".join(rows)
 
 
+# Held-out puzzles looked through for one worth watching: one the first segment does not finish.
+WATCHED_CANDIDATES = 64
+
+
+def puzzle_worth_watching(rollout, labels) -> tuple[int, str]:
+    """The row of a rollout to show, and why: the first whose first segment is not all right but whose answer where
+    adaptive halting stops is (thinking longer fixed it), else the first solved at all, else the first row. `labels`
+    is the rows' label tensor."""
+    right = (rollout.predictions == labels).all(-1)  # (segments, rows)
+    halted_right = right[rollout.halt_steps.long() - 1, range(labels.shape[0])]
+    for row in range(labels.shape[0]):
+        if halted_right[row] and not right[0, row]:
+            return row, "the first held-out puzzle that the first segment did not finish"
+    solved = [row for row in range(labels.shape[0]) if halted_right[row]]
+    return (solved[0], "the first held-out puzzle it solves") if solved else (0, "the first held-out puzzle")
+
+
 def show_segments(model_dir: Path, dataset, gif: Path) -> None:
-    """Reload the saved folder as a user would and solve the first held-out puzzle: every segment's answer with its
-    count of blanks filled right, where adaptive halting stops, and the same as a GIF."""
+    """Reload the saved folder as a user would and watch it solve a held-out puzzle (`puzzle_worth_watching`): every
+    segment's answer with its count of blanks filled right, where adaptive halting stops, and the same as a GIF."""
     import torch
 
     from ..data.render import render_segments
@@ -149,23 +166,24 @@ def show_segments(model_dir: Path, dataset, gif: Path) -> None:
     from ..evaluation.loading import load_model
 
     model = load_model(model_dir).eval()
-    row = dataset["test"][0]
+    rows = dataset["test"].select(range(min(WATCHED_CANDIDATES, len(dataset["test"]))))
     with torch.no_grad():
-        rollout = roll_out_segments(model, torch.tensor([row["input_ids"]]))
-    halt = int(rollout.halt_steps[0])
+        rollout = roll_out_segments(model, torch.tensor(rows["input_ids"]))
+    index, which = puzzle_worth_watching(rollout, torch.tensor(rows["labels"]))
+    halt, row = int(rollout.halt_steps[index]), rows[index]
     puzzle, truth = decode_sudoku(row["input_ids"]), decode_sudoku(row["labels"])
     blanks = [cell for cell, digit in enumerate(puzzle) if digit == "."]
     panels = [("puzzle", format_sudoku(puzzle))]
-    answers = [decode_sudoku(step[0].numpy()) for step in rollout.predictions]
+    predictions = [step[index].numpy() for step in rollout.predictions]
+    answers = [decode_sudoku(prediction) for prediction in predictions]
     for step, answer in enumerate(answers, start=1):
         right = sum(answer[cell] == truth[cell] for cell in blanks)
         mark = ", halts" if step == halt else ""
         panels.append((f"segment {step}: {right}/{len(blanks)} right{mark}", format_sudoku(answer)))
     panels.append(("truth", format_sudoku(truth)))
-    print(f"\nA held-out puzzle, segment by segment (blanks filled right after each):\n\n{side_by_side(panels)}")
+    print(f"\nWatching {which}, segment by segment (blanks filled right after each):\n\n{side_by_side(panels)}")
     verdict = "solved correctly" if answers[halt - 1] == truth else "NOT solved"
     print(f"{verdict} in {halt} of {model.config.halt_max_steps} segments (adaptive halting)")
-    predictions = [step[0].numpy() for step in rollout.predictions]
     print(f"The same as a GIF: {render_segments(SUDOKU, row['input_ids'], predictions, halt, gif)}")
 
 

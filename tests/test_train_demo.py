@@ -45,3 +45,22 @@ def test_the_demo_trains_in_float32_and_eagerly_where_the_machine_lacks_bfloat16
     monkeypatch.setattr(demo, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(demo, "compiler_works", lambda: True)
     assert demo.fit_to_machine(values) == (values, [])
+
+
+def test_the_demo_watches_a_puzzle_that_thinking_longer_fixed():
+    import torch
+
+    from hrm_hf.evaluation.halting import SegmentRollout
+
+    labels = torch.tensor([[1, 2], [3, 4], [5, 6]])
+    wrong = torch.tensor([[1, 2], [3, 9], [5, 9]])  # segment 1: row 0 already right, rows 1 and 2 not
+    right = labels.clone()
+
+    def rollout(halt_steps):
+        return SegmentRollout(torch.stack([wrong, right]), None, None, torch.tensor(halt_steps))
+
+    assert demo.puzzle_worth_watching(rollout([1, 2, 2]), labels) == (
+        1, "the first held-out puzzle that the first segment did not finish")  # fmt: skip
+    # Halting at segment 1 keeps rows 1 and 2 wrong: the first solved row, then the first row.
+    assert demo.puzzle_worth_watching(rollout([1, 1, 1]), labels) == (0, "the first held-out puzzle it solves")
+    assert demo.puzzle_worth_watching(rollout([1, 1, 1]), labels + 1) == (0, "the first held-out puzzle")
