@@ -53,6 +53,12 @@ class Answer:
         return self.problem is None
 
 
+def is_packaged(path: str | Path | None, packaged: Path) -> bool:
+    """Whether `path` is one of the folders packaged with hrm-hf, which the Space's own install of the package
+    carries."""
+    return path is not None and Path(path).resolve() == packaged
+
+
 def puzzle_text(kind: PuzzleType, tokens: np.ndarray) -> str:
     """A puzzle's tokens as text the page (and `hrm solve`) reads back: Sudoku cells, maze lines, an ARC JSON grid."""
     puzzle = kind.solution(kind.decode(tokens))

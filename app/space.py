@@ -17,7 +17,7 @@ from ..evaluation.loading import MODEL_FILES, PACKAGED_MODEL, PACKAGED_PUZZLES
 from ..folders import claim_folder, copy_file, write_file
 from ..hub import hub_repo_id, push_folder
 from .page import import_gradio
-from .solving import PuzzleSolver
+from .solving import PuzzleSolver, is_packaged
 
 
 SPACE_SDK = "gradio"
@@ -30,12 +30,6 @@ def space_model_name(solver: PuzzleSolver) -> str:
     """How the Space's files name its model: the repo id, or a local folder's name (its path on the exporter's disk
     is no business of a public Space)."""
     return solver.source.repo_id or Path(solver.source.path).name
-
-
-def is_packaged(path: str | Path | None, packaged: Path) -> bool:
-    """Whether `path` is one of the folders packaged with hrm-hf, which the Space's own install of the package
-    carries."""
-    return path is not None and Path(path).resolve() == packaged
 
 
 def app_file(solver: PuzzleSolver, dataset: str | None) -> str:

@@ -40,6 +40,19 @@ def recipe_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
     return values | change | {"arch": {key: value for key, value in arch.items() if value is not None}}
 
 
+def draw_curves(rows: list[dict], path: str, title: str) -> Path:
+    """Held-out exact accuracy against training seconds, a line per recipe, its last point labelled with its steps."""
+    from ..data.render import render_curve
+
+    series = {}
+    for row in rows:
+        series.setdefault(row["model"], []).append((row["seconds"], row["exact"], ""))
+    for name, points in series.items():
+        last = [row for row in rows if row["model"] == name][-1]
+        points[-1] = (*points[-1][:2], f"{last['steps']} steps")
+    return render_curve(series, path, title, "training seconds", "held-out exact accuracy")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="recipes to run")
@@ -52,7 +65,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    from ..data.render import render_curve
     from .demo import DEMOS, build_data
 
     puzzles = DEMOS["sudoku9"]
@@ -74,10 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.recipes:
         print(format_row([row for row in rows if row["model"] == name][-1]))
     if args.png:
-        series = {name: [(row["seconds"], row["exact"], f"{row['steps']}") for row in rows if row["model"] == name]
-                  for name in args.recipes}  # fmt: skip
         title = f"hrm demo's {puzzles.describe()}, {args.threads} thread(s)"
-        print(f"Wrote {render_curve(series, args.png, title, 'training seconds', 'held-out exact accuracy')}")
+        print(f"Wrote {draw_curves(rows, args.png, title)}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 Hub-ready folder, reload it with `from_pretrained` and watch it solve one held-out puzzle segment by segment, in the
 terminal and as a GIF (`solve-segments.gif` in the output folder).
 
-    hrm demo                        # 9x9 Sudoku, 45 of 81 cells blank: a TRM (MLP across the cells), ~10 min on 2 cores
+    hrm demo                        # 9x9 Sudoku, 45 of 81 cells blank: a TRM (MLP across the cells), ~6 min on 2 cores
     hrm demo --puzzles sudoku4      # 4x4 Sudoku, 6 of 16 cells blank: a small HRM, ~3 min on 2 cores
     hrm demo [--output-dir DIR] [--max-steps N] [--seed N] [--num-threads N] [--overwrite-output-dir]
 
