@@ -31,7 +31,12 @@ from tests.helpers import ARC_FIXTURES, FIXTURES, build_tiny_data, tiny_model_fo
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
 MARKER = re.compile(r"<!-- test: (?P<kind>[a-z]+)(?: \((?P<why>[^)]*)\))? -->")
-SKIPPED_KINDS = {"network": "needs the network", "hub": "needs the Hub", "gpu": "needs a GPU"}
+SKIPPED_KINDS = {
+    "network": "needs the network",
+    "hub": "needs the Hub",
+    "gpu": "needs a GPU",
+    "output": "shows what a command printed",
+}
 RUN_LANGUAGES = ("bash", "python", "console", "yaml")
 TRAINING_STEPS = 20  # what a README training command runs here
 
