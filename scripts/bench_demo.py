@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .bench_families import HEADER, bench_model, cpu_name, format_row
+from .bench_families import bench_all, cpu_name
 from .cli import HelpFormatter
 
 
@@ -73,18 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         dataset = build_data(work_dir / "data", args.seed, puzzles)
         print(f"{cpu_name()}, torch {torch.__version__}, {args.threads} thread(s); {puzzles.train} training and "
               f"{puzzles.test} held-out {puzzles.describe()}")  # fmt: skip
-        print(HEADER)
-        print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
-        rows = [
-            row
-            for name in args.recipes
-            for row in bench_model(
-                name, recipe_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every
-            )
-        ]
-    print("\nAt the end of each budget:")
-    for name in args.recipes:
-        print(format_row([row for row in rows if row["model"] == name][-1]))
+        rows = bench_all(
+            args.recipes, lambda name: recipe_run(name, work_dir, args.threads, args.seed), dataset, args.seconds,
+            args.eval_every,
+        )  # fmt: skip
     if args.png:
         title = f"hrm demo's {puzzles.describe()}, {args.threads} thread(s)"
         print(f"Wrote {draw_curves(rows, args.png, title)}")

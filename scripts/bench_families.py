@@ -83,6 +83,17 @@ def bench_model(name: str, values: dict, dataset, seconds: float, eval_every: fl
     return rows
 
 
+def bench_all(names: list[str], run_of, dataset, seconds: float, eval_every: float) -> list[dict]:
+    """`bench_model` for each name (its training config `run_of(name)`), as one table, then each run's last row."""
+    print(HEADER)
+    print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
+    rows = [row for name in names for row in bench_model(name, run_of(name), dataset, seconds, eval_every)]
+    print("\nAt the end of each budget:")
+    for name in names:
+        print(format_row([row for row in rows if row["model"] == name][-1]))
+    return rows
+
+
 HEADER = f"| {'model':<8} | {'parameters':>10} | {'steps':>5} | {'train s':>7} | {'exact acc':>9} | {'token acc':>9} |"
 
 
@@ -120,18 +131,10 @@ def main(argv: list[str] | None = None) -> None:
         dataset = build_data(work_dir / "data", args.seed, DEMOS["sudoku4"])
         print(f"{cpu_name()}, torch {torch.__version__}, {args.threads} thread(s); "
               f"{len(dataset[0]['train'])} training and {len(dataset[0]['test'])} held-out 4x4 Sudoku")  # fmt: skip
-        print(HEADER)
-        print("|" + "|".join("-" * len(cell) for cell in HEADER.split("|")[1:-1]) + "|")
-        rows = [
-            row
-            for name in args.models
-            for row in bench_model(
-                name, family_run(name, work_dir, args.threads, args.seed), dataset, args.seconds, args.eval_every
-            )
-        ]
-    print("\nAt the end of each budget:")
-    for name in args.models:
-        print(format_row([row for row in rows if row["model"] == name][-1]))
+        bench_all(
+            args.models, lambda name: family_run(name, work_dir, args.threads, args.seed), dataset, args.seconds,
+            args.eval_every,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
