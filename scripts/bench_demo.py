@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .bench_families import bench_all, cpu_name
+from .bench_families import add_budget_arguments, bench_all, cpu_name
 from .cli import HelpFormatter
 
 
@@ -56,12 +56,8 @@ def draw_curves(rows: list[dict], path: str, title: str) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES), help="recipes to run")
-    parser.add_argument("--seconds", type=float, default=600.0, help="training wall-clock budget of each recipe")
-    parser.add_argument("--eval-every", type=float, default=120.0, help="training seconds between evaluations")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the same for every recipe)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the puzzles and every recipe's training")
+    add_budget_arguments(parser, seconds=600.0, eval_every=120.0, threads=2)
     parser.add_argument("--png", default=None, help="also draw the curves (exact accuracy against seconds) here")
-    parser.add_argument("--work-dir", default=None, help="where the puzzles and runs go (default: a temporary folder)")
     args = parser.parse_args(argv)
     import torch
 

@@ -83,6 +83,15 @@ def bench_model(name: str, values: dict, dataset, seconds: float, eval_every: fl
     return rows
 
 
+def add_budget_arguments(parser: argparse.ArgumentParser, seconds: float, eval_every: float, threads: int) -> None:
+    """The options every run of a budgeted comparison shares, with these defaults."""
+    parser.add_argument("--seconds", type=float, default=seconds, help="training wall-clock budget of each run")
+    parser.add_argument("--eval-every", type=float, default=eval_every, help="training seconds between evaluations")
+    parser.add_argument("--threads", type=int, default=threads, help="torch threads (the same for every run)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the puzzles and every run's training")
+    parser.add_argument("--work-dir", default=None, help="where the puzzles and runs go (default: a temporary folder)")
+
+
 def bench_all(names: list[str], run_of, dataset, seconds: float, eval_every: float) -> list[dict]:
     """`bench_model` for each name (its training config `run_of(name)`), as one table, then each run's last row."""
     print(HEADER)
@@ -116,11 +125,7 @@ def cpu_name() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="models to compare")
-    parser.add_argument("--seconds", type=float, default=180.0, help="training wall-clock budget of each model")
-    parser.add_argument("--eval-every", type=float, default=60.0, help="training seconds between evaluations")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the same for every model)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the puzzles and every model's training")
-    parser.add_argument("--work-dir", default=None, help="where the puzzles and runs go (default: a temporary folder)")
+    add_budget_arguments(parser, seconds=180.0, eval_every=60.0, threads=1)
     args = parser.parse_args(argv)
     import torch
 
