@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import debug, error_line
-from ..evaluation.loading import PACKAGED_MODEL
 from ..tokenization_hrm import EXAMPLE_SUDOKU, PUZZLE_TYPES
-from .solving import Answer, PuzzleSolver, is_packaged, load_solver
+from .solving import Answer, PuzzleSolver, load_solver
 
 
 if TYPE_CHECKING:
@@ -100,8 +99,7 @@ def build_page(solver: PuzzleSolver, seed: int | None = None) -> gradio.Blocks:
     kind_name = solver.kind.name if solver.kind else None
 
     with gr.Blocks(title="HRM puzzle solver", analytics_enabled=False) as page:
-        packaged = is_packaged(solver.source.path if solver.source.repo_id is None else None, PACKAGED_MODEL)
-        model = "The 9x9 Sudoku model packaged with hrm-hf" if packaged else f"Model `{solver.model_name}`"
+        model = "The 9x9 Sudoku model packaged with hrm-hf" if solver.packaged else f"Model `{solver.model_name}`"
         gr.Markdown(
             f"# HRM puzzle solver\n{model}, trained on "
             f"{solver.kind.description if solver.kind else 'an unknown puzzle type'}."

@@ -100,6 +100,13 @@ class PuzzleSolver:
         self.trust_remote_code = trust_remote_code
         self.pipeline = HrmPuzzlePipeline(model=model, device=model.device)
 
+    @property
+    def packaged(self) -> bool:
+        """Whether the model is the one packaged with hrm-hf (a folder, not a Hub repo)."""
+        from ..evaluation.loading import PACKAGED_MODEL
+
+        return self.source.repo_id is None and is_packaged(self.source.path, PACKAGED_MODEL)
+
     def solve(
         self,
         type_name: str,

@@ -13,7 +13,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from ..evaluation.loading import MODEL_FILES, PACKAGED_MODEL, PACKAGED_PUZZLES
+from ..evaluation.loading import MODEL_FILES, PACKAGED_PUZZLES
 from ..folders import claim_folder, copy_file, write_file
 from ..hub import hub_repo_id, push_folder
 from .page import import_gradio
@@ -38,7 +38,7 @@ def app_file(solver: PuzzleSolver, dataset: str | None) -> str:
     source, imports = solver.source, ["from hrm_hf.app.page import serve"]
     if source.repo_id is not None:
         model = f"{source.repo_id!r}, revision={source.commit!r}"
-    elif is_packaged(source.path, PACKAGED_MODEL):
+    elif solver.packaged:
         imports.append("from hrm_hf.evaluation.loading import PACKAGED_MODEL")
         model = "str(PACKAGED_MODEL)"
     else:
@@ -117,7 +117,7 @@ def export_space(solver: PuzzleSolver, folder: str | Path, dataset: str | None =
         write_file(folder, "app.py", app_file(solver, dataset))
         write_file(folder, "requirements.txt", requirements_file())
         write_file(folder, "README.md", readme_file(solver))
-        if solver.source.repo_id is None and not is_packaged(solver.source.path, PACKAGED_MODEL):
+        if solver.source.repo_id is None and not solver.packaged:
             for pattern in MODEL_FILES:
                 for path in sorted(Path(solver.source.path).glob(pattern)):
                     copy_file(path, folder, Path(SPACE_MODEL_FOLDER) / path.name)
