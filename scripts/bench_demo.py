@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .bench_families import add_budget_arguments, bench_all, cpu_name
+from .bench_families import add_budget_arguments, bench_all, budget_run, cpu_name
 from .cli import HelpFormatter
 
 
@@ -31,10 +31,7 @@ RECIPES = {
 def recipe_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
     """The training config of recipe `name`: the preset with the recipe's change (an `arch` value of None drops the
     field, for a family without it)."""
-    from ..training.config import load_preset
-
-    values = load_preset(PRESET) | {"output_dir": str(work_dir / name), "overwrite_output_dir": True,
-                                    "num_threads": threads, "cpu": True, "seed": seed}  # fmt: skip
+    values = budget_run(PRESET, name, work_dir, threads, seed)
     change = dict(RECIPES[name])
     arch = {**values["arch"], **change.pop("arch", {})}
     return values | change | {"arch": {key: value for key, value in arch.items() if value is not None}}

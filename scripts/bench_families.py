@@ -43,12 +43,18 @@ def batches(sampler) -> Iterator[dict]:
         yield from sampler
 
 
-def family_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
-    """The training config of model `name`: the `cpu-demo` preset at `RUN`'s rate, with the model's architecture."""
+def budget_run(preset: str, name: str, work_dir: Path, threads: int, seed: int) -> dict:
+    """`preset`'s training config for run `name` of a comparison: its own output folder (replaced), on the CPU, with
+    `threads` torch threads and `seed`."""
     from ..training.config import load_preset
 
-    values = load_preset("cpu-demo") | {"output_dir": str(work_dir / name), "overwrite_output_dir": True,
-                                        "num_threads": threads, "cpu": True, "seed": seed, **RUN}  # fmt: skip
+    return load_preset(preset) | {"output_dir": str(work_dir / name), "overwrite_output_dir": True,
+                                  "num_threads": threads, "cpu": True, "seed": seed}  # fmt: skip
+
+
+def family_run(name: str, work_dir: Path, threads: int, seed: int) -> dict:
+    """The training config of model `name`: the `cpu-demo` preset at `RUN`'s rate, with the model's architecture."""
+    values = budget_run("cpu-demo", name, work_dir, threads, seed) | RUN
     if MODELS[name] is not None:
         values["arch"] = MODELS[name]
     return values
