@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from hrm_hf.configuration_hrm import HrmActConfig
@@ -251,3 +252,32 @@ def tiny_model_folder(folder: Path, **sizes) -> Path:
     from hrm_hf.evaluation.model_folder import write_model_folder
 
     return write_model_folder(tiny_model(**{"num_puzzle_identifiers": 1, **sizes}), folder)
+
+
+class RecordedRun:
+    """A golden run of the authors' trainer (`tests/fixtures/training/`, `tests/fixtures/trm/`): what they recorded,
+    their config, and their `step_0` converted into a model folder under `folder`."""
+
+    def __init__(self, root: Path, folder: Path):
+        from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint
+
+        self.root = root
+        self.expected = load_file(root / "expected.safetensors")
+        self.release_config = yaml.safe_load((root / "all_config.yaml").read_text())
+        self.init_dir = folder / "init"
+        convert_checkpoint(root / "step_0").save_pretrained(self.init_dir)
+
+    def release_values(self, run_fields: tuple[str, ...]) -> tuple[dict, dict]:
+        """The authors' config in our training config's terms: the run fields named, and the architecture."""
+        arch = dict(self.release_config["arch"])
+        arch = {k: v for k, v in arch.items() if k not in ("name", "loss")} | {"loss_type": arch["loss"]["loss_type"]}
+        return {name: self.release_config[name] for name in run_fields}, arch
+
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch the authors' trainer fed at `step`."""
+        e = self.expected
+        return {
+            "input_ids": e[f"batch.{step}.inputs"],
+            "labels": e[f"batch.{step}.labels"].long(),
+            "puzzle_identifiers": e[f"batch.{step}.puzzle_identifiers"],
+        }

@@ -17,9 +17,10 @@ from safetensors.torch import load_file
 
 from hrm_hf.data.release import build_from_release
 from hrm_hf.data.sampler import TrainBatchSampler
-from hrm_hf.scripts.convert_official_checkpoint import convert_checkpoint, convert_state_dict
+from hrm_hf.scripts.convert_official_checkpoint import convert_state_dict
 from hrm_hf.training.config import TrainConfig
 from hrm_hf.training.loop import Trainer, train
+from tests.helpers import RecordedRun
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "training"
@@ -32,34 +33,21 @@ RUN_FIELDS = ("global_batch_size", "epochs", "eval_interval", "lr", "lr_min_rati
               "beta2", "weight_decay", "puzzle_emb_lr", "puzzle_emb_weight_decay", "seed")  # fmt: skip
 
 
-class Case:
+class Case(RecordedRun):
     """One fixture case: its imported dataset, its converted `step_0` model folder and what the authors recorded."""
 
     def __init__(self, name: str, folder: Path, recording: str | None = None):
-        self.name, self.root = name, FIXTURES / (recording or name)
-        self.expected = load_file(self.root / "expected.safetensors")
-        self.release_config = yaml.safe_load((self.root / "all_config.yaml").read_text())
+        super().__init__(FIXTURES / (recording or name), folder)
+        self.name = name
         self.data = build_from_release(self.root / "dataset", TASKS[name])
-        self.init_dir = folder / "init"
-        convert_checkpoint(self.root / "step_0").save_pretrained(self.init_dir)
 
     def train_config(self, output_dir: Path, **overrides) -> TrainConfig:
-        arch = dict(self.release_config["arch"])
-        arch = {k: v for k, v in arch.items() if k not in ("name", "loss")} | {"loss_type": arch["loss"]["loss_type"]}
-        run = {name: self.release_config[name] for name in RUN_FIELDS}
+        run, arch = self.release_values(RUN_FIELDS)
         arch |= {name: overrides.pop(name) for name in list(overrides) if name in arch}
         return TrainConfig.from_dict(
             {**run, "data_path": str(self.root / "dataset"), "output_dir": str(output_dir), "cpu": True,
              "num_threads": 1, "init_from": str(self.init_dir), "log_every": 1, **overrides, "arch": arch}
         )  # fmt: skip
-
-    def batch(self, step: int) -> dict[str, torch.Tensor]:
-        e = self.expected
-        return {
-            "input_ids": e[f"batch.{step}.inputs"],
-            "labels": e[f"batch.{step}.labels"].long(),
-            "puzzle_identifiers": e[f"batch.{step}.puzzle_identifiers"],
-        }
 
 
 @pytest.fixture(scope="module", params=sorted(TASKS))
