@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     for option in ("max_steps", "num_threads"):
         if getattr(args, option) is not None:
             values[option] = getattr(args, option)
+    # A bad option is refused before the machine is probed: the probe compiles, which takes seconds.
+    TrainConfig.from_dict(values)
     values, notes = fit_to_machine(values)
     for note in notes:
         print(f"Note: {note}.")
